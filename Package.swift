@@ -1,0 +1,67 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "swiftfunc",
+    products: [
+        .executable(name: "swiftfunc", targets: ["swiftfunc"]),
+        // What a function author depends on (by path or URL) to write a function.
+        .library(name: "SwiftFunctions", targets: ["SwiftFunctions"]),
+        .library(name: "FunctionHost", targets: ["FunctionHost"]),
+        // Example functions, built by `make functions` into functions/NAME/libNAME.so.
+        .library(name: "Greeter", type: .dynamic, targets: ["Greeter"]),
+        .library(name: "BatchTotals", type: .dynamic, targets: ["BatchTotals"]),
+        .library(name: "Router", type: .dynamic, targets: ["Router"]),
+        // Libraries the tests load into the host.
+        .library(name: "Recorder", type: .dynamic, targets: ["Recorder"]),
+        .library(name: "WrongABI", type: .dynamic, targets: ["WrongABI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C
+        .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
+        .systemLibrary(name: "CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
+        .systemLibrary(name: "FunctionABI"),
+
+        // The SDK a function author imports.
+        .target(name: "SwiftFunctions", dependencies: ["FunctionABI"]),
+
+        // The host: configuration, loading, invocation, triggers, output, runtime.
+        .target(
+            name: "FunctionHost",
+            dependencies: [
+                "CRdKafka", "CFFI", "FunctionABI",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "swiftfunc",
+            dependencies: [
+                "FunctionHost",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Examples
+        .target(name: "Greeter", dependencies: ["SwiftFunctions"], path: "Examples/Greeter"),
+        .target(name: "BatchTotals", dependencies: ["SwiftFunctions"], path: "Examples/BatchTotals"),
+        .target(name: "Router", dependencies: ["SwiftFunctions"], path: "Examples/Router"),
+
+        // Test fixtures and tests
+        .target(name: "Recorder", dependencies: ["SwiftFunctions"], path: "Tests/Fixtures/Recorder"),
+        .target(name: "WrongABI", path: "Tests/Fixtures/WrongABI", publicHeadersPath: "."),
+        .testTarget(name: "FunctionHostTests", dependencies: ["FunctionHost"]),
+    ]
+)
+
+// Package-wide Swift settings, in one place.
+for target in package.targets where target.type != .system {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    target.swiftSettings = settings
+}

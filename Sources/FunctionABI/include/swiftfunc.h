@@ -1,0 +1,135 @@
+/*
+ * swiftfunc.h: the C boundary between the swiftfunc host and a function library.
+ *
+ * Everything that crosses between the host and a function is declared here: plain C structs,
+ * fixed-width integers and function pointers. Nothing Swift-typed ever crosses, so a function can
+ * be written in Swift (through the SwiftFunctions SDK), C, Rust or Zig. docs/ABI.md explains it.
+ *
+ * A function library exports:
+ *   uint32_t swiftfunc_abi_version(void);      returns SWIFTFUNC_ABI_VERSION it was built with
+ *   int32_t  ENTRY(...);                        the entry point named by function.json "entryPoint"
+ *
+ * The entry point's parameters follow the function's bindings, in order:
+ *   trigger, cardinality ONE:   const sf_event *event
+ *   trigger, cardinality MANY:  const sf_event *events, size_t count
+ *   each "kafka" output binding, in declared order:  const sf_output *output
+ *   last:                       const sf_context *context
+ * It returns SF_OK (0) when the invocation succeeded; any other value fails it.
+ *
+ * Lifetimes: every pointer the host passes (events, their bytes, headers, outputs, context) is
+ * valid only until the entry point returns. Copy what you keep. Bytes point straight into
+ * librdkafka's fetch buffers: they are read-only.
+ */
+#ifndef SWIFTFUNC_H
+#define SWIFTFUNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Bumped whenever a struct below changes layout or meaning. The host refuses other versions. */
+#define SWIFTFUNC_ABI_VERSION 1
+
+/* Return codes of an entry point and of sf_output.send. */
+#define SF_OK 0
+#define SF_ERROR 1
+
+/* sf_event.timestamp_type */
+#define SF_TIMESTAMP_NOT_AVAILABLE 0
+#define SF_TIMESTAMP_CREATE_TIME 1
+#define SF_TIMESTAMP_LOG_APPEND_TIME 2
+
+/* sf_context.log levels */
+#define SF_LOG_TRACE 0
+#define SF_LOG_DEBUG 1
+#define SF_LOG_INFO 2
+#define SF_LOG_WARNING 3
+#define SF_LOG_ERROR 4
+
+/* A record header. Names are not NUL-terminated; use name_length. value == NULL is a null value. */
+typedef struct sf_header {
+    const char *name;
+    size_t name_length;
+    const uint8_t *value;
+    size_t value_length;
+} sf_header;
+
+/* One Kafka record as the trigger received it.
+ * key == NULL means a null key; a non-NULL key with key_length 0 is an empty key. The same holds
+ * for value (a null value is a tombstone). For dataType "string" the host has checked that the
+ * value is valid UTF-8 before the call. topic is not NUL-terminated; use topic_length. */
+typedef struct sf_event {
+    const char *topic;
+    size_t topic_length;
+    int32_t partition;
+    int32_t timestamp_type;   /* SF_TIMESTAMP_* */
+    int64_t offset;
+    int64_t timestamp;        /* milliseconds since the Unix epoch, -1 when not available */
+    const uint8_t *key;
+    size_t key_length;
+    const uint8_t *value;
+    size_t value_length;
+    const sf_header *headers;
+    size_t header_count;
+} sf_event;
+
+/* A record a function sends through an output binding. The host copies every byte before send
+ * returns. partition -1 lets the producer's partitioner choose (by key when there is one). */
+typedef struct sf_message {
+    const uint8_t *key;
+    size_t key_length;
+    const uint8_t *value;
+    size_t value_length;
+    const sf_header *headers;
+    size_t header_count;
+    int32_t partition;
+} sf_message;
+
+/* Where a sent record landed, filled by send when the caller asks for it. */
+typedef struct sf_delivery {
+    int32_t partition;
+    int32_t error_code;       /* 0 on success, else librdkafka's rd_kafka_resp_err_t */
+    int64_t offset;           /* -1 when the record was not written */
+    char error_message[256];  /* NUL-terminated; empty on success */
+} sf_delivery;
+
+/* A "kafka" output binding. topic is NUL-terminated and lives as long as the host.
+ * send(output, message, NULL) queues the record and returns at once; the host waits for every
+ * queued record's delivery after the entry point returns, and fails the invocation if any failed.
+ * send(output, message, &delivery) waits for this record's delivery and fills delivery.
+ * send returns SF_OK, or SF_ERROR when the record could not be queued or (with a delivery) was
+ * not delivered. */
+typedef struct sf_output {
+    const char *topic;
+    void *host_data;
+    int32_t (*send)(const struct sf_output *output, const sf_message *message, sf_delivery *delivery);
+} sf_output;
+
+/* What the host knows about the invocation in progress, and the ways back into the host. */
+typedef struct sf_context {
+    uint32_t abi_version;          /* SWIFTFUNC_ABI_VERSION of the host */
+    uint32_t reserved;
+    const char *function_name;     /* NUL-terminated */
+    uint64_t invocation_id;        /* unique within the host process */
+    int64_t deadline;              /* ms since the Unix epoch the function should finish by; INT64_MAX: none */
+    void *host_data;
+    /* Writes one line to the host's log, tagged with the function and invocation. */
+    void (*log)(const struct sf_context *context, int32_t level, const char *message, size_t length);
+    /* MANY only: marks item `index` of the batch as failed. The invocation's other items succeed;
+     * the failed ones are delivered again (see the delivery guarantees in the README). */
+    void (*fail_item)(const struct sf_context *context, size_t index, const char *reason, size_t reason_length);
+    /* Non-zero once the host wants the function to stop early (shutdown). */
+    int32_t (*is_cancelled)(const struct sf_context *context);
+} sf_context;
+
+/* Signatures of the symbols a function library exports, for hosts written in C. */
+typedef uint32_t (*sf_abi_version_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SWIFTFUNC_H */

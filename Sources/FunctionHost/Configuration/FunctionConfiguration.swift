@@ -1,0 +1,77 @@
+import Foundation
+
+/// One function: `functions/NAME/function.json` and the library beside it.
+public struct FunctionConfiguration: Sendable {
+    public var name: String
+    /// `functions/NAME/function.json`, relative to the script root, for messages.
+    public var file: String
+    /// The shared library to load (`scriptFile`, default `libNAME.so` beside function.json).
+    public var libraryPath: String
+    /// The exported C symbol to call (`entryPoint`, default `run`).
+    public var entryPoint: String
+    public var disabled: Bool
+    public var trigger: KafkaTriggerBinding
+    /// The `kafka` output bindings, in declared order: the entry point's parameters after the trigger.
+    public var outputs: [KafkaOutputBinding]
+
+    /// Parses `function.json` in `directory`.
+    /// - Throws: ``ConfigurationError`` naming the file and field at fault.
+    public static func load(directory: URL, scriptRoot: URL, settings: AppSettings) throws -> FunctionConfiguration {
+        let name = directory.lastPathComponent
+        let displayName = "functions/\(name)/function.json"
+        let json = try JSONObject.load(directory.appendingPathComponent("function.json"), displayName: displayName)
+        return try parse(json, name: name, directory: directory, settings: settings)
+    }
+
+    static func parse(_ json: JSONObject, name: String, directory: URL, settings: AppSettings) throws -> FunctionConfiguration {
+        guard let bindings = try json.array("bindings") else {
+            throw json.error("bindings", "is required: a list with one kafkaTrigger binding and any kafka output bindings")
+        }
+        var trigger: KafkaTriggerBinding?
+        var outputs: [KafkaOutputBinding] = []
+        for (index, element) in bindings.enumerated() {
+            let path = "bindings[\(index)]"
+            guard let dictionary = element as? [String: Any] else {
+                throw ConfigurationError(file: json.file, field: path, "must be an object ({ \"type\": ..., ... })")
+            }
+            let binding = JSONObject(dictionary, file: json.file, path: path)
+            guard let type = try binding.string("type") else {
+                throw binding.error("type", "is required: kafkaTrigger, or kafka with direction out")
+            }
+            let direction = try binding.string("direction").map(normalizedEnumValue)
+            switch normalizedEnumValue(type) {
+            case "kafkatrigger":
+                if let direction, direction != "in" {
+                    throw binding.error("direction", "a kafkaTrigger binding has direction \"in\"")
+                }
+                if trigger != nil {
+                    throw binding.error("type", "a function has exactly one kafkaTrigger binding; this is a second one")
+                }
+                trigger = try KafkaTriggerBinding.parse(binding, function: name, settings: settings)
+            case "kafka":
+                guard direction == "out" else {
+                    throw binding.error("direction", "a kafka binding is an output binding: set \"direction\": \"out\"")
+                }
+                outputs.append(try KafkaOutputBinding.parse(binding, settings: settings))
+            default:
+                throw binding.error("type", "unknown binding type '\(type)'; use kafkaTrigger, or kafka with direction out")
+            }
+        }
+        guard let trigger else {
+            throw json.error("bindings", "has no kafkaTrigger binding; add one: { \"type\": \"kafkaTrigger\", \"direction\": \"in\", \"topic\": ..., \"brokerList\": ... }")
+        }
+        let scriptFile = try json.string("scriptFile") ?? "lib\(name).so"
+        let libraryURL = scriptFile.hasPrefix("/") ? URL(fileURLWithPath: scriptFile) : directory.appendingPathComponent(scriptFile)
+        let entryPoint = try json.string("entryPoint") ?? "run"
+        guard !entryPoint.isEmpty else { throw json.error("entryPoint", "must name the exported C symbol to call") }
+        return FunctionConfiguration(
+            name: name,
+            file: json.file,
+            libraryPath: libraryURL.standardizedFileURL.path,
+            entryPoint: entryPoint,
+            disabled: try json.bool("disabled") ?? false,
+            trigger: trigger,
+            outputs: outputs
+        )
+    }
+}

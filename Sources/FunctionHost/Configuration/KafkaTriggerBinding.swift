@@ -1,0 +1,58 @@
+/// The function's `kafkaTrigger` binding.
+public struct KafkaTriggerBinding: Sendable {
+    public var name: String
+    public var connection: KafkaConnection
+    public var topic: String
+    public var consumerGroup: String
+    public var cardinality: Cardinality
+    public var dataType: DataType
+
+    /// The consumer group of a trigger that names none: stable across restarts, one per function.
+    public static func defaultConsumerGroup(function: String) -> String { "swiftfunc-\(function)" }
+
+    static func parse(_ binding: JSONObject, function: String, settings: AppSettings) throws -> KafkaTriggerBinding {
+        guard let topicField = try binding.string("topic"), !topicField.isEmpty else {
+            throw binding.error("topic", "is required: the topic whose messages trigger the function")
+        }
+        let topic = try settings.expand(topicField, file: binding.file, field: binding.fieldPath("topic"))
+        let group = try binding.string("consumerGroup").map {
+            try settings.expand($0, file: binding.file, field: binding.fieldPath("consumerGroup"))
+        }
+        return KafkaTriggerBinding(
+            name: try binding.string("name") ?? "event",
+            connection: try KafkaConnection.parse(binding, settings: settings),
+            topic: topic,
+            consumerGroup: (group?.isEmpty ?? true) ? defaultConsumerGroup(function: function) : group!,
+            cardinality: try binding.string("cardinality").map { try Cardinality.parse($0, in: binding) } ?? .one,
+            dataType: try binding.string("dataType").map { try DataType.parse($0, in: binding) } ?? .binary
+        )
+    }
+}
+
+/// ONE: the function gets one event per call. MANY: a batch of up to `maxBatchSize`.
+public enum Cardinality: String, Sendable, CaseIterable {
+    case one = "ONE"
+    case many = "MANY"
+
+    static func parse(_ text: String, in binding: JSONObject) throws -> Cardinality {
+        guard let value = allCases.first(where: { normalizedEnumValue($0.rawValue) == normalizedEnumValue(text) }) else {
+            throw binding.error("cardinality", "unknown value '\(text)'; use ONE or MANY")
+        }
+        return value
+    }
+}
+
+/// `string`: the value is checked to be UTF-8 before the call. `binary`: bytes untouched.
+/// Azure also accepts `stream`, which is binary here.
+public enum DataType: String, Sendable, CaseIterable {
+    case string
+    case binary
+
+    static func parse(_ text: String, in binding: JSONObject) throws -> DataType {
+        switch normalizedEnumValue(text) {
+        case "string": return .string
+        case "binary", "stream": return .binary
+        default: throw binding.error("dataType", "unknown value '\(text)'; use string or binary")
+        }
+    }
+}

@@ -1,0 +1,51 @@
+import CRdKafka
+
+/// librdkafka's mock cluster: a real Kafka protocol server on loopback TCP, with consumer groups
+/// and offset commits, living inside this process. For development and tests.
+///
+/// It is in memory only and keeps only about 5 MB per partition: older messages vanish even when
+/// nobody has consumed them yet.
+public final class EmbeddedBroker: @unchecked Sendable {
+    /// What every command that starts one tells the user.
+    public static let notice =
+        "The embedded broker is librdkafka's mock cluster: in memory only (gone when the process exits), and it keeps only about 5 MB per partition (older messages vanish, consumed or not). Use a real Kafka cluster for anything that matters."
+
+    /// Partitions of a topic the embedded broker creates when none is given.
+    public static let defaultPartitions = 4
+
+    private let handle: OpaquePointer
+    private let cluster: OpaquePointer
+    /// `127.0.0.1:PORT[,...]`, for `bootstrap.servers`.
+    public let bootstrapServers: String
+
+    /// Starts a mock cluster of `brokers` brokers on loopback ports chosen by the system.
+    public init(brokers: Int = 1) throws {
+        // A producer handle with test.mock.num.brokers owns the cluster and is pointed at it.
+        let configuration = try KafkaClient.makeConfiguration(
+            [("test.mock.num.brokers", "\(brokers)"), ("log_level", "4")], origin: "embedded broker")
+        handle = try KafkaClient.make(RD_KAFKA_PRODUCER, configuration: configuration)
+        guard let cluster = rd_kafka_handle_mock_cluster(handle) else {
+            rd_kafka_destroy(handle)
+            throw KafkaError("librdkafka did not start its mock cluster")
+        }
+        self.cluster = cluster
+        bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
+    }
+
+    deinit {
+        rd_kafka_destroy(handle)
+    }
+
+    /// Creates `topic` with `partitions` partitions; an existing topic is left as it is.
+    public func createTopic(_ topic: String, partitions: Int = EmbeddedBroker.defaultPartitions) throws {
+        let result = rd_kafka_mock_topic_create(cluster, topic, Int32(partitions), 1)
+        if result != RD_KAFKA_RESP_ERR_NO_ERROR && result != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS {
+            throw KafkaError(result, while: "creating topic '\(topic)' on the embedded broker")
+        }
+    }
+
+    /// Takes broker `id` (1-based) down or up, to rehearse broker trouble.
+    public func setBroker(_ id: Int32, up: Bool) {
+        _ = up ? rd_kafka_mock_broker_set_up(cluster, id) : rd_kafka_mock_broker_set_down(cluster, id)
+    }
+}

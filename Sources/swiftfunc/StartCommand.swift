@@ -1,0 +1,90 @@
+import ArgumentParser
+import Foundation
+import FunctionHost
+import Logging
+
+struct StartCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "start",
+        abstract: "Start the host: consume each function's topic and call the function.",
+        discussion: """
+            Reads host.json and functions/*/function.json in the script root, loads every function's \
+            library and runs until SIGINT or SIGTERM. Then each function finishes the invocation in \
+            progress, commits its offsets and leaves its consumer group.
+            """
+    )
+
+    @Option(name: .long, help: "The folder holding host.json and functions/ (default: the current folder).")
+    var scriptRoot: String = "."
+
+    @Flag(name: .long, help: "Start an in-process Kafka broker (librdkafka's mock cluster) and point every function at it.")
+    var embeddedBroker = false
+
+    @Option(name: .long, help: "With --embedded-broker: partitions of each topic it creates.")
+    var partitions: Int = EmbeddedBroker.defaultPartitions
+
+    func run() throws {
+        let root = URL(fileURLWithPath: scriptRoot).standardizedFileURL
+        let logger = Logger(label: "swiftfunc") { ConsoleLogHandler(label: $0) }
+        var broker: EmbeddedBroker?
+        if embeddedBroker {
+            let started = try EmbeddedBroker()
+            broker = started
+            say("Embedded broker: \(started.bootstrapServers)")
+            say("  \(EmbeddedBroker.notice)")
+            EmbeddedBrokerFile.write(started.bootstrapServers, scriptRoot: root)
+        }
+        defer { if embeddedBroker { EmbeddedBrokerFile.remove(scriptRoot: root) } }
+
+        let host: FunctionAppHost
+        do {
+            host = try FunctionAppHost(scriptRoot: root, logger: logger, embeddedBroker: broker, topicPartitions: partitions)
+        } catch let error as ConfigurationError {
+            throw ValidationError("\(error)")
+        }
+        let reports = try host.start()
+        say("swiftfunc host in \(root.path)")
+        say(Banner.lines(reports, scriptRoot: root).joined(separator: "\n"))
+        guard reports.contains(where: { $0.status == .running }) else {
+            throw ValidationError(reports.isEmpty
+                ? "no function found: add functions/NAME/function.json and the function's library"
+                : "no function could start; fix the errors above")
+        }
+        if embeddedBroker, let broker {
+            say("Send a message: swiftfunc produce TOPIC VALUE   (finds the embedded broker at \(broker.bootstrapServers) through .swiftfunc/embedded-broker)")
+        }
+        say("Running. Press Ctrl+C to stop.")
+        let signalNumber = waitForTerminationSignal()
+        say("Stopping (signal \(signalNumber)): finishing invocations in progress, committing offsets, leaving consumer groups...")
+        host.stop()
+        say("Stopped.")
+    }
+}
+
+/// The start banner: one line per function.
+enum Banner {
+    static func lines(_ reports: [FunctionAppHost.FunctionReport], scriptRoot: URL) -> [String] {
+        guard !reports.isEmpty else { return ["No functions."] }
+        let width = reports.map(\.name.count).max() ?? 0
+        return ["Functions:"] + reports.map { report in
+            let name = report.name.padding(toLength: width, withPad: " ", startingAt: 0)
+            switch report.status {
+            case .failed(let reason):
+                return "  \(name)  NOT RUNNING: \(reason)"
+            case .disabled:
+                return "  \(name)  disabled"
+            case .running:
+                guard let function = report.configuration else { return "  \(name)" }
+                let trigger = function.trigger
+                var line = "  \(name)  topic=\(trigger.topic) group=\(trigger.consumerGroup) cardinality=\(trigger.cardinality.rawValue) dataType=\(trigger.dataType.rawValue) library=\(relative(function.libraryPath, to: scriptRoot))"
+                if !function.outputs.isEmpty { line += " outputs=\(function.outputs.map(\.topic).joined(separator: ","))" }
+                return line
+            }
+        }
+    }
+
+    private static func relative(_ path: String, to root: URL) -> String {
+        let prefix = root.path + "/"
+        return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
+    }
+}

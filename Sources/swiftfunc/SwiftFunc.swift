@@ -1,0 +1,14 @@
+import ArgumentParser
+
+@main
+struct SwiftFunc: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swiftfunc",
+        abstract: "Runs Swift (or C) functions in-process on Kafka messages.",
+        discussion: """
+            Put each function in functions/NAME/ (its function.json and libNAME.so) next to a \
+            host.json, then run `swiftfunc start` in that folder.
+            """,
+        subcommands: [StartCommand.self, BrokerCommand.self, ProduceCommand.self]
+    )
+}

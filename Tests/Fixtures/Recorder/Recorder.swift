@@ -1,0 +1,91 @@
+// A function library for the tests: it appends what it received, exactly, to
+// $SWIFTFUNC_RECORD_DIR/<function name>.jsonl (bytes as hex, null as JSON null), one line per
+// invocation, flushed before it returns, so a test can compare it with what it produced.
+#if canImport(Glibc)
+import Glibc
+#endif
+import SwiftFunctions
+
+/// cardinality ONE. Fails every time on the value "fail", and only the first time on "fail-once".
+@_cdecl("record_one")
+public func record_one(_ event: UnsafePointer<sf_event>?, _ context: UnsafePointer<sf_context>?) -> Int32 {
+    invoke(event, context) { event, context in
+        append(#"{"events":["# + describe(event) + "]}", function: context.functionName)
+        try failIfAsked(event, context)
+    }
+}
+
+/// cardinality MANY. Reports items whose value is "fail-item" as failed.
+@_cdecl("record_many")
+public func record_many(_ events: UnsafePointer<sf_event>?, _ count: Int, _ context: UnsafePointer<sf_context>?) -> Int32 {
+    invoke(events, count, context) { batch, context in
+        append(#"{"events":["# + batch.map(describe).joined(separator: ",") + "]}", function: context.functionName)
+        for (index, event) in batch.enumerated() where event.valueString == "fail-item" {
+            context.failItem(at: index, reason: "asked to fail")
+        }
+    }
+}
+
+/// cardinality ONE with one output binding: sends the event's key, value and headers on, plus a
+/// header "forwarded-by".
+@_cdecl("forward")
+public func forward(_ event: UnsafePointer<sf_event>?, _ output: UnsafePointer<sf_output>?, _ context: UnsafePointer<sf_context>?) -> Int32 {
+    invoke(event, output, context) { event, output, context in
+        append(#"{"events":["# + describe(event) + "]}", function: context.functionName)
+        var headers = event.headers.map { ($0.name, Array($0.value ?? UnsafeRawBufferPointer(start: nil, count: 0))) }
+        headers.append(("forwarded-by", Array(context.functionName.utf8)))
+        try output.send(value: event.value.map { Array($0) }, key: event.key.map { Array($0) }, headers: headers)
+    }
+}
+
+struct AskedToFail: Error, CustomStringConvertible {
+    let offset: Int64
+    var description: String { "asked to fail at offset \(offset)" }
+}
+
+private func failIfAsked(_ event: Event, _ context: Context) throws {
+    switch event.valueString {
+    case "fail":
+        throw AskedToFail(offset: event.offset)
+    case "fail-once":
+        let marker = recordPath("\(context.functionName)-\(event.partition)-\(event.offset).failed")
+        if access(marker, F_OK) != 0 {
+            close(open(marker, O_CREAT | O_WRONLY, 0o644))
+            throw AskedToFail(offset: event.offset)
+        }
+    default:
+        break
+    }
+}
+
+private func describe(_ event: Event) -> String {
+    let headers = event.headers.map { #"[""# + $0.name + #"","# + hex($0.value) + "]" }.joined(separator: ",")
+    return #"{"topic":""# + event.topic + #"","partition":\#(event.partition),"offset":\#(event.offset),"#
+        + #""timestamp":\#(event.timestamp ?? -1),"timestampType":\#(event.timestampType.rawValue),"#
+        + #""key":"# + hex(event.key) + #","value":"# + hex(event.value) + #","headers":["# + headers + "]}"
+}
+
+private func hex(_ bytes: UnsafeRawBufferPointer?) -> String {
+    guard let bytes else { return "null" }
+    let digits = Array("0123456789abcdef".utf8)
+    var text: [UInt8] = [UInt8(ascii: "\"")]
+    for byte in bytes {
+        text.append(digits[Int(byte >> 4)])
+        text.append(digits[Int(byte & 0xF)])
+    }
+    text.append(UInt8(ascii: "\""))
+    return String(decoding: text, as: UTF8.self)
+}
+
+private func recordPath(_ name: String) -> String {
+    let directory = getenv("SWIFTFUNC_RECORD_DIR").map { String(cString: $0) } ?? "."
+    return directory + "/" + name
+}
+
+private func append(_ line: String, function: String) {
+    let descriptor = open(recordPath(function + ".jsonl"), O_CREAT | O_WRONLY | O_APPEND, 0o644)
+    guard descriptor >= 0 else { return }
+    defer { close(descriptor) }
+    var bytes = Array((line + "\n").utf8)
+    _ = bytes.withUnsafeMutableBytes { write(descriptor, $0.baseAddress, $0.count) }
+}
