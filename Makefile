@@ -1,0 +1,32 @@
+# swiftfunc: build, run the examples on the embedded broker, test.
+SWIFT ?= swift
+EXAMPLES := Greeter BatchTotals Router
+BIN = $(shell $(SWIFT) build --show-bin-path)
+
+.PHONY: all deps build functions run test clean
+
+all: functions
+
+## Install librdkafka-dev, libffi-dev, python3-confluent-kafka and kcat when missing.
+deps:
+	@scripts/install-deps.sh
+
+build: deps
+	$(SWIFT) build
+
+## Build the example functions into functions/NAME/libNAME.so.
+functions: build
+	@for name in $(EXAMPLES); do cp "$(BIN)/lib$$name.so" "functions/$$name/lib$$name.so"; done
+	@echo "Example functions copied into functions/: $(EXAMPLES)"
+
+## Start the host with the example functions on the embedded broker.
+run: functions
+	"$(BIN)/swiftfunc" start --embedded-broker
+
+## Build everything (the tests load the fixture libraries and run the swiftfunc binary) and test.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+clean:
+	rm -rf .build functions/*/lib*.so .swiftfunc

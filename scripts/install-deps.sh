@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what building and testing swiftfunc needs, when it is missing: librdkafka and libffi
+# (headers + pkg-config files), and Debian's python3-confluent-kafka and kcat, the independent
+# Kafka clients the tests and benchmarks use.
+set -euo pipefail
+
+packages=()
+pkg-config --version >/dev/null 2>&1 || packages+=(pkg-config)
+pkg-config --exists rdkafka 2>/dev/null || packages+=(librdkafka-dev)
+pkg-config --exists libffi 2>/dev/null || packages+=(libffi-dev)
+/usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || packages+=(python3-confluent-kafka)
+command -v kcat >/dev/null 2>&1 || packages+=(kcat)
+[ ${#packages[@]} -eq 0 ] && exit 0
+
+echo "swiftfunc needs: ${packages[*]} (installing with apt-get)"
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=""
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    sudo="sudo"
+else
+    echo "error: cannot install packages without root. Run:" >&2
+    echo "  sudo apt-get update && sudo apt-get install -y ${packages[*]}" >&2
+    echo "then run make again." >&2
+    exit 1
+fi
+if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}"; }; then
+    echo "error: apt-get could not install ${packages[*]}." >&2
+    echo "Install them by hand (Debian/Ubuntu: apt-get install ${packages[*]}) and run make again." >&2
+    exit 1
+fi
