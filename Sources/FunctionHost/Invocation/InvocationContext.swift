@@ -12,6 +12,9 @@ final class InvocationContext: @unchecked Sendable {
     private let cancelled = Atomic<Bool>(false)
     /// Items of the current batch the function reported as failed, with its reasons.
     private(set) var failedItems: [(index: Int, reason: String)] = []
+    /// The last error the function logged during the current invocation: the SDK logs a thrown
+    /// error this way before it returns failure, so it becomes the failure's reason.
+    private(set) var lastLoggedError: String?
 
     init(functionName: String, logger: Logger) {
         self.logger = logger
@@ -35,12 +38,14 @@ final class InvocationContext: @unchecked Sendable {
     func begin(invocationID: UInt64) {
         pointer.pointee.invocation_id = invocationID
         if !failedItems.isEmpty { failedItems.removeAll(keepingCapacity: true) }
+        lastLoggedError = nil
     }
 
     func cancel() { cancelled.store(true, ordering: .relaxed) }
     var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
 
     fileprivate func log(level: Int32, _ text: String) {
+        if level >= SF_LOG_ERROR { lastLoggedError = text }
         logger.log(level: Self.level(level), "\(text)", metadata: ["invocation": "\(pointer.pointee.invocation_id)"])
     }
 

@@ -262,7 +262,8 @@ final class TriggerListener: @unchecked Sendable {
             failures += output.invocationTracker.waitForAll().failures
         }
         if result != SF_OK {
-            return Outcome(failure: "the function returned \(result)" + (failures.isEmpty ? "" : "; " + failures.joined(separator: "; ")))
+            let reason = context.lastLoggedError ?? "the function returned \(result)"
+            return Outcome(failure: reason + (failures.isEmpty ? "" : "; " + failures.joined(separator: "; ")))
         }
         if !failures.isEmpty {
             return Outcome(failure: "output not delivered: " + failures.joined(separator: "; "))
