@@ -54,7 +54,10 @@ let package = Package(
         // Test fixtures and tests
         .target(name: "Recorder", dependencies: ["SwiftFunctions"], path: "Tests/Fixtures/Recorder"),
         .target(name: "WrongABI", path: "Tests/Fixtures/WrongABI", publicHeadersPath: "."),
-        .testTarget(name: "FunctionHostTests", dependencies: ["FunctionHost"]),
+        .testTarget(
+            name: "FunctionHostTests",
+            dependencies: ["FunctionHost", .product(name: "Logging", package: "swift-log")]
+        ),
     ]
 )
 
