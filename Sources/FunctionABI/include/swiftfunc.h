@@ -14,7 +14,13 @@
  *   trigger, cardinality MANY:  const sf_event *events, size_t count
  *   each "kafka" output binding, in declared order:  const sf_output *output
  *   last:                       const sf_context *context
- * It returns SF_OK (0) when the invocation succeeded; any other value fails it.
+ * It returns SF_OK (0) when the invocation succeeded, SF_PENDING (2) when it succeeded but its
+ * records must not be committed before the next successful flush; any other value fails it.
+ *
+ * Optional export, for functions that return SF_PENDING:
+ *   int32_t ENTRY_flush(const sf_context *context);
+ * Called on the function's consumer thread every flushIntervalSeconds (function.json), before its
+ * partitions are revoked, and at shutdown. SF_OK makes every pending record committable.
  *
  * Lifetimes: every pointer the host passes (events, their bytes, headers, outputs, context) is
  * valid only until the entry point returns. Copy what you keep. Bytes point straight into
@@ -36,6 +42,10 @@ extern "C" {
 /* Return codes of an entry point and of sf_output.send. */
 #define SF_OK 0
 #define SF_ERROR 1
+/* Entry point only: the invocation succeeded but its records are not durable yet (the function
+ * buffers them, as a backup to files does). The host commits none of them, nor anything after
+ * them in their partitions, until the function's flush export returns SF_OK. */
+#define SF_PENDING 2
 
 /* sf_event.timestamp_type */
 #define SF_TIMESTAMP_NOT_AVAILABLE 0
