@@ -6,6 +6,8 @@ import Foundation
 struct FunctionLibrary: @unchecked Sendable {
     let path: String
     let entryPoint: UnsafeMutableRawPointer
+    /// `ENTRY_flush`, exported by functions that return SF_PENDING.
+    let flushFunction: UnsafeMutableRawPointer?
 
     /// Opens the library of `function`, checks its ABI version and finds its entry point.
     /// - Throws: ``ConfigurationError`` naming function.json and the field to fix.
@@ -33,7 +35,7 @@ struct FunctionLibrary: @unchecked Sendable {
             throw ConfigurationError(file: function.file, field: "entryPoint",
                                      "\(shown) does not export the symbol '\(function.entryPoint)'; export it with @_cdecl(\"\(function.entryPoint)\") or set entryPoint to the name it exports")
         }
-        return FunctionLibrary(path: path, entryPoint: entryPoint)
+        return FunctionLibrary(path: path, entryPoint: entryPoint, flushFunction: dlsym(handle, "\(function.entryPoint)_flush"))
     }
 
     private static func lastDynamicLinkerError() -> String {

@@ -24,6 +24,7 @@ public final class FunctionAppHost: @unchecked Sendable {
     private let logger: Logger
     private let embeddedBroker: EmbeddedBroker?
     private let topicPartitions: Int
+    private let crashProtectionDirectory: URL?
     private let producers: ProducerPool
     private var listeners: [TriggerListener] = []
     public private(set) var reports: [FunctionReport] = []
@@ -33,10 +34,12 @@ public final class FunctionAppHost: @unchecked Sendable {
     ///   - embeddedBroker: when given, every binding is pointed at it (auth options are dropped,
     ///     since the mock cluster speaks plaintext only) and their topics are created on it with
     ///     `topicPartitions` partitions.
+    ///   - crashProtectionDirectory: where each function keeps its in-flight journal and crash
+    ///     counts, when a supervisor restarts this process after a crash (see `HostSupervisor`).
     /// - Throws: ``ConfigurationError`` when either file is malformed: every function depends on them.
     public init(scriptRoot: URL, environment: [String: String] = ProcessInfo.processInfo.environment,
                 logger: Logger, embeddedBroker: EmbeddedBroker? = nil,
-                topicPartitions: Int = EmbeddedBroker.defaultPartitions) throws {
+                topicPartitions: Int = EmbeddedBroker.defaultPartitions, crashProtectionDirectory: URL? = nil) throws {
         self.scriptRoot = scriptRoot.standardizedFileURL
         self.configuration = try HostConfiguration.load(scriptRoot: scriptRoot)
         self.settings = try AppSettings.load(scriptRoot: scriptRoot, environment: environment)
@@ -45,6 +48,7 @@ public final class FunctionAppHost: @unchecked Sendable {
         self.logger = logger
         self.embeddedBroker = embeddedBroker
         self.topicPartitions = topicPartitions
+        self.crashProtectionDirectory = crashProtectionDirectory
         self.producers = ProducerPool(options: configuration.kafka)
     }
 
@@ -68,8 +72,13 @@ public final class FunctionAppHost: @unchecked Sendable {
                 let library = try FunctionLibrary.load(function, scriptRoot: scriptRoot)
                 var functionLogger = logger
                 functionLogger[metadataKey: "function"] = "\(name)"
-                let listener = try TriggerListener(function: function, library: library, options: configuration.kafka,
-                                                   producers: producers, logger: functionLogger)
+                let listener = try TriggerListener(
+                    function: function, library: library, options: configuration.kafka,
+                    retry: function.retry ?? configuration.retry, producers: producers,
+                    crashProtection: crashProtectionDirectory.map {
+                        TriggerListener.CrashProtection(directory: $0, maxCrashesPerMessage: configuration.maxCrashesPerMessage)
+                    },
+                    logger: functionLogger)
                 listeners.append(listener)
             } catch {
                 report.status = .failed("\(error)")
@@ -81,20 +90,26 @@ public final class FunctionAppHost: @unchecked Sendable {
         return reports
     }
 
-    /// Stops every function (each finishes its invocation in progress, commits and leaves its
-    /// group), then flushes the producers.
-    public func stop() {
-        // Listeners stop in parallel: each may be waiting out an invocation.
-        let group = DispatchGroup()
-        for listener in listeners {
-            DispatchQueue.global().async(group: group) { listener.stop() }
+    /// Stops every function: each finishes its invocation in progress, commits and leaves its
+    /// group, all within `shutdownTimeout`; then the producers are flushed.
+    /// - Returns: false when some function did not finish in time (its uncommitted messages
+    ///   are delivered again later).
+    @discardableResult
+    public func stop() -> Bool {
+        listeners.forEach { $0.requestStop() }
+        let deadline = Date().addingTimeInterval(configuration.shutdownTimeoutSeconds)
+        var allStopped = true
+        for listener in listeners where !listener.waitUntilStopped(timeout: max(0, deadline.timeIntervalSinceNow)) {
+            allStopped = false
+            logger.error("Function '\(listener.function.name)' did not finish its invocation within the shutdown timeout (\(configuration.shutdownTimeoutSeconds) s); stopping without it. Its uncommitted messages will be delivered again.")
         }
-        group.wait()
+        guard allStopped else { return false }
         listeners.removeAll()
         let undelivered = producers.shutdown()
         if undelivered > 0 {
             logger.error("\(undelivered) output records were still undelivered at shutdown")
         }
+        return true
     }
 
     private func point(_ function: FunctionConfiguration, at broker: EmbeddedBroker) throws -> FunctionConfiguration {
@@ -104,6 +119,7 @@ public final class FunctionAppHost: @unchecked Sendable {
         }
         function.trigger.connection = KafkaConnection(brokerList: broker.bootstrapServers)
         try broker.createTopic(function.trigger.topic, partitions: topicPartitions)
+        try broker.createTopic(function.deadLetterTopic, partitions: topicPartitions)
         for index in function.outputs.indices {
             function.outputs[index].connection = KafkaConnection(brokerList: broker.bootstrapServers)
             try broker.createTopic(function.outputs[index].topic, partitions: topicPartitions)
