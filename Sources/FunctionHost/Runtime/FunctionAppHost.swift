@@ -22,34 +22,46 @@ public final class FunctionAppHost: @unchecked Sendable {
     public let configuration: HostConfiguration
     private let settings: AppSettings
     private let logger: Logger
-    private let embeddedBroker: EmbeddedBroker?
-    private let topicPartitions: Int
+    private let brokerOverride: String?
     private let crashProtectionDirectory: URL?
     private let producers: ProducerPool
     private var listeners: [TriggerListener] = []
+    private var watchdog: FunctionTimeoutWatchdog?
     public private(set) var reports: [FunctionReport] = []
 
     /// Reads `host.json` and `local.settings.json`.
     /// - Parameters:
-    ///   - embeddedBroker: when given, every binding is pointed at it (auth options are dropped,
-    ///     since the mock cluster speaks plaintext only) and their topics are created on it with
-    ///     `topicPartitions` partitions.
+    ///   - brokerOverride: when given (the embedded broker's address), every binding is pointed
+    ///     at it; authentication options are dropped, since the mock cluster speaks plaintext only.
     ///   - crashProtectionDirectory: where each function keeps its in-flight journal and crash
-    ///     counts, when a supervisor restarts this process after a crash (see `HostSupervisor`).
+    ///     counts, when a supervisor restarts this process after a crash (`HostSupervisor`).
+    ///     With it, a watchdog enforces `functionTimeout`.
     /// - Throws: ``ConfigurationError`` when either file is malformed: every function depends on them.
     public init(scriptRoot: URL, environment: [String: String] = ProcessInfo.processInfo.environment,
-                logger: Logger, embeddedBroker: EmbeddedBroker? = nil,
-                topicPartitions: Int = EmbeddedBroker.defaultPartitions, crashProtectionDirectory: URL? = nil) throws {
+                logger: Logger, brokerOverride: String? = nil, crashProtectionDirectory: URL? = nil) throws {
         self.scriptRoot = scriptRoot.standardizedFileURL
         self.configuration = try HostConfiguration.load(scriptRoot: scriptRoot)
         self.settings = try AppSettings.load(scriptRoot: scriptRoot, environment: environment)
         var logger = logger
         logger.logLevel = configuration.logLevel
         self.logger = logger
-        self.embeddedBroker = embeddedBroker
-        self.topicPartitions = topicPartitions
+        self.brokerOverride = brokerOverride
         self.crashProtectionDirectory = crashProtectionDirectory
         self.producers = ProducerPool(options: configuration.kafka)
+    }
+
+    /// Every topic the functions under `scriptRoot` read or write (triggers, outputs, dead-letter
+    /// topics), for creating them on an embedded broker. Functions that cannot be read are skipped.
+    public static func topics(scriptRoot: URL, environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        guard let settings = try? AppSettings.load(scriptRoot: scriptRoot, environment: environment),
+              let directories = try? FunctionDiscovery.functionDirectories(scriptRoot: scriptRoot) else { return [] }
+        var topics: [String] = []
+        for directory in directories {
+            guard let function = try? FunctionConfiguration.load(directory: directory, scriptRoot: scriptRoot, settings: settings) else { continue }
+            topics += [function.trigger.topic, function.deadLetterTopic] + function.outputs.map(\.topic)
+        }
+        var seen = Set<String>()
+        return topics.filter { seen.insert($0).inserted }
     }
 
     /// Loads and starts every function; returns one report per function folder.
@@ -61,14 +73,13 @@ public final class FunctionAppHost: @unchecked Sendable {
             var report = FunctionReport(name: name, status: .running)
             do {
                 var function = try FunctionConfiguration.load(directory: directory, scriptRoot: scriptRoot, settings: settings)
+                if let brokerOverride { function = point(function, at: brokerOverride) }
                 report.configuration = function
                 if function.disabled {
                     report.status = .disabled
                     reports.append(report)
                     continue
                 }
-                if let embeddedBroker { function = try point(function, at: embeddedBroker) }
-                report.configuration = function
                 let library = try FunctionLibrary.load(function, scriptRoot: scriptRoot)
                 var functionLogger = logger
                 functionLogger[metadataKey: "function"] = "\(name)"
@@ -85,6 +96,10 @@ public final class FunctionAppHost: @unchecked Sendable {
                 logger.error("Function '\(name)' is not running: \(error)")
             }
             reports.append(report)
+        }
+        if let timeout = configuration.functionTimeoutSeconds, crashProtectionDirectory != nil {
+            let journals = listeners.compactMap { listener in listener.journal.map { (listener.function.name, $0) } }
+            watchdog = FunctionTimeoutWatchdog(journals: journals, timeoutSeconds: timeout, logger: logger)
         }
         for listener in listeners { listener.start() }
         return reports
@@ -112,17 +127,14 @@ public final class FunctionAppHost: @unchecked Sendable {
         return true
     }
 
-    private func point(_ function: FunctionConfiguration, at broker: EmbeddedBroker) throws -> FunctionConfiguration {
+    private func point(_ function: FunctionConfiguration, at broker: String) -> FunctionConfiguration {
         var function = function
         if function.trigger.connection.isSecured || function.outputs.contains(where: \.connection.isSecured) {
             logger.warning("Function '\(function.name)': authentication and TLS options are ignored on the embedded broker (it speaks plaintext only)")
         }
-        function.trigger.connection = KafkaConnection(brokerList: broker.bootstrapServers)
-        try broker.createTopic(function.trigger.topic, partitions: topicPartitions)
-        try broker.createTopic(function.deadLetterTopic, partitions: topicPartitions)
+        function.trigger.connection = KafkaConnection(brokerList: broker)
         for index in function.outputs.indices {
-            function.outputs[index].connection = KafkaConnection(brokerList: broker.bootstrapServers)
-            try broker.createTopic(function.outputs[index].topic, partitions: topicPartitions)
+            function.outputs[index].connection = KafkaConnection(brokerList: broker)
         }
         return function
     }

@@ -6,28 +6,37 @@ import Glibc
 /// reads the journal after the worker died to learn which messages were in flight. Recording an
 /// invocation is a handful of stores, no system call.
 ///
-/// Layout (little-endian): state (Int64: 0 idle, 1 invoking, 2 timed out), started-at (Int64, ms
-/// since the epoch), range count (Int64), then up to `maximumRanges` ranges of (partition,
-/// first offset, last offset) as Int64s.
-final class InvocationJournal: @unchecked Sendable {
+/// It also keeps, per partition, the offset up to which messages were settled (processed or
+/// dead-lettered) — stored before they are committed. After a crash the next worker commits
+/// those, so a message processed just before the crash is not delivered again. A clean stop
+/// (everything committed) clears them.
+///
+/// Layout (little-endian Int64s): state (0 idle, 1 invoking, 2 timed out), started-at (ms since
+/// the epoch), range count, `maximumRanges` ranges of (partition, first offset, last offset),
+/// then `maximumPartitions` settled offsets (0: unknown).
+public final class InvocationJournal: @unchecked Sendable {
     static let maximumRanges = 200
+    static let maximumPartitions = 1024
     private static let headerWords = 3
-    private static let size = (headerWords + maximumRanges * 3) * 8
+    private static let settledStart = headerWords + maximumRanges * 3
+    private static let size = (settledStart + maximumPartitions) * 8
 
-    enum State: Int64 {
+    public enum State: Int64, Sendable {
         case idle = 0
         case invoking = 1
         case timedOut = 2
     }
 
-    struct Range: Equatable, Sendable {
-        var partition: Int32
-        var first: Int64
-        var last: Int64
+    public struct Range: Equatable, Sendable {
+        public var partition: Int32
+        public var first: Int64
+        public var last: Int64
     }
 
     let url: URL
     private let words: UnsafeMutablePointer<Int64>
+    /// Settled offsets a previous worker left behind when it died (partition: next offset).
+    private(set) var recoveredSettled: [Int32: Int64] = [:]
 
     /// Opens (creating or resetting) the journal of `function` in `directory`.
     init(directory: URL, function: String) throws {
@@ -41,6 +50,25 @@ final class InvocationJournal: @unchecked Sendable {
         }
         words = mapping.assumingMemoryBound(to: Int64.self)
         words[0] = State.idle.rawValue
+        for partition in 0..<Self.maximumPartitions where words[Self.settledStart + partition] > 0 {
+            recoveredSettled[Int32(partition)] = words[Self.settledStart + partition]
+            words[Self.settledStart + partition] = 0
+        }
+    }
+
+    /// Everything of `partition` before `offset` is settled.
+    @inline(__always)
+    func recordSettled(partition: Int32, offset: Int64) {
+        if partition >= 0 && Int(partition) < Self.maximumPartitions { words[Self.settledStart + Int(partition)] = offset }
+    }
+
+    /// After a clean stop everything settled is committed: nothing to recover.
+    func clearSettled() {
+        for partition in 0..<Self.maximumPartitions { words[Self.settledStart + partition] = 0 }
+    }
+
+    func forgetRecovered(_ partition: Int32) {
+        recoveredSettled.removeValue(forKey: partition)
     }
 
     deinit {
@@ -80,8 +108,8 @@ final class InvocationJournal: @unchecked Sendable {
     }
 
     /// What a journal file left behind says: its state and in-flight ranges.
-    static func read(_ url: URL) -> (state: State, ranges: [Range])? {
-        guard let data = try? Data(contentsOf: url), data.count >= size else { return nil }
+    public static func read(_ url: URL) -> (state: State, ranges: [Range])? {
+        guard let data = try? Data(contentsOf: url), data.count >= settledStart * 8 else { return nil }
         return data.withUnsafeBytes { raw in
             let words = raw.bindMemory(to: Int64.self)
             guard let state = State(rawValue: words[0]) else { return nil }

@@ -98,6 +98,11 @@ struct PartitionProgress {
         for index in states.indices { reset(Int32(index)) }
     }
 
+    /// Partitions whose offset to store moved, with the offset.
+    var offsetsToStore: [(partition: Int32, offset: Int64)] {
+        states.indices.filter { states[$0].offsetToStore >= 0 }.map { (Int32($0), states[$0].offsetToStore) }
+    }
+
     /// Partitions whose offset to store moved, with the offset; clears them.
     mutating func takeOffsetsToStore() -> [(partition: Int32, offset: Int64)] {
         var result: [(Int32, Int64)] = []

@@ -269,7 +269,7 @@ final class TriggerListener: @unchecked Sendable {
             if outcome.failed(index) {
                 failedByPartition[partition, default: []].append(message)
             } else if failedByPartition[partition] == nil {
-                progress.advance(partition, to: message.pointee.offset + 1, pending: outcome.pending)
+                advance(partition, to: message.pointee.offset + 1, pending: outcome.pending)
                 forgetCrashes(message)
             }
         }
@@ -378,7 +378,14 @@ final class TriggerListener: @unchecked Sendable {
             return
         }
         messages.forEach(forgetCrashes)
-        progress.advance(partition, to: offset + 1, pending: false)
+        advance(partition, to: offset + 1, pending: false)
+    }
+
+    /// Everything of `partition` before `offset` is settled (pending: not durable until a flush).
+    @inline(__always)
+    private func advance(_ partition: Int32, to offset: Int64, pending: Bool) {
+        progress.advance(partition, to: offset, pending: pending)
+        if let journal, !pending { journal.recordSettled(partition: partition, offset: offset) }
     }
 
     /// A held partition's messages are settled: store past them, seek to where the partition
@@ -386,7 +393,7 @@ final class TriggerListener: @unchecked Sendable {
     private func settle(_ partition: Int32, pending: Bool) {
         guard let held = progress.release(partition) else { return }
         held.destroyMessages()
-        progress.advance(partition, to: held.resumeOffset, pending: pending)
+        advance(partition, to: held.resumeOffset, pending: pending)
         withPartitionList([(partition, held.resumeOffset)]) { list in
             if let error = rd_kafka_seek_partitions(consumer, list, 5_000) {
                 logger.warning("Seeking partition \(partition) to \(held.resumeOffset) failed: \(String(cString: rd_kafka_error_string(error)))")
@@ -508,6 +515,7 @@ final class TriggerListener: @unchecked Sendable {
         let result = flushFunction(context.pointer)
         if result == SF_OK {
             progress.pendingBecameDurable()
+            if let journal { progress.offsetsToStore.forEach { journal.recordSettled(partition: $0.partition, offset: $0.offset) } }
             storeOffsets()
             logger.debug("Flushed '\(function.name)' (\(reason))")
         } else {
@@ -549,6 +557,7 @@ final class TriggerListener: @unchecked Sendable {
             logger.warning("Leaving the consumer group of '\(function.name)' failed: \(String(cString: rd_kafka_err2str(closed)))")
         }
         progress.resetAll()
+        if commit == RD_KAFKA_RESP_ERR_NO_ERROR || commit == RD_KAFKA_RESP_ERR__NO_OFFSET { journal?.clearSettled() }
         rd_kafka_queue_destroy(queue)
         rd_kafka_destroy(consumer)
         self.consumer = nil
@@ -563,6 +572,7 @@ final class TriggerListener: @unchecked Sendable {
         switch error {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             numbers.forEach { progress.reset($0) }
+            if let partitions { resumePastRecoveredOffsets(partitions) }
             logger.info("'\(function.name)' was assigned partitions \(numbers) of \(function.trigger.topic)")
             if cooperative {
                 if let error = rd_kafka_incremental_assign(consumer, partitions) { rd_kafka_error_destroy(error) }
@@ -588,6 +598,33 @@ final class TriggerListener: @unchecked Sendable {
                 _ = rd_kafka_assign(consumer, nil)
             }
         }
+    }
+
+    /// After a crash: messages the previous worker settled but had not committed yet are not
+    /// delivered again. Where the journal's settled offset is past the committed one, it is
+    /// committed and consumption starts there.
+    private func resumePastRecoveredOffsets(_ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        guard let journal, !journal.recoveredSettled.isEmpty, let elements = partitions.pointee.elems else { return }
+        let assigned = (0..<Int(partitions.pointee.cnt)).map { elements[$0].partition }
+        let recovered = assigned.compactMap { partition in journal.recoveredSettled[partition].map { (partition, $0) } }
+        guard !recovered.isEmpty else { return }
+        withPartitionList(recovered.map { ($0.0, crdkafka_offset_invalid()) }) { committed in
+            guard rd_kafka_committed(consumer, committed, 10_000) == RD_KAFKA_RESP_ERR_NO_ERROR else { return }
+            var ahead: [(partition: Int32, offset: Int64)] = []
+            for index in 0..<Int(committed.pointee.cnt) {
+                let element = committed.pointee.elems[index]
+                if let settled = journal.recoveredSettled[element.partition], settled > element.offset {
+                    ahead.append((element.partition, settled))
+                }
+            }
+            guard !ahead.isEmpty else { return }
+            withPartitionList(ahead) { list in _ = rd_kafka_commit(consumer, list, 0) }
+            for (partition, offset) in ahead {
+                for index in 0..<Int(partitions.pointee.cnt) where elements[index].partition == partition { elements[index].offset = offset }
+                logger.info("'\(function.name)' resumes partition \(partition) at offset \(offset): the host had processed up to there before it stopped abnormally")
+            }
+        }
+        recovered.forEach { journal.forgetRecovered($0.0) }
     }
 
     fileprivate func clientError(_ code: rd_kafka_resp_err_t, _ reason: String) {

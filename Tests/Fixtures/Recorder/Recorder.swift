@@ -15,6 +15,18 @@ public func record_one(_ event: UnsafePointer<sf_event>?, _ context: UnsafePoint
     }
 }
 
+/// cardinality ONE, for the fault suite: fails, crashes or hangs as `record_one` does, and
+/// otherwise appends "partition offset value" to $SWIFTFUNC_RECORD_DIR/<function>.processed and
+/// fsyncs it before returning, so a line there means the message was processed, whatever
+/// happens to the process afterwards.
+@_cdecl("process_durably")
+public func process_durably(_ event: UnsafePointer<sf_event>?, _ context: UnsafePointer<sf_context>?) -> Int32 {
+    invoke(event, context) { event, context in
+        try failIfAsked(event, context)
+        append("\(event.partition) \(event.offset) \(event.valueString ?? "")", function: context.functionName, suffix: ".processed", sync: true)
+    }
+}
+
 /// cardinality MANY. Reports items whose value is "fail-item" as failed.
 @_cdecl("record_many")
 public func record_many(_ events: UnsafePointer<sf_event>?, _ count: Int, _ context: UnsafePointer<sf_context>?) -> Int32 {
@@ -43,10 +55,16 @@ struct AskedToFail: Error, CustomStringConvertible {
     var description: String { "asked to fail at offset \(offset)" }
 }
 
+/// "fail": throws. "fail-once": throws the first time. "crash": a Swift trap (the process dies).
+/// "hang": never returns (for functionTimeout). Anything else: succeeds.
 private func failIfAsked(_ event: Event, _ context: Context) throws {
     switch event.valueString {
     case "fail":
         throw AskedToFail(offset: event.offset)
+    case "crash":
+        fatalError("asked to crash at offset \(event.offset)")
+    case "hang":
+        while true { sleep(3600) }
     case "fail-once":
         let marker = recordPath("\(context.functionName)-\(event.partition)-\(event.offset).failed")
         if access(marker, F_OK) != 0 {
@@ -82,10 +100,11 @@ private func recordPath(_ name: String) -> String {
     return directory + "/" + name
 }
 
-private func append(_ line: String, function: String) {
-    let descriptor = open(recordPath(function + ".jsonl"), O_CREAT | O_WRONLY | O_APPEND, 0o644)
+private func append(_ line: String, function: String, suffix: String = ".jsonl", sync: Bool = false) {
+    let descriptor = open(recordPath(function + suffix), O_CREAT | O_WRONLY | O_APPEND, 0o644)
     guard descriptor >= 0 else { return }
     defer { close(descriptor) }
     var bytes = Array((line + "\n").utf8)
     _ = bytes.withUnsafeMutableBytes { write(descriptor, $0.baseAddress, $0.count) }
+    if sync { fsync(descriptor) }
 }
