@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FunctionHost
+import Glibc
 import Logging
 
 struct StartCommand: ParsableCommand {
@@ -41,6 +42,7 @@ struct StartCommand: ParsableCommand {
         let root = URL(fileURLWithPath: scriptRoot).standardizedFileURL
         let logger = Logger(label: "swiftfunc") { ConsoleLogHandler(label: $0) }
         if let workerStateDirectory {
+            stopWhenOrphaned()
             try host(root: root, logger: logger, brokerOverride: brokerOverride, crashProtection: URL(fileURLWithPath: workerStateDirectory))
             return
         }
@@ -100,6 +102,16 @@ struct StartCommand: ParsableCommand {
         say("Stopping (signal \(signalNumber)): finishing invocations in progress, committing offsets, leaving consumer groups...")
         guard host.stop() else { throw ExitCode(1) }
         say("Stopped.")
+    }
+}
+
+/// A worker never outlives its supervisor: when that dies (the worker is re-parented), the
+/// worker stops cleanly as if told to.
+private func stopWhenOrphaned() {
+    let supervisor = getppid()
+    Thread.detachNewThread {
+        while getppid() == supervisor { sleep(1) }
+        kill(getpid(), SIGTERM)
     }
 }
 

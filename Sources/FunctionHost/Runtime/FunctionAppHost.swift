@@ -27,6 +27,7 @@ public final class FunctionAppHost: @unchecked Sendable {
     private let producers: ProducerPool
     private var listeners: [TriggerListener] = []
     private var watchdog: FunctionTimeoutWatchdog?
+    private var health: HealthMonitor?
     public private(set) var reports: [FunctionReport] = []
 
     /// Reads `host.json` and `local.settings.json`.
@@ -102,6 +103,7 @@ public final class FunctionAppHost: @unchecked Sendable {
             watchdog = FunctionTimeoutWatchdog(journals: journals, timeoutSeconds: timeout, logger: logger)
         }
         for listener in listeners { listener.start() }
+        health = HealthMonitor(listeners: listeners, file: scriptRoot.appendingPathComponent(".swiftfunc/health.json"), logger: logger)
         return reports
     }
 
@@ -111,6 +113,7 @@ public final class FunctionAppHost: @unchecked Sendable {
     ///   are delivered again later).
     @discardableResult
     public func stop() -> Bool {
+        health?.stop()
         listeners.forEach { $0.requestStop() }
         let deadline = Date().addingTimeInterval(configuration.shutdownTimeoutSeconds)
         var allStopped = true

@@ -41,6 +41,12 @@ final class TriggerListener: @unchecked Sendable {
     private let eligible: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>>
     private let fetchCapacity: Int
     private let stopRequested = Atomic<Bool>(false)
+    /// Messages settled (succeeded or dead-lettered), for the health report.
+    let settledCount = Atomic<Int>(0)
+    /// The last error librdkafka reported for this consumer, for the health report.
+    let lastClientError = Mutex<String?>(nil)
+    /// Held while the consumer handle may be used from another thread (the health probe).
+    private let handleLock = Mutex<Bool>(true)
     private let finished = DispatchSemaphore(value: 0)
     private var progress = PartitionProgress()
     /// Messages of the current fetch kept for a retry: not destroyed with the fetch.
@@ -384,6 +390,7 @@ final class TriggerListener: @unchecked Sendable {
     /// Everything of `partition` before `offset` is settled (pending: not durable until a flush).
     @inline(__always)
     private func advance(_ partition: Int32, to offset: Int64, pending: Bool) {
+        settledCount.wrappingAdd(1, ordering: .relaxed)
         progress.advance(partition, to: offset, pending: pending)
         if let journal, !pending { journal.recordSettled(partition: partition, offset: offset) }
     }
@@ -544,9 +551,22 @@ final class TriggerListener: @unchecked Sendable {
         return body(list)
     }
 
+    /// Asks the cluster for metadata through this consumer: true when a broker answered within
+    /// `timeoutMs`. Safe from any thread while the listener runs.
+    func probeCluster(timeoutMs: Int32) -> Bool {
+        handleLock.withLock { open in
+            guard open, let consumer else { return false }
+            var metadata: UnsafePointer<rd_kafka_metadata>? = nil
+            let result = rd_kafka_metadata(consumer, 0, nil, &metadata, timeoutMs)
+            if let metadata { rd_kafka_metadata_destroy(metadata) }
+            return result == RD_KAFKA_RESP_ERR_NO_ERROR
+        }
+    }
+
     /// Commits what is stored, leaves the group and frees the consumer.
     private func close() {
         guard let consumer else { return }
+        handleLock.withLock { $0 = false }
         storeOffsets()
         let commit = rd_kafka_commit(consumer, nil, 0)
         if commit != RD_KAFKA_RESP_ERR_NO_ERROR && commit != RD_KAFKA_RESP_ERR__NO_OFFSET {
@@ -628,6 +648,7 @@ final class TriggerListener: @unchecked Sendable {
     }
 
     fileprivate func clientError(_ code: rd_kafka_resp_err_t, _ reason: String) {
+        lastClientError.withLock { $0 = "\(reason) (\(String(cString: rd_kafka_err2name(code))))" }
         logger.warning("Kafka client of '\(function.name)': \(reason) (\(String(cString: rd_kafka_err2name(code))))")
     }
 

@@ -27,6 +27,25 @@ public func process_durably(_ event: UnsafePointer<sf_event>?, _ context: Unsafe
     }
 }
 
+/// cardinality MANY, for the fault suite: each event is handled as `process_durably` handles
+/// it (a "fail" item is reported failed, "crash" traps, "slow" waits), and the batch's processed
+/// lines are appended and fsynced before the call returns.
+@_cdecl("process_batch_durably")
+public func process_batch_durably(_ events: UnsafePointer<sf_event>?, _ count: Int, _ context: UnsafePointer<sf_context>?) -> Int32 {
+    invoke(events, count, context) { batch, context in
+        var lines: [String] = []
+        for (index, event) in batch.enumerated() {
+            do {
+                try failIfAsked(event, context)
+                lines.append("\(event.partition) \(event.offset) \(event.valueString ?? "")")
+            } catch {
+                context.failItem(at: index, reason: "\(error)")
+            }
+        }
+        if !lines.isEmpty { append(lines.joined(separator: "\n"), function: context.functionName, suffix: ".processed", sync: true) }
+    }
+}
+
 /// cardinality MANY. Reports items whose value is "fail-item" as failed.
 @_cdecl("record_many")
 public func record_many(_ events: UnsafePointer<sf_event>?, _ count: Int, _ context: UnsafePointer<sf_context>?) -> Int32 {
@@ -55,16 +74,20 @@ struct AskedToFail: Error, CustomStringConvertible {
     var description: String { "asked to fail at offset \(offset)" }
 }
 
+/// What a message asks of the fixture: its value up to the first ":" ("fail:17" asks "fail").
 /// "fail": throws. "fail-once": throws the first time. "crash": a Swift trap (the process dies).
-/// "hang": never returns (for functionTimeout). Anything else: succeeds.
+/// "hang": never returns (for functionTimeout). "slow": takes 20 ms. Anything else: succeeds.
 private func failIfAsked(_ event: Event, _ context: Context) throws {
-    switch event.valueString {
+    let command = (event.valueString ?? "").split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
+    switch command {
     case "fail":
         throw AskedToFail(offset: event.offset)
     case "crash":
         fatalError("asked to crash at offset \(event.offset)")
     case "hang":
         while true { sleep(3600) }
+    case "slow":
+        usleep(20_000)
     case "fail-once":
         let marker = recordPath("\(context.functionName)-\(event.partition)-\(event.offset).failed")
         if access(marker, F_OK) != 0 {
