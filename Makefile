@@ -3,7 +3,7 @@ SWIFT ?= swift
 EXAMPLES := Greeter BatchTotals Router
 BIN = $(shell $(SWIFT) build --show-bin-path)
 
-.PHONY: all deps build functions run test clean
+.PHONY: all deps build functions run test faults clean
 
 all: functions
 
@@ -27,6 +27,10 @@ run: functions
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+## The fault suite: real processes, signals and broker outages; every scenario must lose nothing.
+faults: build
+	/usr/bin/python3 faults/run.py "$(BIN)"
 
 clean:
 	rm -rf .build functions/*/lib*.so .swiftfunc

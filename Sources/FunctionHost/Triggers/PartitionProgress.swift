@@ -43,6 +43,9 @@ struct PartitionProgress {
         var pendingOffset: Int64 = -1
         /// Failed messages waiting for their next attempt; the partition is paused meanwhile.
         var held: HeldMessages?
+        /// Everything before it was settled by this member since the partition was assigned. A
+        /// message below it is a second copy (fetched again after a rebalance) and is skipped.
+        var settledMark: Int64 = -1
     }
 
     private var states: [State] = []
@@ -51,6 +54,12 @@ struct PartitionProgress {
         let index = Int(partition)
         if index >= states.count { states.append(contentsOf: repeatElement(State(), count: index + 1 - states.count)) }
         return body(&states[index])
+    }
+
+    /// True for a message this member already settled (a copy fetched again).
+    @inline(__always)
+    func isSettled(_ partition: Int32, offset: Int64) -> Bool {
+        Int(partition) < states.count && offset < states[Int(partition)].settledMark
     }
 
     @inline(__always)
@@ -67,6 +76,7 @@ struct PartitionProgress {
     @inline(__always)
     mutating func advance(_ partition: Int32, to offset: Int64, pending: Bool) {
         withState(partition) { state in
+            state.settledMark = max(state.settledMark, offset)
             if pending || state.pendingOffset >= 0 {
                 state.pendingOffset = offset
             } else {

@@ -49,6 +49,10 @@ final class TriggerListener: @unchecked Sendable {
     private let handleLock = Mutex<Bool>(true)
     private let finished = DispatchSemaphore(value: 0)
     private var progress = PartitionProgress()
+    /// Partitions this member owns right now. A fetch can hold messages taken from the queue
+    /// before a revocation was served in the same call; those are dropped (their new owner
+    /// starts from the committed offset), never processed by a member that gave them up.
+    private var assigned = Set<Int32>()
     /// Messages of the current fetch kept for a retry: not destroyed with the fetch.
     private var retainedThisFetch: Set<UnsafeMutablePointer<rd_kafka_message_t>> = []
     private var lastFlush = monotonicNanoseconds()
@@ -223,7 +227,10 @@ final class TriggerListener: @unchecked Sendable {
                 reportConsumeError(message)
                 continue
             }
-            if progress.isHeld(message.pointee.partition) { continue }
+            let partition = message.pointee.partition
+            if progress.isHeld(partition) || !assigned.contains(partition) || progress.isSettled(partition, offset: message.pointee.offset) {
+                continue
+            }
             eligible[eligibleCount] = message
             eligibleCount += 1
         }
@@ -592,6 +599,7 @@ final class TriggerListener: @unchecked Sendable {
         switch error {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             numbers.forEach { progress.reset($0) }
+            assigned.formUnion(numbers)
             if let partitions { resumePastRecoveredOffsets(partitions) }
             logger.info("'\(function.name)' was assigned partitions \(numbers) of \(function.trigger.topic)")
             if cooperative {
@@ -611,6 +619,7 @@ final class TriggerListener: @unchecked Sendable {
             }
             if let partitions { _ = rd_kafka_resume_partitions(consumer, partitions) }
             numbers.forEach { progress.reset($0) }
+            assigned.subtract(numbers)
             logger.info("'\(function.name)' gave up partitions \(numbers) of \(function.trigger.topic)")
             if cooperative {
                 if let error = rd_kafka_incremental_unassign(consumer, partitions) { rd_kafka_error_destroy(error) }

@@ -1,0 +1,327 @@
+#!/usr/bin/python3
+"""The fault suite: real swiftfunc processes, a real (embedded) broker over TCP, real signals.
+
+Each scenario produces a known set of unique messages with an independent client (Python
+confluent-kafka), runs `swiftfunc start` with the Recorder fixture's durable entry points (each
+processed message is appended to a file and fsynced before the function returns), injects a
+fault, waits until every message is processed or dead-lettered, and reports:
+
+  fault-scenario NAME: produced=N processed=N deadlettered=N lost=N duplicates=N
+
+lost must be 0 everywhere; duplicates are allowed only where a crash or a kill interrupted an
+invocation. Exits 1 when a scenario fails either rule.
+
+Usage: faults/run.py BIN_DIR   (the folder holding swiftfunc and libRecorder.so)
+"""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
+
+BIN = os.path.abspath(sys.argv[1] if len(sys.argv) > 1 else ".build/debug")
+SWIFTFUNC = os.path.join(BIN, "swiftfunc")
+RECORDER = os.path.join(BIN, "libRecorder.so")
+WORK = tempfile.mkdtemp(prefix="swiftfunc-faults-")
+RECORDS = os.path.join(WORK, "records")
+os.makedirs(RECORDS)
+PARTITIONS = 4
+
+
+def wait_until(what, condition, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    if not condition():
+        raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+
+
+class Broker:
+    """`swiftfunc broker --control-stdin`: its first stdout line is its address."""
+
+    def __init__(self, topics):
+        arguments = [SWIFTFUNC, "broker", "--control-stdin", "--partitions", str(PARTITIONS)]
+        for topic in topics:
+            arguments += ["--topic", topic]
+        self.process = subprocess.Popen(arguments, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                        stderr=subprocess.DEVNULL, text=True)
+        self.address = self.process.stdout.readline().strip()
+
+    def command(self, line):
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline().strip()
+        if answer != f"ok {line}":
+            raise RuntimeError(f"broker did not accept '{line}': {answer}")
+
+    def stop(self):
+        self.process.send_signal(signal.SIGTERM)
+        self.process.wait(timeout=30)
+
+
+class Host:
+    """`swiftfunc start` (supervised) in its own script root; its log goes to a file."""
+
+    def __init__(self, name, root):
+        self.log_path = os.path.join(WORK, f"{name}.log")
+        self.log = open(self.log_path, "w")
+        environment = dict(os.environ, SWIFTFUNC_RECORD_DIR=RECORDS)
+        self.process = subprocess.Popen([SWIFTFUNC, "start", "--script-root", root], stdout=self.log,
+                                        stderr=subprocess.STDOUT, env=environment)
+
+    def text(self):
+        with open(self.log_path) as log:
+            return log.read()
+
+    def wait_assigned(self, count=1):
+        wait_until("the host's consumer to be assigned partitions",
+                   lambda: self.text().count("was assigned partitions") >= count, timeout=60)
+
+    def worker_pid(self):
+        children = subprocess.run(["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True).stdout.split()
+        return int(children[0]) if children else None
+
+    def stop(self, sig=signal.SIGTERM):
+        self.process.send_signal(sig)
+        status = self.process.wait(timeout=90)
+        self.log.close()
+        return status
+
+
+def make_app(broker, topic, function, entry, cardinality="ONE", host_json=None):
+    root = os.path.join(WORK, f"app-{uuid.uuid4().hex[:8]}")
+    os.makedirs(os.path.join(root, "functions", function))
+    with open(os.path.join(root, "host.json"), "w") as file:
+        json.dump(host_json or {"version": "2.0"}, file)
+    with open(os.path.join(root, "functions", function, "function.json"), "w") as file:
+        json.dump({"scriptFile": RECORDER, "entryPoint": entry, "deadLetterTopic": f"{topic}.dlq",
+                   "bindings": [{"type": "kafkaTrigger", "direction": "in", "brokerList": broker.address,
+                                 "topic": topic, "consumerGroup": function, "cardinality": cardinality,
+                                 "dataType": "string"}]}, file)
+    return root
+
+
+def produce(broker, topic, values):
+    producer = Producer({"bootstrap.servers": broker.address, "linger.ms": 5})
+    for index, value in enumerate(values):
+        producer.produce(topic, value=value.encode(), key=f"k{index % 16}".encode())
+        producer.poll(0)
+    if producer.flush(60) != 0:
+        raise RuntimeError("the independent producer could not deliver everything")
+
+
+def processed(function):
+    path = os.path.join(RECORDS, f"{function}.processed")
+    if not os.path.exists(path):
+        return []
+    with open(path) as file:
+        return [line.split(" ", 2)[2] for line in file.read().splitlines() if line.count(" ") >= 2]
+
+
+def dead_letters(broker, topic):
+    consumer = Consumer({"bootstrap.servers": broker.address, "group.id": f"reader-{uuid.uuid4()}",
+                         "enable.auto.commit": False})
+    consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING) for partition in range(PARTITIONS)])
+    values = []
+    idle_since = time.monotonic()
+    while time.monotonic() - idle_since < 2:
+        message = consumer.poll(0.2)
+        if message is None or message.error():
+            continue
+        values.append(message.value().decode())
+        idle_since = time.monotonic()
+    consumer.close()
+    return values
+
+
+class Scenario:
+    def __init__(self, name, crash_or_kill):
+        self.name = name
+        self.crash_or_kill = crash_or_kill
+        self.topic = f"faults-{name}-{uuid.uuid4().hex[:6]}"
+        self.function = f"Fault{name.title().replace('-', '')}{uuid.uuid4().hex[:6]}"
+        self.broker = Broker([self.topic, f"{self.topic}.dlq"])
+        self.hosts = []
+        self.values = []
+
+    def host(self, entry="process_durably", cardinality="ONE", host_json=None):
+        root = make_app(self.broker, self.topic, self.function, entry, cardinality, host_json)
+        host = Host(f"{self.name}-{len(self.hosts)}", root)
+        self.hosts.append(host)
+        return host
+
+    def produce(self, values):
+        self.values += values
+        produce(self.broker, self.topic, values)
+
+    def wait_all_accounted(self, expected_dead_letters):
+        def accounted():
+            done = set(processed(self.function))
+            missing = set(self.values) - done
+            return len(missing) <= expected_dead_letters
+        wait_until(f"{self.name}: every message processed or bound for the dead-letter topic", accounted, timeout=180)
+        if expected_dead_letters:
+            wait_until(f"{self.name}: the dead letters", lambda: len(dead_letters(self.broker, f"{self.topic}.dlq")) >= expected_dead_letters, timeout=120)
+
+    def report(self):
+        lines = processed(self.function)
+        done = set(lines)
+        dead = dead_letters(self.broker, f"{self.topic}.dlq")
+        produced = set(self.values)
+        lost = produced - done - set(dead)
+        result = {"name": self.name, "produced": len(produced), "processed": len(done & produced),
+                  "deadlettered": len(set(dead)), "lost": len(lost), "duplicates": len(lines) - len(done),
+                  "crash_or_kill": self.crash_or_kill}
+        if lost:
+            result["lost_examples"] = sorted(lost)[:5]
+        return result
+
+    def close(self):
+        for host in self.hosts:
+            if host.process.poll() is None:
+                host.stop(signal.SIGKILL)
+        self.broker.stop()
+
+
+def values(prefix, count):
+    return [f"{prefix}:{index}" for index in range(count)]
+
+
+def scenario_throws():
+    scenario = Scenario("throws", crash_or_kill=False)
+    try:
+        scenario.host(host_json={"version": "2.0", "retry": {"strategy": "fixedDelay", "maxRetryCount": 2, "delayInterval": "00:00:00.1"}}).wait_assigned()
+        batch = values("ok", 2000) + values("fail", 10) + values("fail-once", 10)
+        scenario.produce(batch)
+        scenario.wait_all_accounted(expected_dead_letters=10)
+        scenario.hosts[0].stop()
+        return scenario.report()
+    finally:
+        scenario.close()
+
+
+def scenario_trap():
+    scenario = Scenario("trap", crash_or_kill=True)
+    try:
+        scenario.host().wait_assigned()
+        scenario.produce(values("ok", 500) + ["crash:1"] + values("after", 500))
+        scenario.wait_all_accounted(expected_dead_letters=1)
+        scenario.hosts[0].stop()
+        return scenario.report()
+    finally:
+        scenario.close()
+
+
+def scenario_sigkill():
+    scenario = Scenario("sigkill", crash_or_kill=True)
+    try:
+        host = scenario.host()
+        host.wait_assigned()
+        scenario.produce(values("slow", 400))  # 20 ms each: about 8 s of work
+        wait_until("the stream to be under way", lambda: len(processed(scenario.function)) >= 50)
+        os.kill(host.worker_pid(), signal.SIGKILL)
+        scenario.wait_all_accounted(expected_dead_letters=0)
+        host.stop()
+        return scenario.report()
+    finally:
+        scenario.close()
+
+
+def scenario_broker_down():
+    scenario = Scenario("broker-down", crash_or_kill=False)
+    try:
+        host = scenario.host()
+        host.wait_assigned()
+        scenario.produce(values("slow", 400))
+        wait_until("the stream to be under way", lambda: len(processed(scenario.function)) >= 50)
+        scenario.broker.command("down")
+        time.sleep(10)  # the fault itself: the broker stays down for 10 s
+        scenario.broker.command("up")
+        scenario.wait_all_accounted(expected_dead_letters=0)
+        host.stop()
+        return scenario.report()
+    finally:
+        scenario.close()
+
+
+def scenario_rebalance():
+    scenario = Scenario("second-host", crash_or_kill=False)
+    try:
+        first = scenario.host()
+        first.wait_assigned()
+        scenario.produce(values("slow", 600))
+        wait_until("the stream to be under way", lambda: len(processed(scenario.function)) >= 50)
+        second = scenario.host()
+        second.wait_assigned()
+        wait_until("the second host to process", lambda: "Executed" in second.text() or len(processed(scenario.function)) >= 400, timeout=60)
+        if second.stop() != 0:
+            raise RuntimeError("the second host did not stop cleanly")
+        scenario.wait_all_accounted(expected_dead_letters=0)
+        first.stop()
+        return scenario.report()
+    finally:
+        scenario.close()
+
+
+def scenario_sigterm_mid_batch():
+    scenario = Scenario("sigterm-mid-batch", crash_or_kill=False)
+    try:
+        host_json = {"version": "2.0", "extensions": {"kafka": {"maxBatchSize": 50}}}
+        host = scenario.host(entry="process_batch_durably", cardinality="MANY", host_json=host_json)
+        host.wait_assigned()
+        scenario.produce(values("slow", 400))  # a batch of 50 takes about 1 s
+        wait_until("the first batch", lambda: len(processed(scenario.function)) >= 50)
+        status = host.stop(signal.SIGTERM)
+        if status != 0:
+            raise RuntimeError(f"the host exited with {status} after SIGTERM")
+        if "Stopped." not in host.text():
+            raise RuntimeError("the host did not report a clean stop")
+        scenario.host(entry="process_batch_durably", cardinality="MANY", host_json=host_json).wait_assigned()
+        scenario.wait_all_accounted(expected_dead_letters=0)
+        scenario.hosts[-1].stop()
+        return scenario.report()
+    finally:
+        scenario.close()
+
+
+def main():
+    scenarios = [scenario_throws, scenario_trap, scenario_sigkill, scenario_broker_down, scenario_rebalance,
+                 scenario_sigterm_mid_batch]
+    results = []
+    failed = False
+    for run in scenarios:
+        started = time.monotonic()
+        try:
+            result = run()
+        except Exception as error:  # a scenario that cannot finish is a failure, reported as such
+            print(f"fault-scenario {run.__name__}: ERROR {error}", flush=True)
+            failed = True
+            continue
+        result["seconds"] = round(time.monotonic() - started, 1)
+        results.append(result)
+        ok = result["lost"] == 0 and (result["crash_or_kill"] or result["duplicates"] == 0)
+        failed = failed or not ok
+        print(f"fault-scenario {result['name']}: produced={result['produced']} processed={result['processed']} "
+              f"deadlettered={result['deadlettered']} lost={result['lost']} duplicates={result['duplicates']}", flush=True)
+        if not ok:
+            print(f"  FAILED: {result}", flush=True)
+    print()
+    print(f"{'scenario':<20} {'produced':>9} {'processed':>10} {'dead-lettered':>14} {'lost':>5} {'duplicates':>11} {'seconds':>8}")
+    for result in results:
+        print(f"{result['name']:<20} {result['produced']:>9} {result['processed']:>10} {result['deadlettered']:>14} "
+              f"{result['lost']:>5} {result['duplicates']:>11} {result['seconds']:>8}")
+    passed = sum(1 for result in results if result["lost"] == 0 and (result["crash_or_kill"] or result["duplicates"] == 0))
+    print(f"\n{passed} passed, {len(scenarios) - passed} failed")
+    print(f"(logs in {WORK})")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
