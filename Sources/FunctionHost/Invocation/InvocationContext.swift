@@ -5,15 +5,15 @@ import Synchronization
 
 /// The `sf_context` of one function: allocated once, updated before each invocation. Its
 /// callbacks (log, fail_item, is_cancelled) find their way back here through `host_data`.
-final class InvocationContext: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<sf_context>
+package final class InvocationContext: @unchecked Sendable {
+    package let pointer: UnsafeMutablePointer<sf_context>
     let logger: Logger
     private let functionName: UnsafeMutablePointer<CChar>
     private let cancelled = Atomic<Bool>(false)
     /// Items of the current batch the function reported as failed, with its reasons.
     private(set) var failedItems: [(index: Int, reason: String)] = []
 
-    init(functionName: String, logger: Logger) {
+    package init(functionName: String, logger: Logger) {
         self.logger = logger
         self.functionName = strdup(functionName)
         pointer = .allocate(capacity: 1)
@@ -32,7 +32,7 @@ final class InvocationContext: @unchecked Sendable {
 
     /// Prepares the context for the next invocation.
     @inline(__always)
-    func begin(invocationID: UInt64) {
+    package func begin(invocationID: UInt64) {
         pointer.pointee.invocation_id = invocationID
         if !failedItems.isEmpty { failedItems.removeAll(keepingCapacity: true) }
     }
