@@ -3,7 +3,7 @@ SWIFT ?= swift
 EXAMPLES := Greeter BatchTotals Router
 BIN = $(shell $(SWIFT) build --show-bin-path)
 
-.PHONY: all deps build functions run test faults clean
+.PHONY: all deps build functions run test faults bench clean
 
 all: functions
 
@@ -31,6 +31,14 @@ test: deps
 ## The fault suite: real processes, signals and broker outages; every scenario must lose nothing.
 faults: build
 	/usr/bin/python3 faults/run.py "$(BIN)"
+
+## Benchmark in a release build: the host against librdkafka's own consumer loop and a Python
+## confluent-kafka loop on one embedded broker, plus one invocation's cost. See BENCHMARKS.md.
+bench: deps
+	$(SWIFT) build -c release
+	@mkdir -p .build/bench
+	cc -O2 -Wall -o .build/bench/raw_consumer bench/raw_consumer.c $$(pkg-config --cflags --libs rdkafka)
+	/usr/bin/python3 bench/run.py --bin "$$($(SWIFT) build -c release --show-bin-path)" --raw .build/bench/raw_consumer
 
 clean:
 	rm -rf .build functions/*/lib*.so .swiftfunc

@@ -15,6 +15,9 @@ let package = Package(
         // Libraries the tests load into the host.
         .library(name: "Recorder", type: .dynamic, targets: ["Recorder"]),
         .library(name: "WrongABI", type: .dynamic, targets: ["WrongABI"]),
+        // The benchmark's no-op functions (make bench): through the Swift SDK, and in plain C.
+        .library(name: "BenchNoop", type: .dynamic, targets: ["BenchNoop"]),
+        .library(name: "BenchNoopC", type: .dynamic, targets: ["BenchNoopC"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -57,6 +60,20 @@ let package = Package(
         .testTarget(
             name: "FunctionHostTests",
             dependencies: ["FunctionHost", .product(name: "Logging", package: "swift-log")]
+        ),
+
+        // Benchmark (make bench; see BENCHMARKS.md)
+        .target(name: "BenchNoop", dependencies: ["SwiftFunctions"], path: "bench/NoopSwift"),
+        // A C function includes swiftfunc.h itself: a system-library dependency gives C no search path.
+        .target(name: "BenchNoopC", path: "bench/NoopC", publicHeadersPath: ".",
+                cSettings: [.headerSearchPath("../../Sources/FunctionABI/include")]),
+        .executableTarget(
+            name: "swiftfunc-microbench",
+            dependencies: [
+                "FunctionHost", "CRdKafka", "FunctionABI",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "bench/Microbench"
         ),
     ]
 )

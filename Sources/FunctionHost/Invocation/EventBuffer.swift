@@ -4,14 +4,14 @@ import Glibc
 
 /// Turns librdkafka messages into `sf_event`s that point straight into librdkafka's buffers (no
 /// byte is copied). Storage is allocated once and grown only when a batch needs more headers.
-final class EventBuffer {
-    let events: UnsafeMutablePointer<sf_event>
-    let capacity: Int
+package final class EventBuffer {
+    package let events: UnsafeMutablePointer<sf_event>
+    package let capacity: Int
     private var headers: UnsafeMutablePointer<sf_header>
     private var headerCapacity: Int
     private var headerCount = 0
 
-    init(capacity: Int) {
+    package init(capacity: Int) {
         self.capacity = capacity
         events = .allocate(capacity: capacity)
         events.initialize(repeating: sf_event(), count: capacity)
@@ -26,7 +26,7 @@ final class EventBuffer {
 
     /// Makes room for the headers of `messages` (their pointers into header storage must not
     /// move while the batch is in use) and starts filling at the first event.
-    func reset(for messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) {
+    package func reset(for messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) {
         headerCount = 0
         var needed = 0
         for message in messages { needed += Self.headerCount(of: message) }
@@ -40,7 +40,7 @@ final class EventBuffer {
     /// Describes `message` as event `index`. Call ``reset(for:)`` first with every message the
     /// events will be used together with.
     @inline(__always)
-    func fill(_ index: Int, from message: UnsafeMutablePointer<rd_kafka_message_t>) {
+    package func fill(_ index: Int, from message: UnsafeMutablePointer<rd_kafka_message_t>) {
         let raw = message.pointee
         var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
         let timestamp = rd_kafka_message_timestamp(message, &timestampType)

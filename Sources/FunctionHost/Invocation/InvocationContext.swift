@@ -5,8 +5,8 @@ import Synchronization
 
 /// The `sf_context` of one function: allocated once, updated before each invocation. Its
 /// callbacks (log, fail_item, is_cancelled) find their way back here through `host_data`.
-final class InvocationContext: @unchecked Sendable {
-    let pointer: UnsafeMutablePointer<sf_context>
+package final class InvocationContext: @unchecked Sendable {
+    package let pointer: UnsafeMutablePointer<sf_context>
     let logger: Logger
     private let functionName: UnsafeMutablePointer<CChar>
     private let cancelled = Atomic<Bool>(false)
@@ -16,7 +16,7 @@ final class InvocationContext: @unchecked Sendable {
     /// error this way before it returns failure, so it becomes the failure's reason.
     private(set) var lastLoggedError: String?
 
-    init(functionName: String, logger: Logger) {
+    package init(functionName: String, logger: Logger) {
         self.logger = logger
         self.functionName = strdup(functionName)
         pointer = .allocate(capacity: 1)
@@ -35,7 +35,7 @@ final class InvocationContext: @unchecked Sendable {
 
     /// Prepares the context for the next invocation.
     @inline(__always)
-    func begin(invocationID: UInt64) {
+    package func begin(invocationID: UInt64) {
         pointer.pointee.invocation_id = invocationID
         if !failedItems.isEmpty { failedItems.removeAll(keepingCapacity: true) }
         lastLoggedError = nil

@@ -3,13 +3,13 @@ import CFFI
 /// A libffi call interface for one function's entry point, built once at load from its bindings
 /// and reused for every invocation. Argument slots live at fixed addresses, so a call only
 /// writes the slots that change (the event pointer, the batch size).
-final class CallInterface: @unchecked Sendable {
-    enum Parameter {
+package final class CallInterface: @unchecked Sendable {
+    package enum Parameter {
         case pointer
         case count // size_t
     }
 
-    let parameters: [Parameter]
+    package let parameters: [Parameter]
     private let entryPoint: @convention(c) () -> Void
     private let cif: UnsafeMutablePointer<ffi_cif>
     private let types: UnsafeMutablePointer<UnsafeMutablePointer<ffi_type>?>
@@ -18,12 +18,12 @@ final class CallInterface: @unchecked Sendable {
 
     /// The entry point's parameters for a function's bindings: the trigger's (an event, or events
     /// and a count), one output handle per output binding, then the context.
-    static func parameters(cardinality: Cardinality, outputCount: Int) -> [Parameter] {
+    package static func parameters(cardinality: Cardinality, outputCount: Int) -> [Parameter] {
         (cardinality == .one ? [.pointer] : [.pointer, .count]) + Array(repeating: .pointer, count: outputCount) + [.pointer]
     }
 
     /// - Throws: `CallInterfaceError` when libffi refuses the signature.
-    init(entryPoint: UnsafeMutableRawPointer, parameters: [Parameter]) throws {
+    package init(entryPoint: UnsafeMutableRawPointer, parameters: [Parameter]) throws {
         self.parameters = parameters
         self.entryPoint = unsafeBitCast(entryPoint, to: (@convention(c) () -> Void).self)
         cif = .allocate(capacity: 1)
@@ -49,25 +49,25 @@ final class CallInterface: @unchecked Sendable {
     }
 
     @inline(__always)
-    func setPointer(_ index: Int, _ pointer: UnsafeRawPointer?) {
+    package func setPointer(_ index: Int, _ pointer: UnsafeRawPointer?) {
         slots[index] = UInt64(UInt(bitPattern: pointer))
     }
 
     @inline(__always)
-    func setCount(_ index: Int, _ count: Int) {
+    package func setCount(_ index: Int, _ count: Int) {
         slots[index] = UInt64(count)
     }
 
     /// Calls the entry point with the current slots and returns its result.
     @inline(__always)
-    func call() -> Int32 {
+    package func call() -> Int32 {
         var result: UInt64 = 0 // ffi_arg: libffi widens small integer returns to a full register
         ffi_call(cif, entryPoint, &result, values)
         return Int32(truncatingIfNeeded: result)
     }
 }
 
-struct CallInterfaceError: Error, CustomStringConvertible {
-    let message: String
-    var description: String { message }
+package struct CallInterfaceError: Error, CustomStringConvertible {
+    package let message: String
+    package var description: String { message }
 }

@@ -3,15 +3,15 @@ import Foundation
 
 /// A function's shared library, opened with `RTLD_NOW | RTLD_LOCAL` and never closed: unloading
 /// Swift code leaves dangling runtime metadata behind, so a changed library needs a new process.
-struct FunctionLibrary: @unchecked Sendable {
-    let path: String
-    let entryPoint: UnsafeMutableRawPointer
+package struct FunctionLibrary: @unchecked Sendable {
+    package let path: String
+    package let entryPoint: UnsafeMutableRawPointer
     /// `ENTRY_flush`, exported by functions that return SF_PENDING.
     let flushFunction: UnsafeMutableRawPointer?
 
     /// Opens the library of `function`, checks its ABI version and finds its entry point.
     /// - Throws: ``ConfigurationError`` naming function.json and the field to fix.
-    static func load(_ function: FunctionConfiguration, scriptRoot: URL) throws -> FunctionLibrary {
+    package static func load(_ function: FunctionConfiguration, scriptRoot: URL) throws -> FunctionLibrary {
         let path = function.libraryPath
         let shown = displayPath(path, scriptRoot: scriptRoot)
         guard FileManager.default.fileExists(atPath: path) else {

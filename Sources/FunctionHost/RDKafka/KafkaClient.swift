@@ -2,11 +2,11 @@ import CRdKafka
 
 /// Creates librdkafka clients from property lists, so that no call site repeats the
 /// conf/errstr/ownership dance.
-enum KafkaClient {
+package enum KafkaClient {
     /// Builds an `rd_kafka_conf_t` from `properties`, applied in order (later ones win).
     /// - Parameter origin: says where the properties came from, for the error message.
     /// - Throws: ``KafkaError`` naming the property librdkafka refused.
-    static func makeConfiguration(_ properties: [(String, String)], origin: String) throws -> OpaquePointer {
+    package static func makeConfiguration(_ properties: [(String, String)], origin: String) throws -> OpaquePointer {
         let configuration = rd_kafka_conf_new()!
         var errorText = [CChar](repeating: 0, count: 512)
         for (name, value) in properties {
@@ -20,7 +20,7 @@ enum KafkaClient {
     }
 
     /// Creates a client, taking ownership of `configuration` (destroyed on failure too).
-    static func make(_ type: rd_kafka_type_t, configuration: OpaquePointer) throws -> OpaquePointer {
+    package static func make(_ type: rd_kafka_type_t, configuration: OpaquePointer) throws -> OpaquePointer {
         var errorText = [CChar](repeating: 0, count: 512)
         guard let handle = rd_kafka_new(type, configuration, &errorText, errorText.count) else {
             rd_kafka_conf_destroy(configuration)

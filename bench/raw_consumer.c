@@ -1,0 +1,150 @@
+/*
+ * raw_consumer: the physical limit the host is measured against. A minimal librdkafka
+ * high-level consumer that does nothing with a message but store its offset, with the same
+ * delivery contract as the host: enable.auto.offset.store=false, an offset is stored once its
+ * message is handled, and librdkafka's auto commit commits what is stored.
+ *
+ * usage: raw_consumer BOOTSTRAP TOPIC GROUP EXPECTED RESULT_FILE [poll|batch]
+ *   poll:  rd_kafka_consumer_poll, one message at a time, rd_kafka_offset_store per message.
+ *   batch: rd_kafka_consume_batch_queue (up to 1000 at a time, what is already there), then one
+ *          rd_kafka_offsets_store per batch with each partition's last offset + 1.
+ * It writes "FIRST_NS LAST_NS COUNT" (CLOCK_MONOTONIC: the first message delivered, the
+ * EXPECTED-th) to RESULT_FILE once EXPECTED messages were consumed, then keeps running until
+ * SIGTERM or SIGINT, when it commits, leaves the group and exits.
+ */
+#include <librdkafka/rdkafka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define BATCH 1000
+#define MAX_PARTITIONS 1024
+
+static volatile sig_atomic_t stop_requested = 0;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+static long long now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+static void set(rd_kafka_conf_t *conf, const char *name, const char *value) {
+    char error[512];
+    if (rd_kafka_conf_set(conf, name, value, error, sizeof error) != RD_KAFKA_CONF_OK) {
+        fprintf(stderr, "raw_consumer: %s=%s: %s\n", name, value, error);
+        exit(2);
+    }
+}
+
+static long long first_ns = 0, last_ns = 0, consumed = 0, expected = 0;
+static const char *result_path;
+
+/* Called when a fetch brings messages, before they are handled. */
+static void arrived(void) {
+    if (first_ns == 0) first_ns = now_ns();
+}
+
+/* Called once n messages are handled (their offsets stored). */
+static void counted(long long n) {
+    consumed += n;
+    if (consumed >= expected && last_ns == 0) {
+        last_ns = now_ns();
+        FILE *file = fopen(result_path, "w");
+        if (file) {
+            fprintf(file, "%lld %lld %lld\n", first_ns, last_ns, consumed);
+            fclose(file);
+        }
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc < 6) {
+        fprintf(stderr, "usage: %s BOOTSTRAP TOPIC GROUP EXPECTED RESULT_FILE [poll|batch]\n", argv[0]);
+        return 2;
+    }
+    const char *topic = argv[2];
+    expected = atoll(argv[4]);
+    result_path = argv[5];
+    int batch_mode = argc > 6 && strcmp(argv[6], "batch") == 0;
+
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    set(conf, "bootstrap.servers", argv[1]);
+    set(conf, "group.id", argv[3]);
+    set(conf, "enable.auto.commit", "true");
+    set(conf, "enable.auto.offset.store", "false");
+    set(conf, "auto.commit.interval.ms", "200"); /* the host's default (host.json autoCommitIntervalMs) */
+    set(conf, "auto.offset.reset", "earliest");
+    set(conf, "enable.partition.eof", "false");
+    char error[512];
+    rd_kafka_t *consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
+    if (!consumer) {
+        fprintf(stderr, "raw_consumer: %s\n", error);
+        return 2;
+    }
+    rd_kafka_poll_set_consumer(consumer);
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (err) {
+        fprintf(stderr, "raw_consumer: subscribe: %s\n", rd_kafka_err2str(err));
+        return 2;
+    }
+    signal(SIGTERM, on_signal);
+    signal(SIGINT, on_signal);
+
+    if (!batch_mode) {
+        while (!stop_requested) {
+            rd_kafka_message_t *message = rd_kafka_consumer_poll(consumer, 100);
+            if (!message) continue;
+            if (!message->err) {
+                arrived();
+                rd_kafka_offset_store(message->rkt, message->partition, message->offset);
+                counted(1);
+            }
+            rd_kafka_message_destroy(message);
+        }
+    } else {
+        rd_kafka_queue_t *queue = rd_kafka_queue_get_consumer(consumer);
+        rd_kafka_message_t *messages[BATCH];
+        static int64_t next_offset[MAX_PARTITIONS];
+        memset(next_offset, 0xff, sizeof next_offset); /* -1: nothing to store */
+        while (!stop_requested) {
+            ssize_t count = rd_kafka_consume_batch_queue(queue, 100, messages, BATCH);
+            if (count <= 0) continue;
+            arrived();
+            long long handled = 0;
+            for (ssize_t i = 0; i < count; i++) {
+                rd_kafka_message_t *message = messages[i];
+                if (!message->err && message->partition < MAX_PARTITIONS) {
+                    next_offset[message->partition] = message->offset + 1;
+                    handled++;
+                }
+            }
+            rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new(16);
+            for (int p = 0; p < MAX_PARTITIONS; p++) {
+                if (next_offset[p] < 0) continue;
+                rd_kafka_topic_partition_list_add(offsets, topic, p)->offset = next_offset[p];
+                next_offset[p] = -1;
+            }
+            rd_kafka_offsets_store(consumer, offsets);
+            rd_kafka_topic_partition_list_destroy(offsets);
+            for (ssize_t i = 0; i < count; i++) rd_kafka_message_destroy(messages[i]);
+            counted(handled);
+        }
+        rd_kafka_queue_destroy(queue);
+    }
+
+    err = rd_kafka_commit(consumer, NULL, 0);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) fprintf(stderr, "raw_consumer: commit: %s\n", rd_kafka_err2str(err));
+    rd_kafka_consumer_close(consumer);
+    rd_kafka_destroy(consumer);
+    return 0;
+}
