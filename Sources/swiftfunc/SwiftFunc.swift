@@ -9,6 +9,6 @@ struct SwiftFunc: ParsableCommand {
             Put each function in functions/NAME/ (its function.json and libNAME.so) next to a \
             host.json, then run `swiftfunc start` in that folder.
             """,
-        subcommands: [StartCommand.self, BrokerCommand.self, ProduceCommand.self]
+        subcommands: [InitCommand.self, NewCommand.self, BuildCommand.self, StartCommand.self, BrokerCommand.self, ProduceCommand.self]
     )
 }
