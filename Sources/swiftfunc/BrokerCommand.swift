@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import FunctionHost
 
 struct BrokerCommand: ParsableCommand {
@@ -17,6 +18,9 @@ struct BrokerCommand: ParsableCommand {
     @Option(name: .long, help: "A topic to create (repeat for more).")
     var topic: [String] = []
 
+    @Flag(name: .long, help: "Read commands from standard input, one per line, to rehearse broker trouble: `down`, `up` (all brokers), `down ID`, `up ID`, `topic NAME`.")
+    var controlStdin = false
+
     func validate() throws {
         guard partitions > 0 else { throw ValidationError("--partitions must be at least 1") }
     }
@@ -27,6 +31,25 @@ struct BrokerCommand: ParsableCommand {
         say(broker.bootstrapServers)
         printError(EmbeddedBroker.notice)
         if !topic.isEmpty { printError("Topics: \(topic.joined(separator: ", ")) (\(partitions) partitions each)") }
+        if controlStdin {
+            let partitions = partitions
+            Thread.detachNewThread {
+                while let line = readLine() {
+                    let words = line.split(separator: " ").map(String.init)
+                    switch (words.first, words.count > 1 ? words[1] : nil) {
+                    case ("down", let id?): broker.setBroker(Int32(id) ?? 1, up: false)
+                    case ("down", nil): broker.setAllBrokers(up: false)
+                    case ("up", let id?): broker.setBroker(Int32(id) ?? 1, up: true)
+                    case ("up", nil): broker.setAllBrokers(up: true)
+                    case ("topic", let name?): try? broker.createTopic(name, partitions: partitions)
+                    default:
+                        printError("unknown command '\(line)': use down [ID], up [ID] or topic NAME")
+                        continue
+                    }
+                    say("ok \(line)")
+                }
+            }
+        }
         _ = waitForTerminationSignal()
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FunctionHost
+import Glibc
 import Logging
 
 struct StartCommand: ParsableCommand {
@@ -10,7 +11,8 @@ struct StartCommand: ParsableCommand {
         discussion: """
             Reads host.json and functions/*/function.json in the script root, loads every function's \
             library and runs until SIGINT or SIGTERM. Then each function finishes the invocation in \
-            progress, commits its offsets and leaves its consumer group.
+            progress, commits its offsets and leaves its consumer group. The functions run in a \
+            worker process that is restarted when a function crashes it.
             """
     )
 
@@ -23,26 +25,68 @@ struct StartCommand: ParsableCommand {
     @Option(name: .long, help: "With --embedded-broker: partitions of each topic it creates.")
     var partitions: Int = EmbeddedBroker.defaultPartitions
 
+    @Flag(name: .long, help: "Host the functions in this process, without a supervisor to restart it after a crash.")
+    var noSupervisor = false
+
+    @Option(name: .long, help: .hidden)
+    var workerStateDirectory: String?
+
+    @Option(name: .long, help: .hidden)
+    var brokerOverride: String?
+
+    func validate() throws {
+        guard partitions > 0 else { throw ValidationError("--partitions must be at least 1") }
+    }
+
     func run() throws {
         let root = URL(fileURLWithPath: scriptRoot).standardizedFileURL
         let logger = Logger(label: "swiftfunc") { ConsoleLogHandler(label: $0) }
+        if let workerStateDirectory {
+            stopWhenOrphaned()
+            try host(root: root, logger: logger, brokerOverride: brokerOverride, crashProtection: URL(fileURLWithPath: workerStateDirectory))
+            return
+        }
         var broker: EmbeddedBroker?
         if embeddedBroker {
             let started = try EmbeddedBroker()
+            for topic in FunctionAppHost.topics(scriptRoot: root) { try started.createTopic(topic, partitions: partitions) }
             broker = started
             say("Embedded broker: \(started.bootstrapServers)")
             say("  \(EmbeddedBroker.notice)")
             EmbeddedBrokerFile.write(started.bootstrapServers, scriptRoot: root)
         }
         defer { if embeddedBroker { EmbeddedBrokerFile.remove(scriptRoot: root) } }
+        if noSupervisor {
+            try host(root: root, logger: logger, brokerOverride: broker?.bootstrapServers, crashProtection: nil)
+            return
+        }
+        let stateDirectory = root.appendingPathComponent(".swiftfunc/state")
+        try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
+        var arguments = ["start", "--script-root", root.path, "--worker-state-directory", stateDirectory.path]
+        if let broker { arguments += ["--broker-override", broker.bootstrapServers] }
+        let supervisor = HostSupervisor(
+            executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), arguments: arguments,
+            stateDirectory: stateDirectory, logger: logger)
+        onTerminationSignal { supervisor.forward($0) }
+        let status = supervisor.run()
+        if status != 0 { throw ExitCode(status) }
+    }
 
+    /// Hosts the functions in this process until SIGINT or SIGTERM.
+    private func host(root: URL, logger: Logger, brokerOverride: String?, crashProtection: URL?) throws {
         let host: FunctionAppHost
         do {
-            host = try FunctionAppHost(scriptRoot: root, logger: logger, embeddedBroker: broker, topicPartitions: partitions)
+            host = try FunctionAppHost(scriptRoot: root, logger: logger, brokerOverride: brokerOverride,
+                                       crashProtectionDirectory: crashProtection)
         } catch let error as ConfigurationError {
             throw ValidationError("\(error)")
         }
-        let reports = try host.start()
+        let reports: [FunctionAppHost.FunctionReport]
+        do {
+            reports = try host.start()
+        } catch let error as ConfigurationError {
+            throw ValidationError("\(error)")
+        }
         say("swiftfunc host in \(root.path)")
         say(Banner.lines(reports, scriptRoot: root).joined(separator: "\n"))
         guard reports.contains(where: { $0.status == .running }) else {
@@ -50,14 +94,24 @@ struct StartCommand: ParsableCommand {
                 ? "no function found: add functions/NAME/function.json and the function's library"
                 : "no function could start; fix the errors above")
         }
-        if embeddedBroker, let broker {
-            say("Send a message: swiftfunc produce TOPIC VALUE   (finds the embedded broker at \(broker.bootstrapServers) through .swiftfunc/embedded-broker)")
+        if let brokerOverride {
+            say("Send a message: swiftfunc produce TOPIC VALUE   (finds the embedded broker at \(brokerOverride) through .swiftfunc/embedded-broker)")
         }
         say("Running. Press Ctrl+C to stop.")
         let signalNumber = waitForTerminationSignal()
         say("Stopping (signal \(signalNumber)): finishing invocations in progress, committing offsets, leaving consumer groups...")
-        host.stop()
+        guard host.stop() else { throw ExitCode(1) }
         say("Stopped.")
+    }
+}
+
+/// A worker never outlives its supervisor: when that dies (the worker is re-parented), the
+/// worker stops cleanly as if told to.
+private func stopWhenOrphaned() {
+    let supervisor = getppid()
+    Thread.detachNewThread {
+        while getppid() == supervisor { sleep(1) }
+        kill(getpid(), SIGTERM)
     }
 }
 

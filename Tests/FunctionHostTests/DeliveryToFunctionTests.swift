@@ -87,7 +87,7 @@ struct DeliveryToFunctionTests {
         #expect(harness.log.contains("Executed '\(function)'", "events partition="))
     }
 
-    @Test("dataType string hands over UTF-8 text and holds an invalid message; binary hands bytes untouched")
+    @Test("dataType string hands over UTF-8 text and dead-letters invalid text; binary hands bytes untouched")
     func stringAndBinary() throws {
         let broker = try EmbeddedBroker()
         let topic = uniqueName("text")
@@ -99,6 +99,7 @@ struct DeliveryToFunctionTests {
             broker: broker.bootstrapServers, topic: topic, group: stringFunction, dataType: "String"))
         try root.addFunction(binaryFunction, ScriptRoot.recorderFunction(
             broker: broker.bootstrapServers, topic: topic, group: binaryFunction, dataType: "binary"))
+        try broker.createTopic("\(topic).\(stringFunction).dlq", partitions: 1)
         let harness = HostHarness(root: root, broker: broker)
         defer { harness.stop() }
         try harness.start()
@@ -108,21 +109,25 @@ struct DeliveryToFunctionTests {
         let invalid: [UInt8] = [0x68, 0x69, 0xC3, 0x28] // "hi" then a broken two-byte sequence
         let placements = try IndependentClient.produce(broker: broker.bootstrapServers, [
             OutgoingMessage(topic: topic, key: nil, value: Array("grüße 👋".utf8), partition: 0),
-            OutgoingMessage(topic: topic, key: nil, value: invalid, partition: 1),
+            OutgoingMessage(topic: topic, key: Array("bad".utf8), value: invalid, partition: 1),
             OutgoingMessage(topic: topic, key: nil, value: Array("after".utf8), partition: 1),
         ])
         try waitUntil("the binary function to get all 3") { try recordedEvents(binaryFunction).count >= 3 }
-        try waitUntil("the string function to report the invalid message") {
-            harness.log.contains("failed at topic \(topic) partition 1 offset \(placements[1].offset)", "not valid UTF-8")
-        }
-        try waitUntil("the string function to get the valid text") { try recordedEvents(stringFunction).count >= 1 }
+        try waitUntil("the string function to get the valid text") { try recordedEvents(stringFunction).count >= 2 }
 
         let binaryValues = Set(try recordedEvents(binaryFunction).compactMap(\.value))
         #expect(binaryValues == [Array("grüße 👋".utf8), invalid, Array("after".utf8)])
-        // The string function got the valid text, never the invalid bytes, and nothing after them
-        // on their partition: it holds there instead of skipping.
-        let textEvents = try recordedEvents(stringFunction)
-        #expect(textEvents.map(\.valueText) == ["grüße 👋"])
-        #expect(harness.log.contains("failed at topic \(topic) partition 1 offset \(placements[1].offset)", "not valid UTF-8"))
+        // The string function never sees the invalid bytes: they go to its dead-letter topic
+        // with the reason (retrying cannot help), and the partition flows on.
+        #expect(try recordedEvents(stringFunction).compactMap(\.valueText).sorted() == ["after", "grüße 👋"])
+        #expect(harness.log.contains("cannot take topic \(topic) partition 1 offset \(placements[1].offset)", "not valid UTF-8"))
+        let deadLetters = try IndependentClient.consume(broker: broker.bootstrapServers, topic: "\(topic).\(stringFunction).dlq", partitions: 1, count: 1)
+        #expect(deadLetters.map(\.value) == [invalid])
+        #expect(deadLetters.first?.key == Array("bad".utf8))
+        let headers = Dictionary(deadLetters.first?.headers.map { ($0.name, String(decoding: $0.value ?? [], as: UTF8.self)) } ?? [], uniquingKeysWith: { $1 })
+        #expect(headers["swiftfunc.dlq.reason"] == "invalid-utf8")
+        #expect(headers["swiftfunc.dlq.partition"] == "1")
+        #expect(headers["swiftfunc.dlq.offset"] == "\(placements[1].offset)")
+        #expect(headers["swiftfunc.dlq.function"] == stringFunction)
     }
 }

@@ -13,6 +13,16 @@ public struct FunctionConfiguration: Sendable {
     public var trigger: KafkaTriggerBinding
     /// The `kafka` output bindings, in declared order: the entry point's parameters after the trigger.
     public var outputs: [KafkaOutputBinding]
+    /// `retry` (Azure's format); nil: host.json's `retry`, or ``RetryPolicy/default``.
+    public var retry: RetryPolicy?
+    /// `deadLetterTopic`: where messages go after their last retry, on the trigger's cluster.
+    public var deadLetterTopic: String
+    /// `flushIntervalSeconds`: how often a function exporting `ENTRY_flush` is asked to make its
+    /// pending records durable.
+    public var flushIntervalSeconds: Double
+
+    /// The dead-letter topic of a function that names none.
+    public static func defaultDeadLetterTopic(topic: String, function: String) -> String { "\(topic).\(function).dlq" }
 
     /// Parses `function.json` in `directory`.
     /// - Throws: ``ConfigurationError`` naming the file and field at fault.
@@ -64,6 +74,14 @@ public struct FunctionConfiguration: Sendable {
         let libraryURL = scriptFile.hasPrefix("/") ? URL(fileURLWithPath: scriptFile) : directory.appendingPathComponent(scriptFile)
         let entryPoint = try json.string("entryPoint") ?? "run"
         guard !entryPoint.isEmpty else { throw json.error("entryPoint", "must name the exported C symbol to call") }
+        let deadLetterTopic = try json.string("deadLetterTopic").map {
+            try settings.expand($0, file: json.file, field: "deadLetterTopic")
+        } ?? defaultDeadLetterTopic(topic: trigger.topic, function: name)
+        guard !deadLetterTopic.isEmpty, deadLetterTopic != trigger.topic else {
+            throw json.error("deadLetterTopic", "must name a topic other than the trigger's")
+        }
+        let flushInterval = try json.int("flushIntervalSeconds") ?? 10
+        guard flushInterval > 0 else { throw json.error("flushIntervalSeconds", "must be greater than 0, not \(flushInterval)") }
         return FunctionConfiguration(
             name: name,
             file: json.file,
@@ -71,7 +89,10 @@ public struct FunctionConfiguration: Sendable {
             entryPoint: entryPoint,
             disabled: try json.bool("disabled") ?? false,
             trigger: trigger,
-            outputs: outputs
+            outputs: outputs,
+            retry: try json.object("retry").map(RetryPolicy.parse),
+            deadLetterTopic: deadLetterTopic,
+            flushIntervalSeconds: Double(flushInterval)
         )
     }
 }

@@ -9,6 +9,18 @@ public struct HostConfiguration: Sendable {
     public var kafka = KafkaOptions()
     /// `logging.logLevel.default`: Trace, Debug, Information, Warning, Error, Critical or None.
     public var logLevel: Logger.Level = .info
+    /// `retry`: the retry policy of every function without one of its own.
+    public var retry = RetryPolicy.default
+    /// `functionTimeout` (hh:mm:ss; "-1" for none): an invocation running longer than this is
+    /// treated like a crash of its messages: the host process is restarted and they are
+    /// delivered again (and dead-lettered after `maxCrashesPerMessage`).
+    public var functionTimeoutSeconds: Double? = 300
+    /// `swiftfunc.maxCrashesPerMessage`: how many times a message may crash (or time out) the
+    /// host before it is dead-lettered instead of delivered again.
+    public var maxCrashesPerMessage = 3
+    /// `swiftfunc.shutdownTimeout` (hh:mm:ss): how long a stopping host waits for invocations in
+    /// progress before it exits anyway (their messages are delivered again later).
+    public var shutdownTimeoutSeconds: Double = 30
 
     public init() {}
 
@@ -28,6 +40,31 @@ public struct HostConfiguration: Sendable {
         }
         if let kafka = try json.object("extensions")?.object("kafka") {
             configuration.kafka = try KafkaOptions.parse(kafka)
+        }
+        if let retry = try json.object("retry") {
+            configuration.retry = try RetryPolicy.parse(retry)
+        }
+        if let timeout = try json.string("functionTimeout") {
+            if timeout.trimmingCharacters(in: .whitespaces) == "-1" {
+                configuration.functionTimeoutSeconds = nil
+            } else {
+                guard let seconds = parseTimeSpan(timeout), seconds > 0 else {
+                    throw json.error("functionTimeout", "'\(timeout)' is not a time span; write it as hh:mm:ss (e.g. \"00:05:00\"), or \"-1\" for none")
+                }
+                configuration.functionTimeoutSeconds = seconds
+            }
+        }
+        if let own = try json.object("swiftfunc") {
+            if let crashes = try own.int("maxCrashesPerMessage") {
+                guard crashes >= 1 else { throw own.error("maxCrashesPerMessage", "must be at least 1, not \(crashes)") }
+                configuration.maxCrashesPerMessage = crashes
+            }
+            if let text = try own.string("shutdownTimeout") {
+                guard let seconds = parseTimeSpan(text) else {
+                    throw own.error("shutdownTimeout", "'\(text)' is not a time span; write it as hh:mm:ss")
+                }
+                configuration.shutdownTimeoutSeconds = seconds
+            }
         }
         if let level = try json.object("logging")?.object("logLevel")?.string("default") {
             guard let parsed = logLevels[normalizedEnumValue(level)] else {

@@ -6,6 +6,8 @@ import Foundation
 struct FunctionLibrary: @unchecked Sendable {
     let path: String
     let entryPoint: UnsafeMutableRawPointer
+    /// `ENTRY_flush`, exported by functions that return SF_PENDING.
+    let flushFunction: UnsafeMutableRawPointer?
     /// Set when the library does not describe its entry point, so its bindings were not checked:
     /// a line for the host's log.
     let uncheckedWarning: String?
@@ -54,7 +56,8 @@ struct FunctionLibrary: @unchecked Sendable {
         } else {
             uncheckedWarning = "\(shown) does not export \(descriptorSymbol), so its parameters were not checked against function.json (expected \(FunctionSignature(expectedBy: function))); a mismatch would crash the host. Export it (the Swift SDK computes it: `.of(\(function.entryPoint))`; see docs/ABI.md)"
         }
-        return FunctionLibrary(path: path, entryPoint: entryPoint, uncheckedWarning: uncheckedWarning)
+        return FunctionLibrary(path: path, entryPoint: entryPoint, flushFunction: dlsym(handle, "\(function.entryPoint)_flush"),
+                               uncheckedWarning: uncheckedWarning)
     }
 
     private static func lastDynamicLinkerError() -> String {

@@ -52,17 +52,24 @@ final class KafkaProducer: @unchecked Sendable {
                                     header.value, header.value == nil ? 0 : header.value_length)
             }
         }
+        send(topic: topic, partition: message.partition, key: message.key, keyLength: message.key_length,
+             value: message.value, valueLength: message.value_length, headers: headers, tracker: tracker)
+    }
+
+    /// Queues a record; takes ownership of `headers` (an `rd_kafka_headers_t`). Every byte is copied.
+    func send(topic: OpaquePointer, partition: Int32, key: UnsafeRawPointer?, keyLength: Int,
+              value: UnsafeRawPointer?, valueLength: Int, headers: OpaquePointer?, tracker: DeliveryTracker) {
         tracker.willSend()
         let opaque = Unmanaged.passRetained(tracker).toOpaque()
         var values = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 7)
         values[0].vtype = RD_KAFKA_VTYPE_RKT
         values[0].u.rkt = topic
         values[1].vtype = RD_KAFKA_VTYPE_PARTITION
-        values[1].u.i32 = message.partition
+        values[1].u.i32 = partition
         values[2].vtype = RD_KAFKA_VTYPE_VALUE
-        values[2].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: message.value), size: message.value_length)
+        values[2].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: value), size: valueLength)
         values[3].vtype = RD_KAFKA_VTYPE_KEY
-        values[3].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: message.key), size: message.key_length)
+        values[3].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: key), size: keyLength)
         values[4].vtype = RD_KAFKA_VTYPE_MSGFLAGS
         values[4].u.i = crdkafka_msg_f_copy()
         values[5].vtype = RD_KAFKA_VTYPE_OPAQUE

@@ -15,6 +15,7 @@ public final class EmbeddedBroker: @unchecked Sendable {
 
     private let handle: OpaquePointer
     private let cluster: OpaquePointer
+    public let brokerCount: Int
     /// `127.0.0.1:PORT[,...]`, for `bootstrap.servers`.
     public let bootstrapServers: String
 
@@ -30,6 +31,7 @@ public final class EmbeddedBroker: @unchecked Sendable {
         }
         self.cluster = cluster
         bootstrapServers = String(cString: rd_kafka_mock_cluster_bootstraps(cluster))
+        brokerCount = brokers
     }
 
     deinit {
@@ -44,8 +46,13 @@ public final class EmbeddedBroker: @unchecked Sendable {
         }
     }
 
-    /// Takes broker `id` (1-based) down or up, to rehearse broker trouble.
+    /// Takes broker `id` (1-based) down or up, to rehearse broker trouble: a down broker closes
+    /// its connections and refuses new ones.
     public func setBroker(_ id: Int32, up: Bool) {
         _ = up ? rd_kafka_mock_broker_set_up(cluster, id) : rd_kafka_mock_broker_set_down(cluster, id)
+    }
+
+    public func setAllBrokers(up: Bool) {
+        for id in 1...Int32(brokerCount) { setBroker(id, up: up) }
     }
 }

@@ -22,30 +22,47 @@ public final class FunctionAppHost: @unchecked Sendable {
     public let configuration: HostConfiguration
     private let settings: AppSettings
     private let logger: Logger
-    private let embeddedBroker: EmbeddedBroker?
-    private let topicPartitions: Int
+    private let brokerOverride: String?
+    private let crashProtectionDirectory: URL?
     private let producers: ProducerPool
     private var listeners: [TriggerListener] = []
+    private var watchdog: FunctionTimeoutWatchdog?
+    private var health: HealthMonitor?
     public private(set) var reports: [FunctionReport] = []
 
     /// Reads `host.json` and `local.settings.json`.
     /// - Parameters:
-    ///   - embeddedBroker: when given, every binding is pointed at it (auth options are dropped,
-    ///     since the mock cluster speaks plaintext only) and their topics are created on it with
-    ///     `topicPartitions` partitions.
+    ///   - brokerOverride: when given (the embedded broker's address), every binding is pointed
+    ///     at it; authentication options are dropped, since the mock cluster speaks plaintext only.
+    ///   - crashProtectionDirectory: where each function keeps its in-flight journal and crash
+    ///     counts, when a supervisor restarts this process after a crash (`HostSupervisor`).
+    ///     With it, a watchdog enforces `functionTimeout`.
     /// - Throws: ``ConfigurationError`` when either file is malformed: every function depends on them.
     public init(scriptRoot: URL, environment: [String: String] = ProcessInfo.processInfo.environment,
-                logger: Logger, embeddedBroker: EmbeddedBroker? = nil,
-                topicPartitions: Int = EmbeddedBroker.defaultPartitions) throws {
+                logger: Logger, brokerOverride: String? = nil, crashProtectionDirectory: URL? = nil) throws {
         self.scriptRoot = scriptRoot.standardizedFileURL
         self.configuration = try HostConfiguration.load(scriptRoot: scriptRoot)
         self.settings = try AppSettings.load(scriptRoot: scriptRoot, environment: environment)
         var logger = logger
         logger.logLevel = configuration.logLevel
         self.logger = logger
-        self.embeddedBroker = embeddedBroker
-        self.topicPartitions = topicPartitions
+        self.brokerOverride = brokerOverride
+        self.crashProtectionDirectory = crashProtectionDirectory
         self.producers = ProducerPool(options: configuration.kafka)
+    }
+
+    /// Every topic the functions under `scriptRoot` read or write (triggers, outputs, dead-letter
+    /// topics), for creating them on an embedded broker. Functions that cannot be read are skipped.
+    public static func topics(scriptRoot: URL, environment: [String: String] = ProcessInfo.processInfo.environment) -> [String] {
+        guard let settings = try? AppSettings.load(scriptRoot: scriptRoot, environment: environment),
+              let directories = try? FunctionDiscovery.functionDirectories(scriptRoot: scriptRoot) else { return [] }
+        var topics: [String] = []
+        for directory in directories {
+            guard let function = try? FunctionConfiguration.load(directory: directory, scriptRoot: scriptRoot, settings: settings) else { continue }
+            topics += [function.trigger.topic, function.deadLetterTopic] + function.outputs.map(\.topic)
+        }
+        var seen = Set<String>()
+        return topics.filter { seen.insert($0).inserted }
     }
 
     /// Loads and starts every function; returns one report per function folder.
@@ -57,20 +74,24 @@ public final class FunctionAppHost: @unchecked Sendable {
             var report = FunctionReport(name: name, status: .running)
             do {
                 var function = try FunctionConfiguration.load(directory: directory, scriptRoot: scriptRoot, settings: settings)
+                if let brokerOverride { function = point(function, at: brokerOverride) }
                 report.configuration = function
                 if function.disabled {
                     report.status = .disabled
                     reports.append(report)
                     continue
                 }
-                if let embeddedBroker { function = try point(function, at: embeddedBroker) }
-                report.configuration = function
                 let library = try FunctionLibrary.load(function, scriptRoot: scriptRoot)
                 var functionLogger = logger
                 functionLogger[metadataKey: "function"] = "\(name)"
                 if let warning = library.uncheckedWarning { functionLogger.warning("\(warning)") }
-                let listener = try TriggerListener(function: function, library: library, options: configuration.kafka,
-                                                   producers: producers, logger: functionLogger)
+                let listener = try TriggerListener(
+                    function: function, library: library, options: configuration.kafka,
+                    retry: function.retry ?? configuration.retry, producers: producers,
+                    crashProtection: crashProtectionDirectory.map {
+                        TriggerListener.CrashProtection(directory: $0, maxCrashesPerMessage: configuration.maxCrashesPerMessage)
+                    },
+                    logger: functionLogger)
                 listeners.append(listener)
             } catch {
                 report.status = .failed("\(error)")
@@ -78,36 +99,46 @@ public final class FunctionAppHost: @unchecked Sendable {
             }
             reports.append(report)
         }
+        if let timeout = configuration.functionTimeoutSeconds, crashProtectionDirectory != nil {
+            let journals = listeners.compactMap { listener in listener.journal.map { (listener.function.name, $0) } }
+            watchdog = FunctionTimeoutWatchdog(journals: journals, timeoutSeconds: timeout, logger: logger)
+        }
         for listener in listeners { listener.start() }
+        health = HealthMonitor(listeners: listeners, file: scriptRoot.appendingPathComponent(".swiftfunc/health.json"), logger: logger)
         return reports
     }
 
-    /// Stops every function (each finishes its invocation in progress, commits and leaves its
-    /// group), then flushes the producers.
-    public func stop() {
-        // Listeners stop in parallel: each may be waiting out an invocation.
-        let group = DispatchGroup()
-        for listener in listeners {
-            DispatchQueue.global().async(group: group) { listener.stop() }
+    /// Stops every function: each finishes its invocation in progress, commits and leaves its
+    /// group, all within `shutdownTimeout`; then the producers are flushed.
+    /// - Returns: false when some function did not finish in time (its uncommitted messages
+    ///   are delivered again later).
+    @discardableResult
+    public func stop() -> Bool {
+        health?.stop()
+        listeners.forEach { $0.requestStop() }
+        let deadline = Date().addingTimeInterval(configuration.shutdownTimeoutSeconds)
+        var allStopped = true
+        for listener in listeners where !listener.waitUntilStopped(timeout: max(0, deadline.timeIntervalSinceNow)) {
+            allStopped = false
+            logger.error("Function '\(listener.function.name)' did not finish its invocation within the shutdown timeout (\(configuration.shutdownTimeoutSeconds) s); stopping without it. Its uncommitted messages will be delivered again.")
         }
-        group.wait()
+        guard allStopped else { return false }
         listeners.removeAll()
         let undelivered = producers.shutdown()
         if undelivered > 0 {
             logger.error("\(undelivered) output records were still undelivered at shutdown")
         }
+        return true
     }
 
-    private func point(_ function: FunctionConfiguration, at broker: EmbeddedBroker) throws -> FunctionConfiguration {
+    private func point(_ function: FunctionConfiguration, at broker: String) -> FunctionConfiguration {
         var function = function
         if function.trigger.connection.isSecured || function.outputs.contains(where: \.connection.isSecured) {
             logger.warning("Function '\(function.name)': authentication and TLS options are ignored on the embedded broker (it speaks plaintext only)")
         }
-        function.trigger.connection = KafkaConnection(brokerList: broker.bootstrapServers)
-        try broker.createTopic(function.trigger.topic, partitions: topicPartitions)
+        function.trigger.connection = KafkaConnection(brokerList: broker)
         for index in function.outputs.indices {
-            function.outputs[index].connection = KafkaConnection(brokerList: broker.bootstrapServers)
-            try broker.createTopic(function.outputs[index].topic, partitions: topicPartitions)
+            function.outputs[index].connection = KafkaConnection(brokerList: broker)
         }
         return function
     }

@@ -1,73 +1,109 @@
-/// Where each partition of a trigger's topic stands: the offset to store once the current fetch
-/// is done, and whether the partition is held at a failed message waiting to be delivered again.
-/// The trigger has one topic, so partitions are indexed by number.
-struct PartitionProgress {
-    struct State {
-        /// The next offset to store (last succeeded + 1), or -1 when nothing new succeeded.
-        var offsetToStore: Int64 = -1
-        /// The failed message's offset while the partition is held, else -1.
-        var heldAt: Int64 = -1
-        /// When a held partition is sought back to `heldAt` and resumed (monotonic nanoseconds).
-        var retryDue: UInt64 = 0
-        /// The last offset that failed and how many times in a row.
-        var failedOffset: Int64 = -1
-        var failures = 0
+import CRdKafka
 
-        var isHeld: Bool { heldAt >= 0 }
+/// Messages of one partition that failed and wait for their next attempt. They stay in
+/// librdkafka's buffers (not destroyed) until they are settled: succeeded or dead-lettered.
+final class HeldMessages {
+    /// In offset order.
+    var messages: [UnsafeMutablePointer<rd_kafka_message_t>]
+    /// Failed attempts so far.
+    var failures: Int
+    var lastError: String
+    /// Monotonic nanoseconds when the next attempt (or dead-letter send) is due.
+    var due: UInt64
+    /// Where the partition continues once these are settled: just past the last message of the
+    /// partition the listener had handled when it held it.
+    var resumeOffset: Int64
+    /// Set once retries are exhausted (or retrying cannot help) and the dead-letter send failed:
+    /// the next attempt sends to the dead-letter topic again instead of invoking.
+    var deadLetterReason: DeadLetterReason?
+
+    init(messages: [UnsafeMutablePointer<rd_kafka_message_t>], failures: Int, lastError: String, due: UInt64, resumeOffset: Int64) {
+        self.messages = messages
+        self.failures = failures
+        self.lastError = lastError
+        self.due = due
+        self.resumeOffset = resumeOffset
     }
 
-    private(set) var states: [State] = []
+    var firstOffset: Int64 { messages.first?.pointee.offset ?? resumeOffset }
 
-    private subscript(partition: Int32) -> State {
-        get { Int(partition) < states.count ? states[Int(partition)] : State() }
-        set {
-            let index = Int(partition)
-            if index >= states.count { states.append(contentsOf: repeatElement(State(), count: index + 1 - states.count)) }
-            states[index] = newValue
-        }
+    func destroyMessages() {
+        messages.forEach { rd_kafka_message_destroy($0) }
+        messages.removeAll()
+    }
+}
+
+/// Where each partition of a trigger's topic stands. The trigger has one topic, so partitions are
+/// indexed by number.
+struct PartitionProgress {
+    struct State {
+        /// The next offset to store (everything before it is settled), or -1 when it did not move.
+        var offsetToStore: Int64 = -1
+        /// Settled but not durable (the function returned SF_PENDING): committed after a flush.
+        var pendingOffset: Int64 = -1
+        /// Failed messages waiting for their next attempt; the partition is paused meanwhile.
+        var held: HeldMessages?
+    }
+
+    private var states: [State] = []
+
+    private mutating func withState<R>(_ partition: Int32, _ body: (inout State) -> R) -> R {
+        let index = Int(partition)
+        if index >= states.count { states.append(contentsOf: repeatElement(State(), count: index + 1 - states.count)) }
+        return body(&states[index])
     }
 
     @inline(__always)
     func isHeld(_ partition: Int32) -> Bool {
-        Int(partition) < states.count && states[Int(partition)].heldAt >= 0
+        Int(partition) < states.count && states[Int(partition)].held != nil
     }
 
-    /// Records that the message at `offset` succeeded.
+    func held(_ partition: Int32) -> HeldMessages? {
+        Int(partition) < states.count ? states[Int(partition)].held : nil
+    }
+
+    /// Everything of `partition` before `offset` is settled. `pending`: not durable yet; once a
+    /// partition has pending records, later ones wait for the flush too.
     @inline(__always)
-    mutating func succeeded(_ partition: Int32, offset: Int64) {
-        let index = Int(partition)
-        if index >= states.count { self[partition] = State() }
-        states[index].offsetToStore = offset + 1
-        if states[index].failedOffset == offset {
-            states[index].failedOffset = -1
-            states[index].failures = 0
+    mutating func advance(_ partition: Int32, to offset: Int64, pending: Bool) {
+        withState(partition) { state in
+            if pending || state.pendingOffset >= 0 {
+                state.pendingOffset = offset
+            } else {
+                state.offsetToStore = offset
+            }
         }
     }
 
-    /// Holds `partition` at the failed message at `offset` until `backoff` has passed; returns
-    /// how many times in a row that message has failed and the delay chosen.
-    mutating func hold(_ partition: Int32, at offset: Int64, now: UInt64, backoff: RetryBackoff) -> (failures: Int, delaySeconds: Double) {
-        var state = self[partition]
-        state.failures = state.failedOffset == offset ? state.failures + 1 : 1
-        state.failedOffset = offset
-        state.heldAt = offset
-        let delay = backoff.delaySeconds(afterFailures: state.failures)
-        state.retryDue = now + UInt64(delay * 1e9)
-        self[partition] = state
-        return (state.failures, delay)
+    mutating func hold(_ partition: Int32, _ held: HeldMessages) {
+        withState(partition) { $0.held = held }
     }
 
-    /// Lets a held partition flow again (after it was sought back to the failed message).
-    mutating func release(_ partition: Int32) {
-        if Int(partition) < states.count { states[Int(partition)].heldAt = -1 }
+    /// Drops the held state of `partition` and returns it.
+    mutating func release(_ partition: Int32) -> HeldMessages? {
+        withState(partition) { state in
+            defer { state.held = nil }
+            return state.held
+        }
     }
 
-    /// Forgets a partition (revoked, or newly assigned).
+    /// Forgets a partition (revoked, or newly assigned): its held messages are destroyed.
     mutating func reset(_ partition: Int32) {
-        if Int(partition) < states.count { states[Int(partition)] = State() }
+        guard Int(partition) < states.count else { return }
+        states[Int(partition)].held?.destroyMessages()
+        states[Int(partition)] = State()
     }
 
-    /// Partitions whose stored offset moved during this fetch, with the offset; clears them.
+    mutating func resetAll() {
+        for index in states.indices { reset(Int32(index)) }
+    }
+
+    /// Partitions whose offset to store moved, with the offset.
+    var offsetsToStore: [(partition: Int32, offset: Int64)] {
+        states.indices.filter { states[$0].offsetToStore >= 0 }.map { (Int32($0), states[$0].offsetToStore) }
+    }
+
+    /// Partitions whose offset to store moved, with the offset; clears them.
     mutating func takeOffsetsToStore() -> [(partition: Int32, offset: Int64)] {
         var result: [(Int32, Int64)] = []
         for index in states.indices where states[index].offsetToStore >= 0 {
@@ -77,16 +113,26 @@ struct PartitionProgress {
         return result
     }
 
-    /// Held partitions whose retry is due at `now`.
-    func dueRetries(now: UInt64) -> [(partition: Int32, offset: Int64)] {
+    var hasPending: Bool { states.contains { $0.pendingOffset >= 0 } }
+
+    /// The flush made pending records durable: they become offsets to store.
+    mutating func pendingBecameDurable() {
+        for index in states.indices where states[index].pendingOffset >= 0 {
+            states[index].offsetToStore = states[index].pendingOffset
+            states[index].pendingOffset = -1
+        }
+    }
+
+    /// Held partitions whose next attempt is due at `now`.
+    func dueHeld(now: UInt64) -> [Int32] {
         states.indices.compactMap { index in
-            let state = states[index]
-            return state.isHeld && state.retryDue <= now ? (Int32(index), state.heldAt) : nil
+            guard let held = states[index].held, held.due <= now else { return nil }
+            return Int32(index)
         }
     }
 
     /// Nanoseconds until the earliest held partition is due, if any is held.
-    func timeUntilNextRetry(now: UInt64) -> UInt64? {
-        states.filter(\.isHeld).map { $0.retryDue > now ? $0.retryDue - now : 0 }.min()
+    func timeUntilNextAttempt(now: UInt64) -> UInt64? {
+        states.compactMap(\.held).map { $0.due > now ? $0.due - now : 0 }.min()
     }
 }

@@ -7,32 +7,59 @@ import Synchronization
 /// Unique invocation ids across the host process.
 private let invocationCounter = Atomic<UInt64>(0)
 
+/// The optional `ENTRY_flush` export of a function that returns SF_PENDING.
+typealias FlushFunction = @convention(c) (UnsafePointer<sf_context>?) -> Int32
+
 /// One function's consumer: a librdkafka consumer group member on its own thread (never on
 /// Swift's cooperative pool) that fetches what is there, calls the function through its call
-/// interface, and stores an offset only once every earlier message of its partition succeeded.
+/// interface, and stores a partition's offset only past messages that are settled: succeeded
+/// (and, for SF_PENDING, flushed) or dead-lettered.
 ///
-/// A failed message holds its partition: the partition is paused, later messages of it are left
-/// for later, and after a backoff it is sought back to the failed offset and resumed. Other
-/// partitions keep flowing, and the consumer keeps polling, so the group never times it out.
+/// A failed message holds its partition: the partition is paused, the failed messages are kept,
+/// and after the retry policy's delay they are invoked again; once they are settled the
+/// partition is sought to where it left off and resumed. The consumer keeps polling meanwhile, so
+/// the group never times it out and other partitions keep flowing.
 final class TriggerListener: @unchecked Sendable {
+    /// Where the host keeps what must survive a crash of the process (journals, crash counts);
+    /// nil when the host runs without a supervisor.
+    struct CrashProtection {
+        var directory: URL
+        var maxCrashesPerMessage: Int
+    }
+
     let function: FunctionConfiguration
-    private let library: FunctionLibrary
     private let options: KafkaOptions
+    private let retry: RetryPolicy
     private let logger: Logger
     private let callInterface: CallInterface
+    private let flushFunction: FlushFunction?
     private let context: InvocationContext
     private let outputs: [OutputHandle]
+    private let deadLetters: DeadLetterWriter
     private let events: EventBuffer
     private let fetched: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
     private let eligible: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>>
     private let fetchCapacity: Int
-    private let backoff = RetryBackoff()
     private let stopRequested = Atomic<Bool>(false)
+    /// Messages settled (succeeded or dead-lettered), for the health report.
+    let settledCount = Atomic<Int>(0)
+    /// The last error librdkafka reported for this consumer, for the health report.
+    let lastClientError = Mutex<String?>(nil)
+    /// Held while the consumer handle may be used from another thread (the health probe).
+    private let handleLock = Mutex<Bool>(true)
     private let finished = DispatchSemaphore(value: 0)
     private var progress = PartitionProgress()
+    /// Messages of the current fetch kept for a retry: not destroyed with the fetch.
+    private var retainedThisFetch: Set<UnsafeMutablePointer<rd_kafka_message_t>> = []
+    private var lastFlush = monotonicNanoseconds()
+    private var warnedAboutMissingFlush = false
+    let journal: InvocationJournal?
+    private var crashes: CrashRecords?
+    private let maxCrashesPerMessage: Int
+    private let journalRanges: UnsafeMutablePointer<InvocationJournal.Range>
     private var consumer: OpaquePointer!
     private var queue: OpaquePointer!
-    /// The C strings of the trigger's topic, for partition lists.
+    /// The trigger's topic as a C string, for partition lists.
     private let topicName: UnsafeMutablePointer<CChar>
 
     /// Events fetched at once for a ONE function (each still gets its own call).
@@ -40,22 +67,34 @@ final class TriggerListener: @unchecked Sendable {
 
     /// Creates the consumer and subscribes it; nothing is consumed until ``start()``.
     /// - Throws: ``KafkaError`` when librdkafka refuses the configuration.
-    init(function: FunctionConfiguration, library: FunctionLibrary, options: KafkaOptions,
-         producers: ProducerPool, logger: Logger) throws {
+    init(function: FunctionConfiguration, library: FunctionLibrary, options: KafkaOptions, retry: RetryPolicy,
+         producers: ProducerPool, crashProtection: CrashProtection?, logger: Logger) throws {
         self.function = function
-        self.library = library
         self.options = options
+        self.retry = retry
         self.logger = logger
         callInterface = try CallInterface(
             entryPoint: library.entryPoint,
             parameters: CallInterface.parameters(cardinality: function.trigger.cardinality, outputCount: function.outputs.count))
+        flushFunction = library.flushFunction.map { unsafeBitCast($0, to: FlushFunction.self) }
         context = InvocationContext(functionName: function.name, logger: logger)
         outputs = try function.outputs.map { OutputHandle(binding: $0, producer: try producers.producer(for: $0.connection)) }
+        deadLetters = try DeadLetterWriter(function: function, producers: producers)
         fetchCapacity = function.trigger.cardinality == .many ? options.maxBatchSize : Self.fetchSizeForOne
         events = EventBuffer(capacity: fetchCapacity)
         fetched = .allocate(capacity: fetchCapacity)
         eligible = .allocate(capacity: fetchCapacity)
+        journalRanges = .allocate(capacity: InvocationJournal.maximumRanges)
         topicName = strdup(function.trigger.topic)
+        if let crashProtection {
+            journal = try InvocationJournal(directory: crashProtection.directory, function: function.name)
+            let records = CrashRecords(directory: crashProtection.directory, function: function.name)
+            crashes = records.isEmpty ? nil : records
+            maxCrashesPerMessage = crashProtection.maxCrashesPerMessage
+        } else {
+            journal = nil
+            maxCrashesPerMessage = .max
+        }
 
         // The slots that never change: output handles, then the context.
         let firstOutput = function.trigger.cardinality == .one ? 1 : 2
@@ -65,7 +104,7 @@ final class TriggerListener: @unchecked Sendable {
         var properties: [(String, String)] = [
             ("group.id", function.trigger.consumerGroup),
             ("client.id", "swiftfunc-\(function.name)"),
-            // Offsets are stored by the host after success and committed by librdkafka.
+            // Offsets are stored by the host once settled and committed by librdkafka.
             ("enable.auto.commit", "true"),
             ("enable.auto.offset.store", "false"),
             ("enable.partition.eof", "false"),
@@ -93,6 +132,7 @@ final class TriggerListener: @unchecked Sendable {
     deinit {
         fetched.deallocate()
         eligible.deallocate()
+        journalRanges.deallocate()
         free(topicName)
     }
 
@@ -106,29 +146,46 @@ final class TriggerListener: @unchecked Sendable {
         thread.start()
     }
 
-    /// Finishes the invocation in progress, commits, leaves the group and returns.
-    func stop() {
+    /// Asks the consuming thread to stop after the invocation in progress.
+    func requestStop() {
         stopRequested.store(true, ordering: .relaxed)
         context.cancel()
         rd_kafka_queue_yield(queue)
-        finished.wait()
+    }
+
+    /// Waits until the consuming thread has committed and left the group, up to `timeout` seconds.
+    /// - Returns: false when it did not finish in time.
+    func waitUntilStopped(timeout: Double) -> Bool {
+        finished.wait(timeout: .now() + timeout) == .success
     }
 
     // MARK: - The consuming thread
 
     private func run() {
         while !stopRequested.load(ordering: .relaxed) {
-            releaseDueRetries()
+            attemptDueHeldPartitions()
+            flushIfDue()
             let count = fetch(timeoutMs: pollTimeoutMs())
             guard count > 0 else { continue }
-            if function.trigger.cardinality == .one {
-                processOneByOne(count)
-            } else {
-                processBatch(count)
+            let eligibleCount = collectEligible(count)
+            if eligibleCount > 0 {
+                if function.trigger.cardinality == .one {
+                    for index in 0..<eligibleCount {
+                        if stopRequested.load(ordering: .relaxed) { break }
+                        deliverFresh(UnsafeMutableBufferPointer(start: eligible + index, count: 1))
+                    }
+                } else {
+                    deliverFresh(UnsafeMutableBufferPointer(start: eligible, count: eligibleCount))
+                }
             }
-            for index in 0..<count { rd_kafka_message_destroy(fetched[index]) }
+            for index in 0..<count {
+                guard let message = fetched[index] else { continue }
+                if retainedThisFetch.isEmpty || !retainedThisFetch.contains(message) { rd_kafka_message_destroy(message) }
+            }
+            retainedThisFetch.removeAll(keepingCapacity: true)
             storeOffsets()
         }
+        flush(reason: "shutdown")
         close()
     }
 
@@ -137,7 +194,7 @@ final class TriggerListener: @unchecked Sendable {
     private func fetch(timeoutMs: Int32) -> Int {
         var count = rd_kafka_consume_batch_queue(queue, 0, fetched, fetchCapacity)
         if count == 0 {
-            count = rd_kafka_consume_batch_queue(queue, Int32(timeoutMs), fetched, 1)
+            count = rd_kafka_consume_batch_queue(queue, timeoutMs, fetched, 1)
             if count == 1 && fetchCapacity > 1 {
                 count += max(0, rd_kafka_consume_batch_queue(queue, 0, fetched + 1, fetchCapacity - 1))
             }
@@ -146,8 +203,13 @@ final class TriggerListener: @unchecked Sendable {
     }
 
     private func pollTimeoutMs() -> Int32 {
-        let interval = UInt64(options.subscriberIntervalInSeconds) * 1_000_000_000
-        let wait = progress.timeUntilNextRetry(now: monotonicNanoseconds()).map { min($0, interval) } ?? interval
+        var wait = UInt64(options.subscriberIntervalInSeconds) * 1_000_000_000
+        let now = monotonicNanoseconds()
+        if let untilAttempt = progress.timeUntilNextAttempt(now: now) { wait = min(wait, untilAttempt) }
+        if flushFunction != nil && progress.hasPending {
+            let interval = UInt64(function.flushIntervalSeconds * 1e9)
+            wait = min(wait, lastFlush + interval > now ? lastFlush + interval - now : 0)
+        }
         return Int32(clamping: (wait + 999_999) / 1_000_000)
     }
 
@@ -168,107 +230,274 @@ final class TriggerListener: @unchecked Sendable {
         return eligibleCount
     }
 
-    private func processOneByOne(_ count: Int) {
-        let eligibleCount = collectEligible(count)
-        for index in 0..<eligibleCount {
-            if stopRequested.load(ordering: .relaxed) { return }
-            let message = eligible[index]
+    // MARK: - Delivering
+
+    /// Delivers messages fetched just now (one for ONE, a batch for MANY), all of partitions
+    /// that are not held. Messages that crashed the host before are isolated first.
+    private func deliverFresh(_ batch: UnsafeMutableBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) {
+        var kept = 0
+        // Messages that cannot be delivered are dead-lettered before the call, in order: they
+        // crashed the host too often, or they are not text for a string function.
+        for message in batch {
             let partition = message.pointee.partition
-            let offset = message.pointee.offset
-            // A failure earlier in this fetch holds the partition: leave its later messages.
             if progress.isHeld(partition) { continue }
-            if let problem = invalidText(message) {
-                fail(partition: partition, offset: offset, reason: problem)
+            if let crashes, crashes.count(partition: partition, offset: message.pointee.offset) >= maxCrashesPerMessage {
+                let count = crashes.count(partition: partition, offset: message.pointee.offset)
+                deadLetter([message], reason: .crashed, error: "crashed or timed out the host \(count) times", attempts: count)
                 continue
             }
-            events.reset(for: UnsafeBufferPointer(start: eligible + index, count: 1))
-            events.fill(0, from: message)
-            callInterface.setPointer(0, events.events)
-            let started = monotonicNanoseconds()
-            let outcome = invoke()
-            let elapsed = monotonicNanoseconds() - started
-            if let failure = outcome.failure {
-                logInvocation(outcome: "Failed", detail: "partition=\(partition) offset=\(offset)", elapsed: elapsed)
-                fail(partition: partition, offset: offset, reason: failure)
-            } else {
-                logInvocation(outcome: "Succeeded", detail: "partition=\(partition) offset=\(offset)", elapsed: elapsed)
-                progress.succeeded(partition, offset: offset)
+            if let problem = invalidText(message) {
+                deadLetter([message], reason: .invalidUTF8, error: problem, attempts: 0)
+                continue
             }
+            batch[kept] = message
+            kept += 1
         }
-    }
-
-    private func processBatch(_ count: Int) {
-        var eligibleCount = collectEligible(count)
-        // A string function never sees text that is not UTF-8: the first invalid message of a
-        // partition holds it, and the partition's later messages wait with it.
-        if function.trigger.dataType == .string {
-            var kept = 0
-            for index in 0..<eligibleCount {
-                let message = eligible[index]
-                if progress.isHeld(message.pointee.partition) { continue }
-                if let problem = invalidText(message) {
-                    fail(partition: message.pointee.partition, offset: message.pointee.offset, reason: problem)
-                    continue
-                }
-                eligible[kept] = message
-                kept += 1
+        guard kept > 0 else { return }
+        let ready = UnsafeMutableBufferPointer(rebasing: batch[0..<kept])
+        // A batch holding a message that crashed the host before is delivered one message at a
+        // time, so the next crash points at the culprit alone.
+        if ready.count > 1, let crashes, ready.contains(where: { crashes.count(partition: $0.pointee.partition, offset: $0.pointee.offset) > 0 }) {
+            for index in ready.indices where !progress.isHeld(ready[index].pointee.partition) {
+                deliverFresh(UnsafeMutableBufferPointer(rebasing: ready[index...index]))
             }
-            eligibleCount = kept
+            return
         }
-        guard eligibleCount > 0 else { return }
-        let batch = UnsafeBufferPointer(start: eligible, count: eligibleCount)
-        events.reset(for: batch)
-        for index in 0..<eligibleCount { events.fill(index, from: eligible[index]) }
-        callInterface.setPointer(0, events.events)
-        callInterface.setCount(1, eligibleCount)
-        let started = monotonicNanoseconds()
-        let outcome = invoke()
-        let elapsed = monotonicNanoseconds() - started
-
-        var failedItems: [Int: String] = [:]
-        for item in context.failedItems where item.index >= 0 && item.index < eligibleCount {
-            failedItems[item.index] = failedItems[item.index] ?? item.reason
-        }
-        let outcomeName = outcome.failure != nil ? "Failed" : failedItems.isEmpty ? "Succeeded" : "PartiallyFailed"
-        if logger.logLevel <= .info {
-            logInvocation(outcome: outcomeName, detail: "\(eligibleCount) events \(describeRanges(batch))", elapsed: elapsed)
-        }
-        // Walk the batch in order: a partition advances up to its first failed item, which holds it.
-        for index in 0..<eligibleCount {
-            let message = eligible[index]
+        let outcome = attempt(UnsafeBufferPointer(ready))
+        // Walk in order: each partition advances up to its first failed message; its failed
+        // messages are held for a retry; messages that succeeded after one are done but the
+        // offset waits for the failed ones.
+        var failedByPartition: [Int32: [UnsafeMutablePointer<rd_kafka_message_t>]] = [:]
+        var lastOffset: [Int32: Int64] = [:]
+        for (index, message) in ready.enumerated() {
             let partition = message.pointee.partition
-            if progress.isHeld(partition) { continue }
-            if let failure = outcome.failure {
-                fail(partition: partition, offset: message.pointee.offset, reason: failure)
-            } else if let reason = failedItems[index] {
-                fail(partition: partition, offset: message.pointee.offset, reason: "item \(index) failed: \(reason)")
+            lastOffset[partition] = message.pointee.offset
+            if outcome.failed(index) {
+                failedByPartition[partition, default: []].append(message)
+            } else if failedByPartition[partition] == nil {
+                advance(partition, to: message.pointee.offset + 1, pending: outcome.pending)
+                forgetCrashes(message)
+            }
+        }
+        for (partition, failed) in failedByPartition.sorted(by: { $0.key < $1.key }) {
+            let resume = function.trigger.cardinality == .one ? failed[0].pointee.offset + 1 : lastOffset[partition]! + 1
+            failed.forEach { retainedThisFetch.insert($0) }
+            let error = outcome.reason(for: ready.firstIndex(of: failed[0])!)
+            failedFirstTime(partition: partition, messages: failed, error: error, resumeOffset: resume)
+        }
+    }
+
+    /// The first failure of `messages` (of one partition): hold them for a retry, or dead-letter
+    /// them at once when the policy allows no retry.
+    private func failedFirstTime(partition: Int32, messages: [UnsafeMutablePointer<rd_kafka_message_t>], error: String, resumeOffset: Int64) {
+        let held = HeldMessages(messages: messages, failures: 1, lastError: error, due: 0, resumeOffset: resumeOffset)
+        progress.hold(partition, held)
+        pause(partition)
+        scheduleNextAttempt(partition, held)
+    }
+
+    /// After a failed attempt: log it, and either schedule a retry or dead-letter the messages.
+    private func scheduleNextAttempt(_ partition: Int32, _ held: HeldMessages) {
+        let offsets = held.messages.map { "\($0.pointee.offset)" }.joined(separator: ",")
+        if retry.retries(afterFailures: held.failures) {
+            let delay = retry.delaySeconds(afterFailures: held.failures)
+            held.due = monotonicNanoseconds() + UInt64(delay * 1e9)
+            logger.error(
+                "Function '\(function.name)' failed at topic \(function.trigger.topic) partition \(partition) offset \(offsets): \(held.lastError). Attempt \(held.failures) failed; trying again in \(formatSeconds(delay)) (the partition waits; nothing after it is committed before it is settled).",
+                metadata: ["partition": "\(partition)", "offset": "\(offsets)"])
+        } else {
+            logger.error(
+                "Function '\(function.name)' failed at topic \(function.trigger.topic) partition \(partition) offset \(offsets): \(held.lastError). Attempt \(held.failures) failed and the retry policy allows no more; sending to dead-letter topic \(deadLetters.topicName).",
+                metadata: ["partition": "\(partition)", "offset": "\(offsets)"])
+            held.deadLetterReason = .failed
+            sendHeldToDeadLetters(partition, held)
+        }
+    }
+
+    /// Gives held partitions whose time has come their next attempt.
+    private func attemptDueHeldPartitions() {
+        for partition in progress.dueHeld(now: monotonicNanoseconds()) {
+            if stopRequested.load(ordering: .relaxed) { return }
+            guard let held = progress.held(partition) else { continue }
+            if held.deadLetterReason != nil {
+                sendHeldToDeadLetters(partition, held)
+                continue
+            }
+            let messages = held.messages
+            let outcome: Outcome = messages.withUnsafeBufferPointer { attempt($0) }
+            var stillFailed: [UnsafeMutablePointer<rd_kafka_message_t>] = []
+            for (index, message) in messages.enumerated() {
+                if outcome.failed(index) {
+                    stillFailed.append(message)
+                } else {
+                    forgetCrashes(message)
+                    rd_kafka_message_destroy(message)
+                }
+            }
+            if stillFailed.isEmpty {
+                held.messages = []
+                settle(partition, pending: outcome.pending)
             } else {
-                progress.succeeded(partition, offset: message.pointee.offset)
+                held.messages = stillFailed
+                held.failures += 1
+                held.lastError = outcome.reason(for: messages.firstIndex(of: stillFailed[0])!)
+                scheduleNextAttempt(partition, held)
             }
         }
     }
+
+    /// Dead-letters a held partition's messages; settles it when that worked, else keeps trying.
+    private func sendHeldToDeadLetters(_ partition: Int32, _ held: HeldMessages) {
+        let reason = held.deadLetterReason ?? .failed
+        if let failure = deadLetters.send(held.messages, reason: reason, error: held.lastError, attempts: held.failures) {
+            let delay = 5.0
+            held.due = monotonicNanoseconds() + UInt64(delay * 1e9)
+            logger.critical(
+                "Function '\(function.name)': sending \(held.messages.count) message(s) of partition \(partition) from offset \(held.firstOffset) to dead-letter topic \(deadLetters.topicName) FAILED: \(failure). The partition does not move forward (nothing is skipped); trying again in \(formatSeconds(delay)).",
+                metadata: ["partition": "\(partition)", "offset": "\(held.firstOffset)"])
+            return
+        }
+        logger.warning("Function '\(function.name)': sent \(held.messages.count) message(s) of partition \(partition) from offset \(held.firstOffset) to dead-letter topic \(deadLetters.topicName) (\(reason.rawValue) after \(held.failures) attempt(s))")
+        held.messages.forEach(forgetCrashes)
+        held.destroyMessages()
+        settle(partition, pending: false)
+    }
+
+    /// Dead-letters messages that cannot be delivered at all, right away. When the send fails,
+    /// their partition holds at them until it succeeds.
+    private func deadLetter(_ messages: [UnsafeMutablePointer<rd_kafka_message_t>], reason: DeadLetterReason, error: String, attempts: Int) {
+        let partition = messages[0].pointee.partition
+        let offset = messages[0].pointee.offset
+        logger.error(
+            "Function '\(function.name)' cannot take topic \(function.trigger.topic) partition \(partition) offset \(offset): \(error). Sending it to dead-letter topic \(deadLetters.topicName).",
+            metadata: ["partition": "\(partition)", "offset": "\(offset)"])
+        if let failure = deadLetters.send(messages, reason: reason, error: error, attempts: attempts) {
+            let held = HeldMessages(messages: messages, failures: attempts, lastError: error,
+                                    due: monotonicNanoseconds() + 5_000_000_000, resumeOffset: offset + 1)
+            held.deadLetterReason = reason
+            messages.forEach { retainedThisFetch.insert($0) }
+            progress.hold(partition, held)
+            pause(partition)
+            logger.critical(
+                "Function '\(function.name)': sending partition \(partition) offset \(offset) to dead-letter topic \(deadLetters.topicName) FAILED: \(failure). The partition does not move forward (nothing is skipped); trying again in 5 s.",
+                metadata: ["partition": "\(partition)", "offset": "\(offset)"])
+            return
+        }
+        messages.forEach(forgetCrashes)
+        advance(partition, to: offset + 1, pending: false)
+    }
+
+    /// Everything of `partition` before `offset` is settled (pending: not durable until a flush).
+    @inline(__always)
+    private func advance(_ partition: Int32, to offset: Int64, pending: Bool) {
+        settledCount.wrappingAdd(1, ordering: .relaxed)
+        progress.advance(partition, to: offset, pending: pending)
+        if let journal, !pending { journal.recordSettled(partition: partition, offset: offset) }
+    }
+
+    /// A held partition's messages are settled: store past them, seek to where the partition
+    /// left off and let it flow again.
+    private func settle(_ partition: Int32, pending: Bool) {
+        guard let held = progress.release(partition) else { return }
+        held.destroyMessages()
+        advance(partition, to: held.resumeOffset, pending: pending)
+        withPartitionList([(partition, held.resumeOffset)]) { list in
+            if let error = rd_kafka_seek_partitions(consumer, list, 5_000) {
+                logger.warning("Seeking partition \(partition) to \(held.resumeOffset) failed: \(String(cString: rd_kafka_error_string(error)))")
+                rd_kafka_error_destroy(error)
+            }
+            _ = rd_kafka_resume_partitions(consumer, list)
+        }
+    }
+
+    private func pause(_ partition: Int32) {
+        withPartitionList([(partition, -1)]) { list in
+            _ = rd_kafka_pause_partitions(consumer, list)
+        }
+    }
+
+    // MARK: - Invoking
 
     private struct Outcome {
+        /// The whole invocation failed (thrown error, non-zero return, undelivered output).
         var failure: String?
+        /// Items the function reported as failed (MANY).
+        var failedItems: [Int: String] = [:]
+        /// SF_PENDING: succeeded, durable after the next flush.
+        var pending = false
+
+        func failed(_ index: Int) -> Bool { failure != nil || failedItems[index] != nil }
+        func reason(for index: Int) -> String { failure ?? failedItems[index].map { "item \(index) failed: \($0)" } ?? "failed" }
     }
 
-    /// Calls the entry point, then waits for every record it sent without waiting itself.
-    @inline(__always)
-    private func invoke() -> Outcome {
+    /// Calls the function once with `messages` (one event for ONE, a batch for MANY), then waits
+    /// for every record it sent without waiting itself.
+    private func attempt(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> Outcome {
+        events.reset(for: messages)
+        for index in messages.indices { events.fill(index, from: messages[index]) }
+        callInterface.setPointer(0, events.events)
+        if function.trigger.cardinality == .many { callInterface.setCount(1, messages.count) }
+        if let journal { journal.begin(UnsafeBufferPointer(start: journalRanges, count: describeForJournal(messages)), startedAtMs: Int64(Date().timeIntervalSince1970 * 1000)) }
         context.begin(invocationID: invocationCounter.wrappingAdd(1, ordering: .relaxed).newValue)
+        let started = monotonicNanoseconds()
         let result = callInterface.call()
-        var failures: [String] = []
+        journal?.end()
+        var deliveryFailures: [String] = []
         for output in outputs {
-            failures += output.invocationTracker.waitForAll().failures
+            deliveryFailures += output.invocationTracker.waitForAll().failures
         }
-        if result != SF_OK {
+        let elapsed = monotonicNanoseconds() - started
+
+        var outcome = Outcome()
+        if result != SF_OK && result != SF_PENDING {
             let reason = context.lastLoggedError ?? "the function returned \(result)"
-            return Outcome(failure: reason + (failures.isEmpty ? "" : "; " + failures.joined(separator: "; ")))
+            outcome.failure = reason + (deliveryFailures.isEmpty ? "" : "; " + deliveryFailures.joined(separator: "; "))
+        } else if !deliveryFailures.isEmpty {
+            outcome.failure = "output not delivered: " + deliveryFailures.joined(separator: "; ")
         }
-        if !failures.isEmpty {
-            return Outcome(failure: "output not delivered: " + failures.joined(separator: "; "))
+        for item in context.failedItems where item.index >= 0 && item.index < messages.count {
+            outcome.failedItems[item.index] = outcome.failedItems[item.index] ?? item.reason
         }
-        return Outcome(failure: nil)
+        if result == SF_PENDING {
+            outcome.pending = true
+            if flushFunction == nil && !warnedAboutMissingFlush {
+                warnedAboutMissingFlush = true
+                logger.error("Function '\(function.name)' returned SF_PENDING but exports no \(function.entryPoint)_flush: its records are never committed and will be delivered again after a restart")
+            }
+        }
+        if logger.logLevel <= .info {
+            let name = outcome.failure != nil ? "Failed" : outcome.failedItems.isEmpty ? (outcome.pending ? "Pending" : "Succeeded") : "PartiallyFailed"
+            let detail = function.trigger.cardinality == .one
+                ? "partition=\(messages[0].pointee.partition) offset=\(messages[0].pointee.offset)"
+                : "\(messages.count) events \(describeRanges(messages))"
+            logger.info("Executed '\(function.name)' \(detail) (\(name), \(formatMilliseconds(elapsed)))")
+        }
+        return outcome
+    }
+
+    /// Writes the partition ranges of `messages` into `journalRanges`; returns how many.
+    private func describeForJournal(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> Int {
+        var count = 0
+        for message in messages {
+            let partition = message.pointee.partition
+            let offset = message.pointee.offset
+            if let index = (0..<count).first(where: { journalRanges[$0].partition == partition }) {
+                journalRanges[index].first = min(journalRanges[index].first, offset)
+                journalRanges[index].last = max(journalRanges[index].last, offset)
+            } else if count < InvocationJournal.maximumRanges {
+                journalRanges[count] = InvocationJournal.Range(partition: partition, first: offset, last: offset)
+                count += 1
+            }
+        }
+        return count
+    }
+
+    private func forgetCrashes(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
+        guard crashes != nil else { return }
+        if crashes!.forget(partition: message.pointee.partition, offset: message.pointee.offset) {
+            try? crashes!.save()
+            if crashes!.isEmpty { crashes = nil }
+        }
     }
 
     private func invalidText(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> String? {
@@ -277,29 +506,28 @@ final class TriggerListener: @unchecked Sendable {
         return "the value is not valid UTF-8 and the function's dataType is string (use dataType binary to receive raw bytes); the function was not called"
     }
 
-    /// Holds the partition at the failed message and schedules its next delivery.
-    private func fail(partition: Int32, offset: Int64, reason: String) {
-        let (failures, delay) = progress.hold(partition, at: offset, now: monotonicNanoseconds(), backoff: backoff)
-        logger.error(
-            "Function '\(function.name)' failed at topic \(function.trigger.topic) partition \(partition) offset \(offset): \(reason). The partition holds at this message and delivers it again in \(formatSeconds(delay)) (failure \(failures) in a row); nothing after it is committed until it succeeds.",
-            metadata: ["partition": "\(partition)", "offset": "\(offset)"])
-        withPartitionList([(partition, offset)]) { list in
-            _ = rd_kafka_pause_partitions(consumer, list)
-        }
+    // MARK: - Flushing and offsets
+
+    private func flushIfDue() {
+        guard flushFunction != nil, progress.hasPending,
+              monotonicNanoseconds() - lastFlush >= UInt64(function.flushIntervalSeconds * 1e9) else { return }
+        flush(reason: "interval")
     }
 
-    /// Seeks held partitions whose time has come back to the failed message and resumes them.
-    private func releaseDueRetries() {
-        let due = progress.dueRetries(now: monotonicNanoseconds())
-        guard !due.isEmpty else { return }
-        withPartitionList(due) { list in
-            if let error = rd_kafka_seek_partitions(consumer, list, 5_000) {
-                logger.warning("Seeking back to a failed message failed: \(String(cString: rd_kafka_error_string(error)))")
-                rd_kafka_error_destroy(error)
-            }
-            _ = rd_kafka_resume_partitions(consumer, list)
+    /// Asks the function to make its pending records durable; on success they can be committed.
+    private func flush(reason: String) {
+        lastFlush = monotonicNanoseconds()
+        guard let flushFunction, progress.hasPending else { return }
+        context.begin(invocationID: invocationCounter.wrappingAdd(1, ordering: .relaxed).newValue)
+        let result = flushFunction(context.pointer)
+        if result == SF_OK {
+            progress.pendingBecameDurable()
+            if let journal { progress.offsetsToStore.forEach { journal.recordSettled(partition: $0.partition, offset: $0.offset) } }
+            storeOffsets()
+            logger.debug("Flushed '\(function.name)' (\(reason))")
+        } else {
+            logger.error("Function '\(function.name)': \(function.entryPoint)_flush failed (\(context.lastLoggedError ?? "returned \(result)")) at \(reason); its pending records stay uncommitted and are delivered again if the host stops before a flush succeeds")
         }
-        for (partition, _) in due { progress.release(partition) }
     }
 
     private func storeOffsets() {
@@ -323,9 +551,22 @@ final class TriggerListener: @unchecked Sendable {
         return body(list)
     }
 
+    /// Asks the cluster for metadata through this consumer: true when a broker answered within
+    /// `timeoutMs`. Safe from any thread while the listener runs.
+    func probeCluster(timeoutMs: Int32) -> Bool {
+        handleLock.withLock { open in
+            guard open, let consumer else { return false }
+            var metadata: UnsafePointer<rd_kafka_metadata>? = nil
+            let result = rd_kafka_metadata(consumer, 0, nil, &metadata, timeoutMs)
+            if let metadata { rd_kafka_metadata_destroy(metadata) }
+            return result == RD_KAFKA_RESP_ERR_NO_ERROR
+        }
+    }
+
     /// Commits what is stored, leaves the group and frees the consumer.
     private func close() {
         guard let consumer else { return }
+        handleLock.withLock { $0 = false }
         storeOffsets()
         let commit = rd_kafka_commit(consumer, nil, 0)
         if commit != RD_KAFKA_RESP_ERR_NO_ERROR && commit != RD_KAFKA_RESP_ERR__NO_OFFSET {
@@ -335,6 +576,8 @@ final class TriggerListener: @unchecked Sendable {
         if closed != RD_KAFKA_RESP_ERR_NO_ERROR {
             logger.warning("Leaving the consumer group of '\(function.name)' failed: \(String(cString: rd_kafka_err2str(closed)))")
         }
+        progress.resetAll()
+        if commit == RD_KAFKA_RESP_ERR_NO_ERROR || commit == RD_KAFKA_RESP_ERR__NO_OFFSET { journal?.clearSettled() }
         rd_kafka_queue_destroy(queue)
         rd_kafka_destroy(consumer)
         self.consumer = nil
@@ -345,27 +588,30 @@ final class TriggerListener: @unchecked Sendable {
 
     fileprivate func rebalance(_ error: rd_kafka_resp_err_t, _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
         let cooperative = String(cString: rd_kafka_rebalance_protocol(consumer)) == "COOPERATIVE"
-        let assigned = partitionNumbers(partitions)
+        let numbers = partitionNumbers(partitions)
         switch error {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-            assigned.forEach { progress.reset($0) }
-            logger.info("'\(function.name)' was assigned partitions \(assigned) of \(function.trigger.topic)")
+            numbers.forEach { progress.reset($0) }
+            if let partitions { resumePastRecoveredOffsets(partitions) }
+            logger.info("'\(function.name)' was assigned partitions \(numbers) of \(function.trigger.topic)")
             if cooperative {
                 if let error = rd_kafka_incremental_assign(consumer, partitions) { rd_kafka_error_destroy(error) }
             } else {
                 _ = rd_kafka_assign(consumer, partitions)
             }
         default:
-            // Revoked: nothing is in flight (this runs between fetches); store and commit what
-            // succeeded so the next owner starts right after it, then let the partitions go.
+            // Revoked: nothing is in flight (this runs between fetches). Make pending records
+            // durable, store and commit what is settled so the next owner starts right after
+            // it, then let the partitions go (held messages are delivered again by their new owner).
+            flush(reason: "partitions revoked")
             storeOffsets()
             let commit = rd_kafka_commit(consumer, nil, 0)
             if commit != RD_KAFKA_RESP_ERR_NO_ERROR && commit != RD_KAFKA_RESP_ERR__NO_OFFSET {
                 logger.warning("Committing revoked partitions of '\(function.name)' failed: \(String(cString: rd_kafka_err2str(commit)))")
             }
             if let partitions { _ = rd_kafka_resume_partitions(consumer, partitions) }
-            assigned.forEach { progress.reset($0) }
-            logger.info("'\(function.name)' gave up partitions \(assigned) of \(function.trigger.topic)")
+            numbers.forEach { progress.reset($0) }
+            logger.info("'\(function.name)' gave up partitions \(numbers) of \(function.trigger.topic)")
             if cooperative {
                 if let error = rd_kafka_incremental_unassign(consumer, partitions) { rd_kafka_error_destroy(error) }
             } else {
@@ -374,7 +620,35 @@ final class TriggerListener: @unchecked Sendable {
         }
     }
 
+    /// After a crash: messages the previous worker settled but had not committed yet are not
+    /// delivered again. Where the journal's settled offset is past the committed one, it is
+    /// committed and consumption starts there.
+    private func resumePastRecoveredOffsets(_ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        guard let journal, !journal.recoveredSettled.isEmpty, let elements = partitions.pointee.elems else { return }
+        let assigned = (0..<Int(partitions.pointee.cnt)).map { elements[$0].partition }
+        let recovered = assigned.compactMap { partition in journal.recoveredSettled[partition].map { (partition, $0) } }
+        guard !recovered.isEmpty else { return }
+        withPartitionList(recovered.map { ($0.0, crdkafka_offset_invalid()) }) { committed in
+            guard rd_kafka_committed(consumer, committed, 10_000) == RD_KAFKA_RESP_ERR_NO_ERROR else { return }
+            var ahead: [(partition: Int32, offset: Int64)] = []
+            for index in 0..<Int(committed.pointee.cnt) {
+                let element = committed.pointee.elems[index]
+                if let settled = journal.recoveredSettled[element.partition], settled > element.offset {
+                    ahead.append((element.partition, settled))
+                }
+            }
+            guard !ahead.isEmpty else { return }
+            withPartitionList(ahead) { list in _ = rd_kafka_commit(consumer, list, 0) }
+            for (partition, offset) in ahead {
+                for index in 0..<Int(partitions.pointee.cnt) where elements[index].partition == partition { elements[index].offset = offset }
+                logger.info("'\(function.name)' resumes partition \(partition) at offset \(offset): the host had processed up to there before it stopped abnormally")
+            }
+        }
+        recovered.forEach { journal.forgetRecovered($0.0) }
+    }
+
     fileprivate func clientError(_ code: rd_kafka_resp_err_t, _ reason: String) {
+        lastClientError.withLock { $0 = "\(reason) (\(String(cString: rd_kafka_err2name(code))))" }
         logger.warning("Kafka client of '\(function.name)': \(reason) (\(String(cString: rd_kafka_err2name(code))))")
     }
 
@@ -384,11 +658,6 @@ final class TriggerListener: @unchecked Sendable {
     }
 
     // MARK: - Log lines
-
-    private func logInvocation(outcome: String, detail: String, elapsed: UInt64) {
-        guard logger.logLevel <= .info else { return }
-        logger.info("Executed '\(function.name)' \(detail) (\(outcome), \(formatMilliseconds(elapsed)))")
-    }
 
     /// "partition=0 offsets=5-9 partition=1 offsets=3-3", in the order partitions appear.
     private func describeRanges(_ batch: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> String {

@@ -18,6 +18,37 @@ public func record_one(_ event: Event, _ context: Context) -> Status {
 @_cdecl("swiftfunc_signature_record_one")
 public func record_one_signature() -> Signature { .of(record_one) }
 
+/// cardinality ONE, for the fault suite: fails, crashes or hangs as `record_one` does, and
+/// otherwise appends "partition offset value" to $SWIFTFUNC_RECORD_DIR/<function>.processed and
+/// fsyncs it before returning, so a line there means the message was processed, whatever
+/// happens to the process afterwards.
+@_cdecl("process_durably")
+public func process_durably(_ event: UnsafePointer<sf_event>?, _ context: UnsafePointer<sf_context>?) -> Int32 {
+    invoke(event, context) { event, context in
+        try failIfAsked(event, context)
+        append("\(event.partition) \(event.offset) \(event.valueString ?? "")", function: context.functionName, suffix: ".processed", sync: true)
+    }
+}
+
+/// cardinality MANY, for the fault suite: each event is handled as `process_durably` handles
+/// it (a "fail" item is reported failed, "crash" traps, "slow" waits), and the batch's processed
+/// lines are appended and fsynced before the call returns.
+@_cdecl("process_batch_durably")
+public func process_batch_durably(_ events: UnsafePointer<sf_event>?, _ count: Int, _ context: UnsafePointer<sf_context>?) -> Int32 {
+    invoke(events, count, context) { batch, context in
+        var lines: [String] = []
+        for (index, event) in batch.enumerated() {
+            do {
+                try failIfAsked(event, context)
+                lines.append("\(event.partition) \(event.offset) \(event.valueString ?? "")")
+            } catch {
+                context.failItem(at: index, reason: "\(error)")
+            }
+        }
+        if !lines.isEmpty { append(lines.joined(separator: "\n"), function: context.functionName, suffix: ".processed", sync: true) }
+    }
+}
+
 /// cardinality MANY. Reports items whose value is "fail-item" as failed.
 @_cdecl("record_many")
 public func record_many(_ events: Event, _ count: Int, _ context: Context) -> Status {
@@ -65,10 +96,20 @@ struct AskedToFail: Error, CustomStringConvertible {
     var description: String { "asked to fail at offset \(offset)" }
 }
 
+/// What a message asks of the fixture: its value up to the first ":" ("fail:17" asks "fail").
+/// "fail": throws. "fail-once": throws the first time. "crash": a Swift trap (the process dies).
+/// "hang": never returns (for functionTimeout). "slow": takes 20 ms. Anything else: succeeds.
 private func failIfAsked(_ event: Event, _ context: Context) throws {
-    switch event.valueString {
+    let command = (event.valueString ?? "").split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
+    switch command {
     case "fail":
         throw AskedToFail(offset: event.offset)
+    case "crash":
+        fatalError("asked to crash at offset \(event.offset)")
+    case "hang":
+        while true { sleep(3600) }
+    case "slow":
+        usleep(20_000)
     case "fail-once":
         let marker = recordPath("\(context.functionName)-\(event.partition)-\(event.offset).failed")
         if access(marker, F_OK) != 0 {
@@ -104,10 +145,11 @@ private func recordPath(_ name: String) -> String {
     return directory + "/" + name
 }
 
-private func append(_ line: String, function: String) {
-    let descriptor = open(recordPath(function + ".jsonl"), O_CREAT | O_WRONLY | O_APPEND, 0o644)
+private func append(_ line: String, function: String, suffix: String = ".jsonl", sync: Bool = false) {
+    let descriptor = open(recordPath(function + suffix), O_CREAT | O_WRONLY | O_APPEND, 0o644)
     guard descriptor >= 0 else { return }
     defer { close(descriptor) }
     var bytes = Array((line + "\n").utf8)
     _ = bytes.withUnsafeMutableBytes { write(descriptor, $0.baseAddress, $0.count) }
+    if sync { fsync(descriptor) }
 }

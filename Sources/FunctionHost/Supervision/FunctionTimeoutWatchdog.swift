@@ -1,0 +1,29 @@
+import Foundation
+import Glibc
+import Logging
+
+/// Watches every function's invocation in progress. One that runs past `functionTimeout` cannot
+/// be interrupted (it runs in-process), so the watchdog marks its journal "timed out" and ends
+/// the process; the supervisor counts it like a crash of those messages and restarts the host.
+final class FunctionTimeoutWatchdog: @unchecked Sendable {
+    /// The exit status of a worker ended by the watchdog.
+    static let exitStatus: Int32 = 75
+
+    init(journals: [(function: String, journal: InvocationJournal)], timeoutSeconds: Double, logger: Logger) {
+        let thread = Thread {
+            let limitMs = Int64(timeoutSeconds * 1000)
+            while true {
+                usleep(100_000)
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                for (function, journal) in journals {
+                    guard let started = journal.invocationStartedAtMs, now - started > limitMs else { continue }
+                    journal.markTimedOut()
+                    logger.critical("Function '\(function)' has run for \(Double(now - started) / 1000) s, past functionTimeout (\(timeoutSeconds) s). A function runs in-process and cannot be interrupted: the host restarts, and the messages in flight are delivered again (dead-lettered after repeated timeouts).")
+                    _exit(Self.exitStatus)
+                }
+            }
+        }
+        thread.name = "swiftfunc-watchdog"
+        thread.start()
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// Runs the host in a child process and starts it again when it dies: a function that traps or
+/// segfaults takes the process down with it, so `swiftfunc start` supervises a worker instead of
+/// hosting functions itself. After a crash it counts one crash against every message the
+/// worker's journals say was in flight (see ``CrashAccounting``) before restarting, so a message
+/// that keeps crashing the host is dead-lettered instead of crash-looping.
+public final class HostSupervisor: @unchecked Sendable {
+    /// The worker exits with this status when it could not start at all (a configuration error):
+    /// starting it again would not help. It is ArgumentParser's status for validation errors.
+    public static let configurationErrorStatus: Int32 = 64
+
+    private let executable: URL
+    private let arguments: [String]
+    private let stateDirectory: URL
+    private let logger: Logger
+    private let state = Mutex<(stopping: Bool, child: Int32?)>((false, nil))
+
+    public init(executable: URL, arguments: [String], stateDirectory: URL, logger: Logger) {
+        self.executable = executable
+        self.arguments = arguments
+        self.stateDirectory = stateDirectory
+        self.logger = logger
+    }
+
+    /// Runs workers until one exits after ``forward(_:)`` (or exits cleanly, or cannot start).
+    /// - Returns: the exit status for the supervisor.
+    public func run() -> Int32 {
+        var quickCrashes = 0
+        while true {
+            let process = Process()
+            process.executableURL = executable
+            process.arguments = arguments
+            do {
+                try process.run()
+            } catch {
+                logger.critical("Could not start the host process \(executable.path): \(error)")
+                return 1
+            }
+            let startedAt = Date()
+            let stopping = state.withLock { state in
+                state.child = process.processIdentifier
+                return state.stopping
+            }
+            if stopping { kill(process.processIdentifier, SIGTERM) }
+            process.waitUntilExit()
+            state.withLock { $0.child = nil }
+            let status = process.terminationStatus
+            let signaled = process.terminationReason == .uncaughtSignal
+            if state.withLock({ $0.stopping }) { return signaled ? 128 + status : status }
+            if !signaled && (status == 0 || status == Self.configurationErrorStatus) { return status }
+
+            let cause = signaled ? "was killed by signal \(status) (\(signalName(status)))"
+                : status == FunctionTimeoutWatchdog.exitStatus ? "was stopped by the functionTimeout watchdog" : "exited with status \(status)"
+            let inFlight = CrashAccounting.recordCrash(in: stateDirectory)
+            let details = inFlight.isEmpty ? "no invocation was in progress"
+                : inFlight.map { "\($0) (crash \($0.crashes) of these messages)" }.joined(separator: "; ")
+            quickCrashes = Date().timeIntervalSince(startedAt) < 10 ? quickCrashes + 1 : 0
+            let delay = min(30.0, pow(2.0, Double(max(quickCrashes - 1, 0))))
+            logger.critical("The host process \(cause): \(details). Restarting it in \(Int(delay)) s; messages in flight are delivered again, and a message that crashes the host too often goes to its function's dead-letter topic.")
+            let restartAt = Date().addingTimeInterval(delay)
+            while Date() < restartAt {
+                if state.withLock({ $0.stopping }) { return 0 }
+                usleep(50_000)
+            }
+        }
+    }
+
+    /// Passes `signal` on to the worker and stops restarting it.
+    public func forward(_ signal: Int32) {
+        let child = state.withLock { state -> Int32? in
+            state.stopping = true
+            return state.child
+        }
+        if let child { kill(child, signal) }
+    }
+}
+
+private func signalName(_ signal: Int32) -> String {
+    switch signal {
+    case SIGSEGV: "SIGSEGV"
+    case SIGILL: "SIGILL, a Swift trap"
+    case SIGTRAP: "SIGTRAP, a Swift trap"
+    case SIGABRT: "SIGABRT"
+    case SIGBUS: "SIGBUS"
+    case SIGFPE: "SIGFPE"
+    case SIGKILL: "SIGKILL"
+    case SIGTERM: "SIGTERM"
+    default: "signal \(signal)"
+    }
+}

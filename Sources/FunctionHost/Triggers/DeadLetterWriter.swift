@@ -1,0 +1,61 @@
+import CRdKafka
+import Foundation
+
+/// Why a message went to the dead-letter topic (the `swiftfunc.dlq.reason` header).
+enum DeadLetterReason: String {
+    /// The function failed it on every attempt its retry policy allows.
+    case failed
+    /// The function's dataType is string and the value is not UTF-8: retrying cannot help.
+    case invalidUTF8 = "invalid-utf8"
+    /// It crashed (or timed out) the host `maxCrashesPerMessage` times.
+    case crashed
+}
+
+/// Sends messages the function could not process to its dead-letter topic: the original key,
+/// value and headers, plus headers saying where it came from, which function, how many
+/// attempts, and the last error.
+final class DeadLetterWriter {
+    let topicName: String
+    private let functionName: String
+    private let producer: KafkaProducer
+    private let topic: OpaquePointer
+
+    init(function: FunctionConfiguration, producers: ProducerPool) throws {
+        topicName = function.deadLetterTopic
+        functionName = function.name
+        producer = try producers.producer(for: function.trigger.connection)
+        topic = producer.topic(function.deadLetterTopic)
+    }
+
+    /// Sends `messages` and waits for their delivery.
+    /// - Returns: nil when every one was delivered, else the first failure.
+    func send(_ messages: [UnsafeMutablePointer<rd_kafka_message_t>], reason: DeadLetterReason, error: String, attempts: Int) -> String? {
+        let tracker = DeliveryTracker()
+        let time = "\(Int64(Date().timeIntervalSince1970 * 1000))"
+        for message in messages {
+            var original: OpaquePointer? = nil
+            let headers: OpaquePointer
+            if rd_kafka_message_headers(message, &original) == RD_KAFKA_RESP_ERR_NO_ERROR, let original {
+                headers = rd_kafka_headers_copy(original)
+            } else {
+                headers = rd_kafka_headers_new(8)
+            }
+            let topicOfMessage = String(cString: rd_kafka_topic_name(message.pointee.rkt))
+            for (name, value) in [
+                ("swiftfunc.dlq.topic", topicOfMessage),
+                ("swiftfunc.dlq.partition", "\(message.pointee.partition)"),
+                ("swiftfunc.dlq.offset", "\(message.pointee.offset)"),
+                ("swiftfunc.dlq.function", functionName),
+                ("swiftfunc.dlq.attempts", "\(attempts)"),
+                ("swiftfunc.dlq.reason", reason.rawValue),
+                ("swiftfunc.dlq.error", error),
+                ("swiftfunc.dlq.time", time),
+            ] {
+                rd_kafka_header_add(headers, name, -1, value, -1)
+            }
+            producer.send(topic: topic, partition: -1, key: message.pointee.key, keyLength: message.pointee.key_len,
+                          value: message.pointee.payload, valueLength: message.pointee.len, headers: headers, tracker: tracker)
+        }
+        return tracker.waitForAll().failures.first
+    }
+}
