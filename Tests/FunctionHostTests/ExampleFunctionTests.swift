@@ -94,7 +94,7 @@ struct ExampleFunctionTests {
         }
     }
 
-    @Test("Backup: files per topic, partition and window; run returns SF_PENDING, run_flush syncs and returns SF_OK (called directly: the host's flush is not wired yet)")
+    @Test("Backup: files per topic, partition and window; run returns SF_PENDING, run_flush syncs; through the host, offsets are committed after the flush")
     func backup() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("backup"))
         setenv("BACKUP_DIRECTORY", directory.path, 1)
@@ -127,6 +127,33 @@ struct ExampleFunctionTests {
         unsetenv("BACKUP_DIRECTORY")
         #expect(try call.callMany("run", again.events, count: 1) == SF_ERROR)
         #expect(call.log.contains("error BACKUP_DIRECTORY is not set"))
+
+        // Through the host: offsets are committed only after run_flush made the files durable.
+        let hosted = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("backup-hosted"))
+        setenv("BACKUP_DIRECTORY", hosted.path, 1)
+        defer { unsetenv("BACKUP_DIRECTORY") }
+        let broker = try EmbeddedBroker()
+        try broker.createTopic("backup-source", partitions: 2)
+        let root = try exampleRoot("Backup", library: try TestPaths.library("Backup"), broker: broker)
+        let functionJSON = root.url.appendingPathComponent("functions/Backup/function.json")
+        let enabled = try String(contentsOf: functionJSON, encoding: .utf8)
+            .replacingOccurrences(of: #""disabled": true,"#, with: #""flushIntervalSeconds": 1,"#)
+        try Data(enabled.utf8).write(to: functionJSON)
+        let harness = HostHarness(root: root, broker: broker)
+        defer { harness.stop() }
+        #expect(try harness.start().map(\.status) == [.running])
+        try harness.waitForAssignment("Backup")
+        let placements = try IndependentClient.produce(broker: broker.bootstrapServers, [
+            OutgoingMessage(topic: "backup-source", key: nil, value: Array("a".utf8), partition: 0, timestamp: minute),
+            OutgoingMessage(topic: "backup-source", key: nil, value: Array("b".utf8), partition: 0, timestamp: minute + 1),
+            OutgoingMessage(topic: "backup-source", key: nil, value: Array("c".utf8), partition: 1, timestamp: minute + 2),
+        ])
+        try waitUntil("the group to commit past every record, after a flush", timeout: 30) {
+            let committed = try IndependentClient.committed(broker: broker.bootstrapServers, group: "backup", topic: "backup-source", partitions: 2)
+            return committed[0] == placements[1].offset + 1 && committed[1] == placements[2].offset + 1
+        }
+        let hostedFile = hosted.appendingPathComponent("ckafka-backup/backup-source/0/\(minute / 1000).log")
+        #expect(try String(contentsOf: hostedFile, encoding: .utf8) == "a\nb\n")
     }
 
     @Test("AWSPort and TencentPort: ported handlers parse the documents of their eventFormat (called directly: the listener does not build documents yet)")
