@@ -1,6 +1,7 @@
 # swiftfunc: build, run the examples on the embedded broker, test.
 SWIFT ?= swift
-EXAMPLES := Greeter BatchTotals Router
+EXAMPLES := Greeter BatchTotals Router Backup AWSPort TencentPort
+CC ?= cc
 BIN = $(shell $(SWIFT) build --show-bin-path)
 
 .PHONY: all deps build functions run test faults bench clean
@@ -14,14 +15,15 @@ deps:
 build: deps
 	$(SWIFT) build
 
-## Build the example functions into functions/NAME/libNAME.so.
+## Build the example functions into functions/NAME/libNAME.so (CGreeter: plain C, with cc -shared).
 functions: build
 	@for name in $(EXAMPLES); do cp "$(BIN)/lib$$name.so" "functions/$$name/lib$$name.so"; done
-	@echo "Example functions copied into functions/: $(EXAMPLES)"
+	$(CC) -shared -fPIC -O2 -Wall -I Sources/FunctionABI/include -o functions/CGreeter/libCGreeter.so Examples/CGreeter/greeter.c
+	@echo "Example functions copied into functions/: $(EXAMPLES) CGreeter"
 
 ## Start the host with the example functions on the embedded broker.
 run: functions
-	"$(BIN)/swiftfunc" start --embedded-broker
+	BACKUP_DIRECTORY="$(CURDIR)/.swiftfunc/backup" "$(BIN)/swiftfunc" start --embedded-broker
 
 ## Build everything (the tests load the fixture libraries and run the swiftfunc binary) and test.
 test: deps

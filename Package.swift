@@ -12,6 +12,9 @@ let package = Package(
         .library(name: "Greeter", type: .dynamic, targets: ["Greeter"]),
         .library(name: "BatchTotals", type: .dynamic, targets: ["BatchTotals"]),
         .library(name: "Router", type: .dynamic, targets: ["Router"]),
+        .library(name: "Backup", type: .dynamic, targets: ["Backup"]),
+        .library(name: "AWSPort", type: .dynamic, targets: ["AWSPort"]),
+        .library(name: "TencentPort", type: .dynamic, targets: ["TencentPort"]),
         // Libraries the tests load into the host.
         .library(name: "Recorder", type: .dynamic, targets: ["Recorder"]),
         .library(name: "WrongABI", type: .dynamic, targets: ["WrongABI"]),
@@ -53,6 +56,9 @@ let package = Package(
         .target(name: "Greeter", dependencies: ["SwiftFunctions"], path: "Examples/Greeter"),
         .target(name: "BatchTotals", dependencies: ["SwiftFunctions"], path: "Examples/BatchTotals"),
         .target(name: "Router", dependencies: ["SwiftFunctions"], path: "Examples/Router"),
+        .target(name: "Backup", dependencies: ["SwiftFunctions"], path: "Examples/Backup"),
+        .target(name: "AWSPort", dependencies: ["SwiftFunctions"], path: "Examples/AWSPort"),
+        .target(name: "TencentPort", dependencies: ["SwiftFunctions"], path: "Examples/TencentPort"),
 
         // Test fixtures and tests
         .target(name: "Recorder", dependencies: ["SwiftFunctions"], path: "Tests/Fixtures/Recorder"),

@@ -1,18 +1,19 @@
 /// The events of one invocation of a `cardinality: MANY` function, in the order they were
-/// consumed (records of one partition are in offset order). No record is copied.
+/// consumed (records of one partition are in offset order): a collection over the host's array,
+/// no record is copied. Make one from the entry point's `events` and `count`: `Batch(events, count)`.
 public struct Batch: RandomAccessCollection {
-    let base: UnsafePointer<sf_event>?
+    let base: Event?
     public let count: Int
 
-    init(base: UnsafePointer<sf_event>?, count: Int) {
-        self.base = base
-        self.count = base == nil ? 0 : count
+    public init(_ events: Event?, _ count: Int) {
+        self.base = events
+        self.count = events == nil ? 0 : count
     }
 
     public var startIndex: Int { 0 }
     public var endIndex: Int { count }
     public subscript(position: Int) -> Event {
         precondition(position >= 0 && position < count, "batch index out of range")
-        return Event(base! + position)
+        return base! + position
     }
 }

@@ -1,29 +1,28 @@
-/// One Kafka record delivered to a function. It reads the host's buffers in place: no byte is
-/// copied until you ask for a `String` or an `Array`. Valid only during the invocation.
-public struct Event {
-    @usableFromInline let raw: UnsafePointer<sf_event>
+/// One Kafka record delivered to a function: the `Event` parameter of an entry point.
+///
+/// It reads the host's buffers in place: no byte is copied until you ask for a `String` or an
+/// `Array`. Valid only until the entry point returns; copy what you keep.
+public typealias Event = UnsafePointer<sf_event>
 
-    @inlinable init(_ raw: UnsafePointer<sf_event>) { self.raw = raw }
-
-    public var topic: String {
-        String(decoding: UnsafeRawBufferPointer(start: raw.pointee.topic, count: raw.pointee.topic_length), as: UTF8.self)
-    }
-    public var partition: Int32 { raw.pointee.partition }
-    public var offset: Int64 { raw.pointee.offset }
+extension UnsafePointer where Pointee == sf_event {
+    public var topic: String { decodeText(pointee.topic, pointee.topic_length) }
+    public var partition: Int32 { pointee.partition }
+    public var offset: Int64 { pointee.offset }
     /// Milliseconds since the Unix epoch, or `nil` when the record carries none.
-    public var timestamp: Int64? { raw.pointee.timestamp_type == SF_TIMESTAMP_NOT_AVAILABLE ? nil : raw.pointee.timestamp }
-    public var timestampType: TimestampType { TimestampType(rawValue: raw.pointee.timestamp_type) ?? .notAvailable }
+    public var timestamp: Int64? { pointee.timestamp_type == SF_TIMESTAMP_NOT_AVAILABLE ? nil : pointee.timestamp }
+    public var timestampType: TimestampType { TimestampType(rawValue: pointee.timestamp_type) ?? .notAvailable }
 
     /// The key's bytes; `nil` for a null key (an empty key is an empty buffer).
-    public var key: UnsafeRawBufferPointer? { optionalBuffer(raw.pointee.key, raw.pointee.key_length) }
+    public var key: UnsafeRawBufferPointer? { optionalBuffer(pointee.key, pointee.key_length) }
     /// The value's bytes; `nil` for a null value (a tombstone).
-    public var value: UnsafeRawBufferPointer? { optionalBuffer(raw.pointee.value, raw.pointee.value_length) }
-    /// The key decoded as UTF-8 (invalid sequences become U+FFFD).
+    public var value: UnsafeRawBufferPointer? { optionalBuffer(pointee.value, pointee.value_length) }
+    /// The key decoded as UTF-8 (invalid sequences become U+FFFD), each time you ask: keep it in a `let`.
     public var keyString: String? { decodeUTF8(key) }
-    /// The value as text. For `dataType: string` the host has already checked it is UTF-8.
+    /// The value as text, decoded each time you ask. For `dataType: string` the host has already
+    /// checked it is UTF-8.
     public var valueString: String? { decodeUTF8(value) }
 
-    public var headers: Headers { Headers(base: raw.pointee.headers, count: raw.pointee.header_count) }
+    public var headers: Headers { Headers(base: pointee.headers, count: pointee.header_count) }
 }
 
 public enum TimestampType: Int32, Sendable {
@@ -32,7 +31,7 @@ public enum TimestampType: Int32, Sendable {
     case logAppendTime = 2
 }
 
-/// A record's headers, in the order the producer wrote them (names may repeat).
+/// A record's headers, in the order the producer wrote them (names may repeat). No copies.
 public struct Headers: RandomAccessCollection {
     let base: UnsafePointer<sf_header>?
     public let count: Int
@@ -46,7 +45,7 @@ public struct Headers: RandomAccessCollection {
     public var endIndex: Int { count }
     public subscript(position: Int) -> Header {
         precondition(position >= 0 && position < count, "header index out of range")
-        return Header(raw: base! + position)
+        return base! + position
     }
 
     /// The value of the first header called `name`, as bytes (`nil` when absent or null).
@@ -55,11 +54,11 @@ public struct Headers: RandomAccessCollection {
     }
 }
 
-public struct Header {
-    let raw: UnsafePointer<sf_header>
-    public var name: String {
-        String(decoding: UnsafeRawBufferPointer(start: raw.pointee.name, count: raw.pointee.name_length), as: UTF8.self)
-    }
-    public var value: UnsafeRawBufferPointer? { optionalBuffer(raw.pointee.value, raw.pointee.value_length) }
+/// One record header.
+public typealias Header = UnsafePointer<sf_header>
+
+extension UnsafePointer where Pointee == sf_header {
+    public var name: String { decodeText(pointee.name, pointee.name_length) }
+    public var value: UnsafeRawBufferPointer? { optionalBuffer(pointee.value, pointee.value_length) }
     public var valueString: String? { decodeUTF8(value) }
 }

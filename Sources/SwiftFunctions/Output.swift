@@ -1,38 +1,46 @@
-/// A `kafka` output binding: sends records to the binding's topic.
-public struct Output {
-    let raw: UnsafePointer<sf_output>
+/// A `kafka` output binding: one entry-point parameter per binding, in function.json's order.
+public typealias Output = UnsafePointer<sf_output>
 
-    init(_ raw: UnsafePointer<sf_output>) { self.raw = raw }
-
-    public var topic: String { String(cString: raw.pointee.topic) }
+extension UnsafePointer where Pointee == sf_output {
+    public var topic: String { pointee.topic.map { String(cString: $0) } ?? "" }
 
     /// Queues a record. The host waits for its delivery after the function returns and fails the
     /// invocation if it was not delivered.
     /// - Throws: ``OutputError`` when the record cannot be queued.
     public func send(value: [UInt8]?, key: [UInt8]? = nil, headers: [(String, [UInt8])] = [], partition: Int32 = -1) throws {
         let code = withMessage(value: value, key: key, headers: headers, partition: partition) { message in
-            raw.pointee.send(raw, message, nil)
+            pointee.send(self, message, nil)
         }
-        if code != SF_OK { throw OutputError(topic: topic, message: "the record could not be queued") }
+        if code != SF_OK { throw OutputError(topic: topic, code: 0, message: "the record could not be queued") }
+    }
+
+    /// Queues a text record (UTF-8); see ``send(value:key:headers:partition:)``.
+    public func send(_ value: String?, key: String? = nil, headers: [(String, String)] = []) throws {
+        try send(value: value.map { Array($0.utf8) }, key: key.map { Array($0.utf8) },
+                 headers: headers.map { ($0.0, Array($0.1.utf8)) })
     }
 
     /// Sends a record and waits until the broker has it.
-    /// - Returns: where the record landed.
-    /// - Throws: ``OutputError`` with the broker's reason when it was not delivered.
+    /// - Returns: where the record landed: topic, partition and offset.
+    /// - Throws: ``OutputError`` with the broker's error code and reason when it was not delivered.
     @discardableResult
     public func sendAndWait(value: [UInt8]?, key: [UInt8]? = nil, headers: [(String, [UInt8])] = [], partition: Int32 = -1) throws -> Delivery {
         var delivery = sf_delivery()
         let code = withMessage(value: value, key: key, headers: headers, partition: partition) { message in
-            raw.pointee.send(raw, message, &delivery)
+            pointee.send(self, message, &delivery)
         }
-        let errorMessage = withUnsafeBytes(of: delivery.error_message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        if code != SF_OK { throw OutputError(topic: topic, message: errorMessage.isEmpty ? "not delivered" : errorMessage) }
+        if code != SF_OK || delivery.error_code != 0 {
+            let reason = withUnsafeBytes(of: delivery.error_message) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            throw OutputError(topic: topic, code: delivery.error_code, message: reason.isEmpty ? "not delivered" : reason)
+        }
         return Delivery(topic: topic, partition: delivery.partition, offset: delivery.offset)
     }
 
-    public func send(_ value: String?, key: String? = nil, headers: [(String, String)] = []) throws {
-        try send(value: value.map { Array($0.utf8) }, key: key.map { Array($0.utf8) },
-                 headers: headers.map { ($0.0, Array($0.1.utf8)) })
+    /// Sends a text record (UTF-8) and waits; see ``sendAndWait(value:key:headers:partition:)``.
+    @discardableResult
+    public func sendAndWait(_ value: String?, key: String? = nil, headers: [(String, String)] = []) throws -> Delivery {
+        try sendAndWait(value: value.map { Array($0.utf8) }, key: key.map { Array($0.utf8) },
+                        headers: headers.map { ($0.0, Array($0.1.utf8)) })
     }
 
     private func withMessage(value: [UInt8]?, key: [UInt8]?, headers: [(String, [UInt8])], partition: Int32,
@@ -79,15 +87,18 @@ private func withOptionalBytes<R>(_ bytes: [UInt8]?, _ body: (UnsafePointer<UInt
     return bytes.withUnsafeBufferPointer { body($0.baseAddress, $0.count) }
 }
 
-/// Where a record sent with ``Output/sendAndWait(value:key:headers:partition:)`` landed.
+/// Where a record sent with `sendAndWait` landed.
 public struct Delivery: Sendable, Equatable {
     public let topic: String
     public let partition: Int32
     public let offset: Int64
 }
 
+/// A record that could not be queued or delivered: the output topic, librdkafka's error code
+/// (`rd_kafka_resp_err_t`, 0 when it was never queued) and the reason.
 public struct OutputError: Error, CustomStringConvertible {
     public let topic: String
+    public let code: Int32
     public let message: String
     public var description: String { "sending to '\(topic)' failed: \(message)" }
 }

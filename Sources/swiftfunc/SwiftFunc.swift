@@ -7,8 +7,9 @@ struct SwiftFunc: ParsableCommand {
         abstract: "Runs Swift (or C) functions in-process on Kafka messages.",
         discussion: """
             Put each function in functions/NAME/ (its function.json and libNAME.so) next to a \
-            host.json, then run `swiftfunc start` in that folder.
+            host.json, then run `swiftfunc start` in that folder. From nothing: `swiftfunc init`, \
+            `swiftfunc new NAME`, `swiftfunc build`, `swiftfunc start --embedded-broker`.
             """,
-        subcommands: [StartCommand.self, BrokerCommand.self, ProduceCommand.self]
+        subcommands: [InitCommand.self, NewCommand.self, BuildCommand.self, StartCommand.self, BrokerCommand.self, ProduceCommand.self]
     )
 }

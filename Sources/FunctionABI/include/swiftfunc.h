@@ -8,10 +8,15 @@
  * A function library exports:
  *   uint32_t swiftfunc_abi_version(void);      returns SWIFTFUNC_ABI_VERSION it was built with
  *   int32_t  ENTRY(...);                        the entry point named by function.json "entryPoint"
+ * and, so that the host can check its bindings at load time (recommended; the Swift SDK computes it
+ * from the entry point's Swift type):
+ *   const char *swiftfunc_signature_ENTRY(void); e.g. "trigger=many outputs=1" (see below)
  *
  * The entry point's parameters follow the function's bindings, in order:
  *   trigger, cardinality ONE:   const sf_event *event
  *   trigger, cardinality MANY:  const sf_event *events, size_t count
+ *   trigger with an eventFormat (azure, aws, tencent): const sf_document *document, whatever the
+ *                               cardinality (the cardinality decides how many records it holds)
  *   each "kafka" output binding, in declared order:  const sf_output *output
  *   last:                       const sf_context *context
  * It returns SF_OK (0) when the invocation succeeded, SF_PENDING (2) when it succeeded but its
@@ -135,8 +140,26 @@ typedef struct sf_context {
     int32_t (*is_cancelled)(const struct sf_context *context);
 } sf_context;
 
+/* A trigger's records serialized as one JSON document in the shape of another platform's event
+ * (function.json "eventFormat": azure, aws or tencent). event.value is the UTF-8 JSON; event.key is
+ * NULL and there are no headers; topic, partition, offset and timestamp are the first record's.
+ * It has the layout of an sf_event; the distinct type lets typed languages tell the shapes apart. */
+typedef struct sf_document {
+    sf_event event;
+} sf_document;
+
+/* The signature descriptor: the text swiftfunc_signature_ENTRY() returns, space-separated
+ * key=value pairs, unknown keys ignored:
+ *   trigger=one|many|document   the entry point's first parameter(s)
+ *   outputs=N                   how many sf_output parameters follow
+ * The host refuses a library whose descriptor does not match its function.json; a library without
+ * one is loaded unchecked, with a warning. The returned string must live as long as the library. */
+#define SF_SIGNATURE_SYMBOL_PREFIX "swiftfunc_signature_"
+
 /* Signatures of the symbols a function library exports, for hosts written in C. */
 typedef uint32_t (*sf_abi_version_fn)(void);
+typedef const char *(*sf_signature_fn)(void);
+typedef int32_t (*sf_flush_fn)(const sf_context *context);
 
 #ifdef __cplusplus
 }

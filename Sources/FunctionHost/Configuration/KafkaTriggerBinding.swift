@@ -6,6 +6,11 @@ public struct KafkaTriggerBinding: Sendable {
     public var consumerGroup: String
     public var cardinality: Cardinality
     public var dataType: DataType
+    /// `native` (default): the function gets `sf_event`s. Another platform's name: it gets one JSON
+    /// document per call, shaped as that platform's Kafka event (see ``EventFormat``).
+    public var eventFormat: EventFormat = .native
+    /// Where the binding sits in function.json (`bindings[0]`), for messages about its fields.
+    public var path: String = "bindings[0]"
 
     /// The consumer group of a trigger that names none: stable across restarts, one per function.
     public static func defaultConsumerGroup(function: String) -> String { "swiftfunc-\(function)" }
@@ -18,7 +23,7 @@ public struct KafkaTriggerBinding: Sendable {
         let group = try binding.string("consumerGroup").map {
             try settings.expand($0, file: binding.file, field: binding.fieldPath("consumerGroup"))
         }
-        return KafkaTriggerBinding(
+        var trigger = KafkaTriggerBinding(
             name: try binding.string("name") ?? "event",
             connection: try KafkaConnection.parse(binding, settings: settings),
             topic: topic,
@@ -26,6 +31,9 @@ public struct KafkaTriggerBinding: Sendable {
             cardinality: try binding.string("cardinality").map { try Cardinality.parse($0, in: binding) } ?? .one,
             dataType: try binding.string("dataType").map { try DataType.parse($0, in: binding) } ?? .binary
         )
+        trigger.eventFormat = try binding.string("eventFormat").map { try EventFormat.parse($0, in: binding) } ?? .native
+        trigger.path = binding.path
+        return trigger
     }
 }
 

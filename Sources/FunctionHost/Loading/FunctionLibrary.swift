@@ -8,8 +8,13 @@ package struct FunctionLibrary: @unchecked Sendable {
     package let entryPoint: UnsafeMutableRawPointer
     /// `ENTRY_flush`, exported by functions that return SF_PENDING.
     let flushFunction: UnsafeMutableRawPointer?
+    /// Set when the library does not describe its entry point, so its bindings were not checked:
+    /// a line for the host's log.
+    let uncheckedWarning: String?
 
-    /// Opens the library of `function`, checks its ABI version and finds its entry point.
+    /// Opens the library of `function`, checks its ABI version, finds its entry point and, when
+    /// the library describes the entry point (`swiftfunc_signature_ENTRY`), checks that
+    /// function.json binds it to the same parameters.
     /// - Throws: ``ConfigurationError`` naming function.json and the field to fix.
     package static func load(_ function: FunctionConfiguration, scriptRoot: URL) throws -> FunctionLibrary {
         let path = function.libraryPath
@@ -35,7 +40,24 @@ package struct FunctionLibrary: @unchecked Sendable {
             throw ConfigurationError(file: function.file, field: "entryPoint",
                                      "\(shown) does not export the symbol '\(function.entryPoint)'; export it with @_cdecl(\"\(function.entryPoint)\") or set entryPoint to the name it exports")
         }
-        return FunctionLibrary(path: path, entryPoint: entryPoint, flushFunction: dlsym(handle, "\(function.entryPoint)_flush"))
+        let descriptorSymbol = SF_SIGNATURE_SYMBOL_PREFIX + function.entryPoint
+        var uncheckedWarning: String?
+        if let signatureSymbol = dlsym(handle, descriptorSymbol) {
+            let describe = unsafeBitCast(signatureSymbol, to: (@convention(c) () -> UnsafePointer<CChar>?).self)
+            let text = describe().map { String(cString: $0) } ?? ""
+            guard let signature = FunctionSignature(descriptor: text) else {
+                throw ConfigurationError(file: function.file, field: "entryPoint",
+                                         "\(shown) exports \(descriptorSymbol) but its text '\(text)' is not a signature descriptor (\"trigger=one|many|document outputs=N\", see docs/ABI.md); rebuild it against this swiftfunc")
+            }
+            if let mismatch = FunctionSignature.mismatch(library: signature, expected: FunctionSignature(expectedBy: function),
+                                                         function: function, libraryName: shown) {
+                throw mismatch
+            }
+        } else {
+            uncheckedWarning = "\(shown) does not export \(descriptorSymbol), so its parameters were not checked against function.json (expected \(FunctionSignature(expectedBy: function))); a mismatch would crash the host. Export it (the Swift SDK computes it: `.of(\(function.entryPoint))`; see docs/ABI.md)"
+        }
+        return FunctionLibrary(path: path, entryPoint: entryPoint, flushFunction: dlsym(handle, "\(function.entryPoint)_flush"),
+                               uncheckedWarning: uncheckedWarning)
     }
 
     private static func lastDynamicLinkerError() -> String {

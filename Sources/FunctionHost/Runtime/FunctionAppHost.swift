@@ -84,6 +84,7 @@ public final class FunctionAppHost: @unchecked Sendable {
                 let library = try FunctionLibrary.load(function, scriptRoot: scriptRoot)
                 var functionLogger = logger
                 functionLogger[metadataKey: "function"] = "\(name)"
+                if let warning = library.uncheckedWarning { functionLogger.warning("\(warning)") }
                 let listener = try TriggerListener(
                     function: function, library: library, options: configuration.kafka,
                     retry: function.retry ?? configuration.retry, producers: producers,

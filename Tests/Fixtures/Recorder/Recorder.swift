@@ -8,12 +8,15 @@ import SwiftFunctions
 
 /// cardinality ONE. Fails every time on the value "fail", and only the first time on "fail-once".
 @_cdecl("record_one")
-public func record_one(_ event: UnsafePointer<sf_event>?, _ context: UnsafePointer<sf_context>?) -> Int32 {
-    invoke(event, context) { event, context in
+public func record_one(_ event: Event, _ context: Context) -> Status {
+    context.run {
         append(#"{"events":["# + describe(event) + "]}", function: context.functionName)
         try failIfAsked(event, context)
     }
 }
+
+@_cdecl("swiftfunc_signature_record_one")
+public func record_one_signature() -> Signature { .of(record_one) }
 
 /// cardinality ONE, for the fault suite: fails, crashes or hangs as `record_one` does, and
 /// otherwise appends "partition offset value" to $SWIFTFUNC_RECORD_DIR/<function>.processed and
@@ -48,8 +51,9 @@ public func process_batch_durably(_ events: UnsafePointer<sf_event>?, _ count: I
 
 /// cardinality MANY. Reports items whose value is "fail-item" as failed.
 @_cdecl("record_many")
-public func record_many(_ events: UnsafePointer<sf_event>?, _ count: Int, _ context: UnsafePointer<sf_context>?) -> Int32 {
-    invoke(events, count, context) { batch, context in
+public func record_many(_ events: Event, _ count: Int, _ context: Context) -> Status {
+    context.run {
+        let batch = Batch(events, count)
         append(#"{"events":["# + batch.map(describe).joined(separator: ",") + "]}", function: context.functionName)
         for (index, event) in batch.enumerated() where event.valueString == "fail-item" {
             context.failItem(at: index, reason: "asked to fail")
@@ -57,17 +61,35 @@ public func record_many(_ events: UnsafePointer<sf_event>?, _ count: Int, _ cont
     }
 }
 
+@_cdecl("swiftfunc_signature_record_many")
+public func record_many_signature() -> Signature { .of(record_many) }
+
 /// cardinality ONE with one output binding: sends the event's key, value and headers on, plus a
 /// header "forwarded-by".
 @_cdecl("forward")
-public func forward(_ event: UnsafePointer<sf_event>?, _ output: UnsafePointer<sf_output>?, _ context: UnsafePointer<sf_context>?) -> Int32 {
-    invoke(event, output, context) { event, output, context in
+public func forward(_ event: Event, _ output: Output, _ context: Context) -> Status {
+    context.run {
         append(#"{"events":["# + describe(event) + "]}", function: context.functionName)
         var headers = event.headers.map { ($0.name, Array($0.value ?? UnsafeRawBufferPointer(start: nil, count: 0))) }
         headers.append(("forwarded-by", Array(context.functionName.utf8)))
         try output.send(value: event.value.map { Array($0) }, key: event.key.map { Array($0) }, headers: headers)
     }
 }
+
+@_cdecl("swiftfunc_signature_forward")
+public func forward_signature() -> Signature { .of(forward) }
+
+/// An eventFormat function: records the document it got as the value of one event.
+@_cdecl("record_document")
+public func record_document(_ document: Document, _ context: Context) -> Status {
+    context.run {
+        append(#"{"events":["# + describe(UnsafeRawPointer(document).assumingMemoryBound(to: sf_event.self)) + "]}",
+               function: context.functionName)
+    }
+}
+
+@_cdecl("swiftfunc_signature_record_document")
+public func record_document_signature() -> Signature { .of(record_document) }
 
 struct AskedToFail: Error, CustomStringConvertible {
     let offset: Int64

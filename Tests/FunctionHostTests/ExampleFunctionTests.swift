@@ -1,0 +1,198 @@
+import FunctionABI
+import Foundation
+import Testing
+@testable import FunctionHost
+
+/// Every example function, run the way the README says it runs.
+@Suite("Example functions")
+struct ExampleFunctionTests {
+    /// A script root holding the example `name`: its functions/NAME/function.json from this
+    /// repository, `library` copied in as the default libNAME.so, and BrokerList pointing at `broker`.
+    private func exampleRoot(_ name: String, library: URL, broker: EmbeddedBroker) throws -> ScriptRoot {
+        let root = try ScriptRoot()
+        let folder = root.url.appendingPathComponent("functions/\(name)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: TestPaths.packageRoot.appendingPathComponent("functions/\(name)/function.json"),
+                                         to: folder.appendingPathComponent("function.json"))
+        try FileManager.default.copyItem(at: library, to: folder.appendingPathComponent("lib\(name).so"))
+        try root.write("local.settings.json", #"{ "Values": { "BrokerList": "\#(broker.bootstrapServers)" } }"#)
+        return root
+    }
+
+    @Test("Greeter: its whole source is at most 15 lines, and it greets")
+    func greeter() throws {
+        let source = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("Examples/Greeter/Greeter.swift"), encoding: .utf8)
+        #expect(source.split(separator: "\n", omittingEmptySubsequences: false).count <= 15)
+        let broker = try EmbeddedBroker()
+        let harness = HostHarness(root: try exampleRoot("Greeter", library: try TestPaths.library("Greeter"), broker: broker), broker: broker)
+        defer { harness.stop() }
+        try broker.createTopic("greetings", partitions: 1)
+        #expect(try harness.start().map(\.status) == [.running])
+        try harness.waitForAssignment("Greeter")
+        _ = try IndependentClient.produce(broker: broker.bootstrapServers, [OutgoingMessage(topic: "greetings", value: "Swift")])
+        try waitUntil("the greeting") { harness.log.contains("info Hello, Swift!", "function=Greeter", "invocation=") }
+    }
+
+    @Test("CGreeter: plain C built with cc -shared runs like any other function")
+    func cGreeter() throws {
+        let library = try CCompiler.sharedLibrary([TestPaths.packageRoot.appendingPathComponent("Examples/CGreeter/greeter.c")], named: "CGreeter")
+        let broker = try EmbeddedBroker()
+        try broker.createTopic("c-greetings", partitions: 1)
+        let harness = HostHarness(root: try exampleRoot("CGreeter", library: library, broker: broker), broker: broker)
+        defer { harness.stop() }
+        #expect(try harness.start().map(\.status) == [.running])
+        #expect(!harness.log.contains("not checked"), "the C library describes its signature")
+        try harness.waitForAssignment("CGreeter")
+        _ = try IndependentClient.produce(broker: broker.bootstrapServers, [
+            OutgoingMessage(topic: "c-greetings", value: "World"),
+            OutgoingMessage(topic: "c-greetings", key: nil, value: nil),
+        ])
+        try waitUntil("both greetings") {
+            harness.log.contains("Hello from C, World!", "function=CGreeter") && harness.log.contains("Hello from C, nobody!")
+        }
+    }
+
+    @Test("BatchTotals: JSON amounts summed per key across batches; a value without an amount is a failed item")
+    func batchTotals() throws {
+        let broker = try EmbeddedBroker()
+        try broker.createTopic("amounts", partitions: 1)
+        let harness = HostHarness(root: try exampleRoot("BatchTotals", library: try TestPaths.library("BatchTotals"), broker: broker), broker: broker)
+        defer { harness.stop() }
+        #expect(try harness.start().map(\.status) == [.running])
+        try harness.waitForAssignment("BatchTotals")
+        let values = [("apples", #"{"amount": 1}"#), ("pears", #"{"amount":2,"note":"x"}"#), ("apples", #"{ "amount" : 3.5 }"#),
+                      ("apples", "not json")]
+        _ = try IndependentClient.produce(broker: broker.bootstrapServers, values.map { OutgoingMessage(topic: "amounts", key: $0.0, value: $0.1) })
+        try waitUntil("the bad item to be reported") { harness.log.contains("value has no number \"amount\": not json") }
+        var totals: [String: Double] = [:]
+        for line in harness.log.lines where line.contains("batch of ") {
+            let summary = line.split(separator: ":", maxSplits: 1)[1].split(separator: " ")
+            for pair in summary where pair.contains("=") && !pair.hasPrefix("function=") && !pair.hasPrefix("invocation=") {
+                let parts = pair.split(separator: "=")
+                totals[String(parts[0]), default: 0] += Double(parts[1]) ?? 0
+            }
+        }
+        #expect(totals["apples"] ?? 0 >= 4.5 && totals["pears"] ?? 0 >= 2, "\(totals)")
+    }
+
+    @Test("Router: forwards with the key to the output topic and logs where each record landed")
+    func router() throws {
+        let broker = try EmbeddedBroker()
+        try broker.createTopic("orders", partitions: 2)
+        try broker.createTopic("orders-routed", partitions: 1)
+        let harness = HostHarness(root: try exampleRoot("Router", library: try TestPaths.library("Router"), broker: broker), broker: broker)
+        defer { harness.stop() }
+        #expect(try harness.start().map(\.status) == [.running])
+        try harness.waitForAssignment("Router")
+        _ = try IndependentClient.produce(broker: broker.bootstrapServers, [OutgoingMessage(topic: "orders", key: "order-7", value: "apple pie")])
+        let routed = try IndependentClient.consume(broker: broker.bootstrapServers, topic: "orders-routed", partitions: 1, count: 1)
+        let record = try #require(routed.first)
+        #expect(record.key == Array("order-7".utf8) && record.value == Array("APPLE PIE".utf8))
+        #expect(record.headers == [RecordedHeader(name: "routed-from", value: Array("orders".utf8))])
+        try waitUntil("the delivery log line") {
+            harness.log.contains("routed 'APPLE PIE' to orders-routed [\(record.placement.partition)] @ \(record.placement.offset)")
+        }
+    }
+
+    @Test("Backup: files per topic, partition and window; run returns SF_PENDING, run_flush syncs; through the host, offsets are committed after the flush")
+    func backup() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("backup"))
+        setenv("BACKUP_DIRECTORY", directory.path, 1)
+        setenv("BACKUP_WINDOW_SECONDS", "60", 1)
+        let call = try DirectCall(library: try TestPaths.library("Backup").path, functionName: "Backup")
+        #expect(try call.signature("run") == "trigger=many outputs=0")
+        let minute: Int64 = 1_700_000_040_000 // a window start: a whole minute
+        let events = SyntheticEvents([
+            SyntheticRecord(topic: "src", partition: 0, offset: 1, timestamp: minute + 1_000, value: Array("first".utf8)),
+            SyntheticRecord(topic: "src", partition: 1, offset: 9, timestamp: minute + 2_000, value: Array("other partition".utf8)),
+            SyntheticRecord(topic: "src", partition: 0, offset: 2, timestamp: minute + 61_000, value: Array("next window".utf8)),
+            SyntheticRecord(topic: "src", partition: 0, offset: 3, timestamp: minute + 59_999, value: Array("late, same first window".utf8)),
+        ])
+        #expect(try call.callMany("run", events.events, count: events.count) == SF_PENDING)
+        #expect(try call.flush("run") == SF_OK)
+        func file(_ partition: Int, _ start: Int64) throws -> String {
+            try String(contentsOf: directory.appendingPathComponent("ckafka-backup/src/\(partition)/\(start / 1000).log"), encoding: .utf8)
+        }
+        #expect(try file(0, minute) == "first\nlate, same first window\n")
+        #expect(try file(0, minute + 60_000) == "next window\n")
+        #expect(try file(1, minute) == "other partition\n")
+
+        // Windows that ended were closed by the flush: the next record of that window reopens
+        // (appends to) its file rather than writing to a stale descriptor.
+        let again = SyntheticEvents([SyntheticRecord(topic: "src", partition: 0, offset: 4, timestamp: minute + 5, value: Array("reopened".utf8))])
+        #expect(try call.callMany("run", again.events, count: 1) == SF_PENDING)
+        #expect(try call.flush("run") == SF_OK)
+        #expect(try file(0, minute) == "first\nlate, same first window\nreopened\n")
+
+        unsetenv("BACKUP_DIRECTORY")
+        #expect(try call.callMany("run", again.events, count: 1) == SF_ERROR)
+        #expect(call.log.contains("error BACKUP_DIRECTORY is not set"))
+
+        // Through the host: offsets are committed only after run_flush made the files durable.
+        let hosted = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("backup-hosted"))
+        setenv("BACKUP_DIRECTORY", hosted.path, 1)
+        defer { unsetenv("BACKUP_DIRECTORY") }
+        let broker = try EmbeddedBroker()
+        try broker.createTopic("backup-source", partitions: 2)
+        let root = try exampleRoot("Backup", library: try TestPaths.library("Backup"), broker: broker)
+        let functionJSON = root.url.appendingPathComponent("functions/Backup/function.json")
+        let enabled = try String(contentsOf: functionJSON, encoding: .utf8)
+            .replacingOccurrences(of: #""disabled": true,"#, with: #""flushIntervalSeconds": 1,"#)
+        try Data(enabled.utf8).write(to: functionJSON)
+        let harness = HostHarness(root: root, broker: broker)
+        defer { harness.stop() }
+        #expect(try harness.start().map(\.status) == [.running])
+        try harness.waitForAssignment("Backup")
+        let placements = try IndependentClient.produce(broker: broker.bootstrapServers, [
+            OutgoingMessage(topic: "backup-source", key: nil, value: Array("a".utf8), partition: 0, timestamp: minute),
+            OutgoingMessage(topic: "backup-source", key: nil, value: Array("b".utf8), partition: 0, timestamp: minute + 1),
+            OutgoingMessage(topic: "backup-source", key: nil, value: Array("c".utf8), partition: 1, timestamp: minute + 2),
+        ])
+        try waitUntil("the group to commit past every record, after a flush", timeout: 30) {
+            let committed = try IndependentClient.committed(broker: broker.bootstrapServers, group: "backup", topic: "backup-source", partitions: 2)
+            return committed[0] == placements[1].offset + 1 && committed[1] == placements[2].offset + 1
+        }
+        let hostedFile = hosted.appendingPathComponent("ckafka-backup/backup-source/0/\(minute / 1000).log")
+        #expect(try String(contentsOf: hostedFile, encoding: .utf8) == "a\nb\n")
+    }
+
+    @Test("AWSPort and TencentPort: ported handlers parse the documents of their eventFormat (called directly: the listener does not build documents yet)")
+    func portedFunctions() throws {
+        let events = SyntheticEvents([
+            SyntheticRecord(topic: "orders", partition: 0, offset: 15, timestamp: 1_545_084_650_987, key: Array("recordKey".utf8), value: Array(#"{"total":3}"#.utf8)),
+            SyntheticRecord(topic: "orders", partition: 1, offset: 4, timestamp: 1_545_084_650_988, key: nil, value: Array("plain".utf8)),
+        ])
+        let aws = try DirectCall(library: try TestPaths.library("AWSPort").path, functionName: "AWSPort")
+        #expect(try aws.signature("run") == "trigger=document outputs=0")
+        let awsDocument = EventDocumentBuilder(format: .aws, cardinality: .many, bootstrapServers: "127.0.0.1:9092")
+        #expect(try aws.callOne("run", awsDocument.build(events.events, count: 2)) == SF_OK)
+        #expect(aws.log.contains(#"SelfManagedKafka orders-0@15 key=recordKey: {"total":3}"#))
+        #expect(aws.log.contains("SelfManagedKafka orders-1@4 key=-: plain"))
+
+        let tencent = try DirectCall(library: try TestPaths.library("TencentPort").path, functionName: "TencentPort")
+        #expect(try tencent.signature("run") == "trigger=document outputs=0")
+        let tencentDocument = EventDocumentBuilder(format: .tencent, cardinality: .many, bootstrapServers: "unused:1")
+        #expect(try tencent.callOne("run", tencentDocument.build(events.events, count: 2)) == SF_OK)
+        #expect(tencent.log.contains(#"ckafka orders[0]@15 key=recordKey: {"total":3}"#))
+        #expect(tencent.log.contains("ckafka orders[1]@4 key=None: plain"))
+
+        // Their function.json files bind them as documents, so the host's signature check passes.
+        for name in ["AWSPort", "TencentPort"] {
+            let root = try ScriptRoot()
+            let folder = root.url.appendingPathComponent("functions/\(name)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: TestPaths.packageRoot.appendingPathComponent("functions/\(name)/function.json"),
+                                             to: folder.appendingPathComponent("function.json"))
+            let function = try FunctionConfiguration.load(directory: folder, scriptRoot: root.url,
+                                                          settings: try AppSettings.load(scriptRoot: root.url, environment: ["BrokerList": "127.0.0.1:1"]))
+            _ = try FunctionLibrary.load(FunctionConfiguration(copying: function, library: try TestPaths.library(name).path), scriptRoot: root.url)
+        }
+    }
+}
+
+extension FunctionConfiguration {
+    init(copying function: FunctionConfiguration, library: String) {
+        self = function
+        libraryPath = library
+    }
+}
