@@ -156,7 +156,31 @@ struct ExampleFunctionTests {
         #expect(try String(contentsOf: hostedFile, encoding: .utf8) == "a\nb\n")
     }
 
-    @Test("AWSPort and TencentPort: ported handlers parse the documents of their eventFormat (called directly: the listener does not build documents yet)")
+    @Test("AWSPort and TencentPort through the host: records produced to their topics arrive as their platform's JSON document")
+    func portedFunctionsThroughTheHost() throws {
+        let broker = try EmbeddedBroker()
+        try broker.createTopic("aws-orders", partitions: 2)
+        try broker.createTopic("ckafka-messages", partitions: 2)
+        let aws = HostHarness(root: try exampleRoot("AWSPort", library: try TestPaths.library("AWSPort"), broker: broker), broker: broker)
+        let tencent = HostHarness(root: try exampleRoot("TencentPort", library: try TestPaths.library("TencentPort"), broker: broker), broker: broker)
+        defer { aws.stop(); tencent.stop() }
+        #expect(try aws.start().map(\.status) == [.running])
+        #expect(try tencent.start().map(\.status) == [.running])
+        try aws.waitForAssignment("AWSPort")
+        try tencent.waitForAssignment("TencentPort")
+        let placements = try IndependentClient.produce(broker: broker.bootstrapServers, [
+            OutgoingMessage(topic: "aws-orders", key: "order-1", value: #"{"total":3}"#, partition: 1),
+            OutgoingMessage(topic: "ckafka-messages", key: "m-1", value: "hello ckafka", partition: 0),
+        ])
+        try waitUntil("the AWS-shaped record") {
+            aws.log.contains(#"SelfManagedKafka aws-orders-1@\#(placements[0].offset) key=order-1: {"total":3}"#)
+        }
+        try waitUntil("the Tencent-shaped record") {
+            tencent.log.contains("ckafka ckafka-messages[0]@\(placements[1].offset) key=m-1: hello ckafka")
+        }
+    }
+
+    @Test("AWSPort and TencentPort: ported handlers parse the documents of their eventFormat, called directly")
     func portedFunctions() throws {
         let events = SyntheticEvents([
             SyntheticRecord(topic: "orders", partition: 0, offset: 15, timestamp: 1_545_084_650_987, key: Array("recordKey".utf8), value: Array(#"{"total":3}"#.utf8)),

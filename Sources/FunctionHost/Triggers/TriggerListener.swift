@@ -37,6 +37,8 @@ final class TriggerListener: @unchecked Sendable {
     private let outputs: [OutputHandle]
     private let deadLetters: DeadLetterWriter
     private let events: EventBuffer
+    /// For a trigger with an `eventFormat`: turns the events into the platform's JSON document.
+    private let documents: EventDocumentBuilder?
     private let fetched: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
     private let eligible: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>>
     private let fetchCapacity: Int
@@ -77,9 +79,14 @@ final class TriggerListener: @unchecked Sendable {
         self.options = options
         self.retry = retry
         self.logger = logger
+        // With an eventFormat the entry point gets one document, whatever the cardinality.
+        let callShape = function.trigger.eventFormat == .native ? function.trigger.cardinality : .one
         callInterface = try CallInterface(
             entryPoint: library.entryPoint,
-            parameters: CallInterface.parameters(cardinality: function.trigger.cardinality, outputCount: function.outputs.count))
+            parameters: CallInterface.parameters(cardinality: callShape, outputCount: function.outputs.count))
+        documents = function.trigger.eventFormat == .native ? nil : EventDocumentBuilder(
+            format: function.trigger.eventFormat, cardinality: function.trigger.cardinality,
+            dataType: function.trigger.dataType, bootstrapServers: function.trigger.connection.brokerList)
         flushFunction = library.flushFunction.map { unsafeBitCast($0, to: FlushFunction.self) }
         context = InvocationContext(functionName: function.name, logger: logger)
         outputs = try function.outputs.map { OutputHandle(binding: $0, producer: try producers.producer(for: $0.connection)) }
@@ -101,7 +108,7 @@ final class TriggerListener: @unchecked Sendable {
         }
 
         // The slots that never change: output handles, then the context.
-        let firstOutput = function.trigger.cardinality == .one ? 1 : 2
+        let firstOutput = callShape == .one ? 1 : 2
         for (index, output) in outputs.enumerated() { callInterface.setPointer(firstOutput + index, output.pointer) }
         callInterface.setPointer(firstOutput + outputs.count, context.pointer)
 
@@ -442,8 +449,12 @@ final class TriggerListener: @unchecked Sendable {
     private func attempt(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> Outcome {
         events.reset(for: messages)
         for index in messages.indices { events.fill(index, from: messages[index]) }
-        callInterface.setPointer(0, events.events)
-        if function.trigger.cardinality == .many { callInterface.setCount(1, messages.count) }
+        if let documents {
+            callInterface.setPointer(0, documents.build(events.events, count: messages.count))
+        } else {
+            callInterface.setPointer(0, events.events)
+            if function.trigger.cardinality == .many { callInterface.setCount(1, messages.count) }
+        }
         if let journal { journal.begin(UnsafeBufferPointer(start: journalRanges, count: describeForJournal(messages)), startedAtMs: Int64(Date().timeIntervalSince1970 * 1000)) }
         context.begin(invocationID: invocationCounter.wrappingAdd(1, ordering: .relaxed).newValue)
         let started = monotonicNanoseconds()
