@@ -26,7 +26,7 @@ def tohex(data):
 
 
 def produce(request):
-    producer = Producer({"bootstrap.servers": request["broker"], "linger.ms": 0})
+    producer = Producer({"bootstrap.servers": request["broker"], "linger.ms": 0, "message.max.bytes": 10_000_000})
     messages = request["messages"]
     results = [None] * len(messages)
     for index, message in enumerate(messages):
