@@ -140,16 +140,15 @@ func record(_ name: String, _ nanoseconds: Double) {
 
 print("One invocation, per message: \(messageCount) real librdkafka messages of \(valueSize) bytes, median of \(rounds) rounds")
 
-// The parts, alone. rd_kafka_message_headers is what EventBuffer calls per message (twice: in
-// reset and in fill); on a consumed message without headers librdkafka 2.0.2 allocates and frees a
-// parse buffer on every call to find that out.
+// The parts, alone. rd_kafka_message_headers is what EventBuffer calls once per message; on a
+// consumed message without headers librdkafka 2.0.2 allocates and frees a parse buffer on every
+// call to find that out.
 record("rdkafka-headers-call", measure(messagesPerIteration: messageCount) {
     var handle: OpaquePointer? = nil
     for index in 0..<messageCount { _ = rd_kafka_message_headers(messages[index], &handle) }
 })
 record("event-fill", measure(messagesPerIteration: messageCount) {
-    events.reset(for: batch)
-    for index in 0..<messageCount { events.fill(index, from: messages[index]) }
+    events.fill(batch)
 })
 
 for (language, file) in [("swift", "libBenchNoop.so"), ("c", "libBenchNoopC.so")] {
@@ -162,8 +161,7 @@ for (language, file) in [("swift", "libBenchNoop.so"), ("c", "libBenchNoopC.so")
     manyCall.setPointer(2, context.pointer)
 
     // The call alone: through libffi, and, for comparison, a direct C call of the same symbol.
-    events.reset(for: UnsafeBufferPointer(start: messages, count: 1))
-    events.fill(0, from: messages[0])
+    events.fill(UnsafeBufferPointer(start: messages, count: 1))
     oneCall.setPointer(0, events.events)
     record("libffi-call-\(language)", measure(messagesPerIteration: messageCount) {
         for _ in 0..<messageCount { _ = oneCall.call() }
@@ -176,16 +174,14 @@ for (language, file) in [("swift", "libBenchNoop.so"), ("c", "libBenchNoopC.so")
     // What TriggerListener does per message (ONE) and per batch (MANY): the target's number.
     record("invocation-one-\(language)", measure(messagesPerIteration: messageCount) {
         for index in 0..<messageCount {
-            events.reset(for: UnsafeBufferPointer(start: messages + index, count: 1))
-            events.fill(0, from: messages[index])
+            events.fill(UnsafeBufferPointer(start: messages + index, count: 1))
             oneCall.setPointer(0, events.events)
             context.begin(invocationID: invocationCounter.wrappingAdd(1, ordering: .relaxed).newValue)
             _ = oneCall.call()
         }
     })
     record("invocation-many-\(language)", measure(messagesPerIteration: messageCount) {
-        events.reset(for: batch)
-        for index in 0..<messageCount { events.fill(index, from: messages[index]) }
+        events.fill(batch)
         manyCall.setPointer(0, events.events)
         manyCall.setCount(1, messageCount)
         context.begin(invocationID: invocationCounter.wrappingAdd(1, ordering: .relaxed).newValue)

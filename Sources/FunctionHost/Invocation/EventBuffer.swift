@@ -24,23 +24,23 @@ package final class EventBuffer {
         headers.deallocate()
     }
 
-    /// Makes room for the headers of `messages` (their pointers into header storage must not
-    /// move while the batch is in use) and starts filling at the first event.
-    package func reset(for messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) {
+    /// Describes `messages` as events `0..<messages.count`, asking librdkafka for each
+    /// message's headers once. Header pointers are set last, once the header storage has grown
+    /// to what the batch needs and can no longer move.
+    @inline(__always)
+    package func fill(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) {
         headerCount = 0
-        var needed = 0
-        for message in messages { needed += Self.headerCount(of: message) }
-        if needed > headerCapacity {
-            headers.deallocate()
-            headerCapacity = max(needed, headerCapacity * 2)
-            headers = .allocate(capacity: headerCapacity)
+        for index in messages.indices { fill(index, from: messages[index]) }
+        guard headerCount > 0 else { return }
+        var next = 0
+        for index in messages.indices where events[index].header_count > 0 {
+            events[index].headers = UnsafePointer(headers + next)
+            next += events[index].header_count
         }
     }
 
-    /// Describes `message` as event `index`. Call ``reset(for:)`` first with every message the
-    /// events will be used together with.
     @inline(__always)
-    package func fill(_ index: Int, from message: UnsafeMutablePointer<rd_kafka_message_t>) {
+    private func fill(_ index: Int, from message: UnsafeMutablePointer<rd_kafka_message_t>) {
         let raw = message.pointee
         var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
         let timestamp = rd_kafka_message_timestamp(message, &timestampType)
@@ -48,16 +48,16 @@ package final class EventBuffer {
         let firstHeader = headerCount
         var headerHandle: OpaquePointer? = nil
         if rd_kafka_message_headers(message, &headerHandle) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerHandle {
-            var position = 0
+            let count = rd_kafka_header_cnt(headerHandle)
+            if headerCount + count > headerCapacity { growHeaders(to: headerCount + count) }
             var name: UnsafePointer<CChar>? = nil
             var value: UnsafeRawPointer? = nil
             var size = 0
-            while rd_kafka_header_get_all(headerHandle, position, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
+            for position in 0..<count where rd_kafka_header_get_all(headerHandle, position, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR {
                 headers[headerCount] = sf_header(
                     name: name, name_length: name.map { strlen($0) } ?? 0,
                     value: value?.assumingMemoryBound(to: UInt8.self), value_length: value == nil ? 0 : size)
                 headerCount += 1
-                position += 1
             }
         }
         events[index] = sf_event(
@@ -66,14 +66,16 @@ package final class EventBuffer {
             offset: raw.offset, timestamp: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : timestamp,
             key: raw.key?.assumingMemoryBound(to: UInt8.self), key_length: raw.key_len,
             value: raw.payload?.assumingMemoryBound(to: UInt8.self), value_length: raw.len,
-            headers: headerCount > firstHeader ? UnsafePointer(headers + firstHeader) : nil,
+            headers: nil, // set by fill(_:) once the storage stops moving
             header_count: headerCount - firstHeader
         )
     }
 
-    private static func headerCount(of message: UnsafeMutablePointer<rd_kafka_message_t>) -> Int {
-        var headerHandle: OpaquePointer? = nil
-        guard rd_kafka_message_headers(message, &headerHandle) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerHandle else { return 0 }
-        return rd_kafka_header_cnt(headerHandle)
+    private func growHeaders(to needed: Int) {
+        let grown = UnsafeMutablePointer<sf_header>.allocate(capacity: max(needed, headerCapacity * 2))
+        grown.moveInitialize(from: headers, count: headerCount)
+        headers.deallocate()
+        headers = grown
+        headerCapacity = max(needed, headerCapacity * 2)
     }
 }

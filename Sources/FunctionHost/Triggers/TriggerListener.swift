@@ -447,24 +447,24 @@ final class TriggerListener: @unchecked Sendable {
     /// Calls the function once with `messages` (one event for ONE, a batch for MANY), then waits
     /// for every record it sent without waiting itself.
     private func attempt(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> Outcome {
-        events.reset(for: messages)
-        for index in messages.indices { events.fill(index, from: messages[index]) }
+        events.fill(messages)
         if let documents {
             callInterface.setPointer(0, documents.build(events.events, count: messages.count))
         } else {
             callInterface.setPointer(0, events.events)
             if function.trigger.cardinality == .many { callInterface.setCount(1, messages.count) }
         }
-        if let journal { journal.begin(UnsafeBufferPointer(start: journalRanges, count: describeForJournal(messages)), startedAtMs: Int64(Date().timeIntervalSince1970 * 1000)) }
+        if let journal { journal.begin(UnsafeBufferPointer(start: journalRanges, count: describeForJournal(messages)), startedAtMs: wallClockMilliseconds()) }
         context.begin(invocationID: invocationCounter.wrappingAdd(1, ordering: .relaxed).newValue)
-        let started = monotonicNanoseconds()
+        let logging = logger.logLevel <= .info
+        let started = logging ? monotonicNanoseconds() : 0
         let result = callInterface.call()
         journal?.end()
         var deliveryFailures: [String] = []
         for output in outputs {
             deliveryFailures += output.invocationTracker.waitForAll().failures
         }
-        let elapsed = monotonicNanoseconds() - started
+        let elapsed = logging ? monotonicNanoseconds() - started : 0
 
         var outcome = Outcome()
         if result != SF_OK && result != SF_PENDING {
@@ -483,7 +483,7 @@ final class TriggerListener: @unchecked Sendable {
                 logger.error("Function '\(function.name)' returned SF_PENDING but exports no \(function.entryPoint)_flush: its records are never committed and will be delivered again after a restart")
             }
         }
-        if logger.logLevel <= .info {
+        if logging {
             let name = outcome.failure != nil ? "Failed" : outcome.failedItems.isEmpty ? (outcome.pending ? "Pending" : "Succeeded") : "PartiallyFailed"
             let detail = function.trigger.cardinality == .one
                 ? "partition=\(messages[0].pointee.partition) offset=\(messages[0].pointee.offset)"
