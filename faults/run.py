@@ -31,6 +31,7 @@ WORK = tempfile.mkdtemp(prefix="swiftfunc-faults-")
 RECORDS = os.path.join(WORK, "records")
 os.makedirs(RECORDS)
 PARTITIONS = 4
+REFUSED_COMMIT = "Committing revoked partitions of"
 
 
 def wait_until(what, condition, timeout=120):
@@ -176,9 +177,16 @@ class Scenario:
         dead = dead_letters(self.broker, f"{self.topic}.dlq")
         produced = set(self.values)
         lost = produced - done - set(dead)
+        # librdkafka 2.0.2's mock cluster refuses offset commits while a group rebalances (a
+        # Kafka broker accepts them while the group prepares its rebalance), so the host's
+        # commit on revocation fails there and the new owner gets again what was settled since
+        # the last auto-commit. The host logs each refused commit; only then are duplicates
+        # without a crash or kill accepted.
+        refused = any(REFUSED_COMMIT in line and "Group rebalance in progress" in line
+                      for host in self.hosts for line in host.text().splitlines())
         result = {"name": self.name, "produced": len(produced), "processed": len(done & produced),
                   "deadlettered": len(set(dead)), "lost": len(lost), "duplicates": len(lines) - len(done),
-                  "crash_or_kill": self.crash_or_kill}
+                  "crash_or_kill": self.crash_or_kill, "refused_commit": refused}
         if lost:
             result["lost_examples"] = sorted(lost)[:5]
         return result
@@ -291,6 +299,11 @@ def scenario_sigterm_mid_batch():
         scenario.close()
 
 
+def passed(result):
+    """Nothing lost; duplicates only after a crash or kill, or a commit the broker refused."""
+    return result["lost"] == 0 and (result["duplicates"] == 0 or result["crash_or_kill"] or result["refused_commit"])
+
+
 def main():
     scenarios = [scenario_throws, scenario_trap, scenario_sigkill, scenario_broker_down, scenario_rebalance,
                  scenario_sigterm_mid_batch]
@@ -306,7 +319,7 @@ def main():
             continue
         result["seconds"] = round(time.monotonic() - started, 1)
         results.append(result)
-        ok = result["lost"] == 0 and (result["crash_or_kill"] or result["duplicates"] == 0)
+        ok = passed(result)
         failed = failed or not ok
         print(f"fault-scenario {result['name']}: produced={result['produced']} processed={result['processed']} "
               f"deadlettered={result['deadlettered']} lost={result['lost']} duplicates={result['duplicates']}", flush=True)
@@ -317,8 +330,12 @@ def main():
     for result in results:
         print(f"{result['name']:<20} {result['produced']:>9} {result['processed']:>10} {result['deadlettered']:>14} "
               f"{result['lost']:>5} {result['duplicates']:>11} {result['seconds']:>8}")
-    passed = sum(1 for result in results if result["lost"] == 0 and (result["crash_or_kill"] or result["duplicates"] == 0))
-    print(f"\n{passed} passed, {len(scenarios) - passed} failed")
+    for result in results:
+        if result["duplicates"] and not result["crash_or_kill"] and result["refused_commit"]:
+            print(f"{result['name']}: the broker refused the commit on revocation (librdkafka's mock cluster does during "
+                  f"a rebalance; Kafka does not), so {result['duplicates']} settled messages were delivered again to the new owner")
+    count = sum(1 for result in results if passed(result))
+    print(f"\n{count} passed, {len(scenarios) - count} failed")
     print(f"(logs in {WORK})")
     sys.exit(1 if failed else 0)
 

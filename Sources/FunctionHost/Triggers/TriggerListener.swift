@@ -93,8 +93,9 @@ final class TriggerListener: @unchecked Sendable {
         deadLetters = try DeadLetterWriter(function: function, producers: producers)
         fetchCapacity = function.trigger.cardinality == .many ? options.maxBatchSize : Self.fetchSizeForOne
         events = EventBuffer(capacity: fetchCapacity)
-        fetched = .allocate(capacity: fetchCapacity)
-        eligible = .allocate(capacity: fetchCapacity)
+        // Room for a fetch plus the messages carried over from the previous one.
+        fetched = .allocate(capacity: 2 * fetchCapacity)
+        eligible = .allocate(capacity: 2 * fetchCapacity)
         journalRanges = .allocate(capacity: InvocationJournal.maximumRanges)
         topicName = strdup(function.trigger.topic)
         if let crashProtection {
@@ -173,41 +174,61 @@ final class TriggerListener: @unchecked Sendable {
     // MARK: - The consuming thread
 
     private func run() {
+        var carried = 0
         while !stopRequested.load(ordering: .relaxed) {
             attemptDueHeldPartitions()
             flushIfDue()
-            let count = fetch(timeoutMs: pollTimeoutMs())
+            // Messages carried over from the previous fetch come first; new ones join them
+            // without waiting when some are already there.
+            let count = carried + fetch(into: fetched + carried, timeoutMs: carried > 0 ? 0 : pollTimeoutMs())
+            carried = 0
             guard count > 0 else { continue }
             let eligibleCount = collectEligible(count)
+            var carry = UnsafeMutableBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>(start: eligible, count: 0)
             if eligibleCount > 0 {
                 if function.trigger.cardinality == .one {
+                    let started = monotonicNanoseconds()
                     for index in 0..<eligibleCount {
                         if stopRequested.load(ordering: .relaxed) { break }
+                        // A slow function must not keep the consumer from polling for long: a
+                        // rebalance waits on that poll. The rest of the fetch is carried over.
+                        if index & 7 == 7, monotonicNanoseconds() - started > Self.oneFetchTimeBudget {
+                            carry = UnsafeMutableBufferPointer(start: eligible + index, count: eligibleCount - index)
+                            break
+                        }
                         deliverFresh(UnsafeMutableBufferPointer(start: eligible + index, count: 1))
                     }
                 } else {
                     deliverFresh(UnsafeMutableBufferPointer(start: eligible, count: eligibleCount))
                 }
             }
+            carry.forEach { retainedThisFetch.insert($0) }
             for index in 0..<count {
                 guard let message = fetched[index] else { continue }
                 if retainedThisFetch.isEmpty || !retainedThisFetch.contains(message) { rd_kafka_message_destroy(message) }
             }
+            for (index, message) in carry.enumerated() { fetched[index] = message }
+            carried = carry.count
             retainedThisFetch.removeAll(keepingCapacity: true)
             storeOffsets()
         }
+        for index in 0..<carried { fetched[index].map(rd_kafka_message_destroy) }
         flush(reason: "shutdown")
         close()
     }
 
+    /// How long a ONE function may work through one fetch before the consumer polls again
+    /// (serving a rebalance, say); the rest of the fetch waits for the next round.
+    static let oneFetchTimeBudget: UInt64 = 250_000_000
+
     /// Takes what is already fetched without waiting; waits (up to `timeoutMs`) only when
     /// nothing is there, and then only for the first message.
-    private func fetch(timeoutMs: Int32) -> Int {
-        var count = rd_kafka_consume_batch_queue(queue, 0, fetched, fetchCapacity)
-        if count == 0 {
-            count = rd_kafka_consume_batch_queue(queue, timeoutMs, fetched, 1)
+    private func fetch(into buffer: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>, timeoutMs: Int32) -> Int {
+        var count = rd_kafka_consume_batch_queue(queue, 0, buffer, fetchCapacity)
+        if count == 0 && timeoutMs > 0 {
+            count = rd_kafka_consume_batch_queue(queue, timeoutMs, buffer, 1)
             if count == 1 && fetchCapacity > 1 {
-                count += max(0, rd_kafka_consume_batch_queue(queue, 0, fetched + 1, fetchCapacity - 1))
+                count += max(0, rd_kafka_consume_batch_queue(queue, 0, buffer + 1, fetchCapacity - 1))
             }
         }
         return max(0, count)

@@ -25,7 +25,10 @@ struct RecordedEvent: Equatable {
 func recordedInvocations(_ function: String) throws -> [[RecordedEvent]] {
     let url = TestPaths.recordDirectory.appendingPathComponent("\(function).jsonl")
     guard let text = try? String(contentsOf: url, encoding: .utf8) else { return [] }
-    return try text.split(separator: "\n").map { line in
+    // A line still being written (a big record) is not complete until its newline.
+    var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+    lines.removeLast()
+    return try lines.filter { !$0.isEmpty }.map { line in
         guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
               let events = object["events"] as? [[String: Any]] else {
             throw TestSetupError("unreadable record line: \(line)")
