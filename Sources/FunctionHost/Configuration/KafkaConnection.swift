@@ -63,7 +63,7 @@ public struct KafkaConnection: Hashable, Sendable {
 }
 
 /// Azure's `authenticationMode`, librdkafka's `sasl.mechanisms`.
-public enum AuthenticationMode: String, CaseIterable, Sendable {
+public enum AuthenticationMode: String, CaseIterable, Sendable, AzureAuthenticationOption {
     case gssapi, plain, scramSha256, scramSha512, oauthBearer
 
     var librdkafkaValue: String {
@@ -76,19 +76,11 @@ public enum AuthenticationMode: String, CaseIterable, Sendable {
         }
     }
 
-    /// `nil` for Azure's `NotSet`.
-    static func parse(_ text: String, in binding: JSONObject, field: String) throws -> AuthenticationMode? {
-        let key = normalizedEnumValue(text)
-        if key == "notset" || key.isEmpty { return nil }
-        if let mode = allCases.first(where: { normalizedEnumValue($0.rawValue) == key || normalizedEnumValue($0.librdkafkaValue) == key }) {
-            return mode
-        }
-        throw binding.error(field, "unknown value '\(text)'; use one of NotSet, Gssapi, Plain, ScramSha256, ScramSha512, OAuthBearer")
-    }
+    static let choices = "Gssapi, Plain, ScramSha256, ScramSha512, OAuthBearer"
 }
 
 /// Azure's `protocol`, librdkafka's `security.protocol`.
-public enum SecurityProtocol: String, CaseIterable, Sendable {
+public enum SecurityProtocol: String, CaseIterable, Sendable, AzureAuthenticationOption {
     case plaintext, ssl, saslPlaintext, saslSsl
 
     var librdkafkaValue: String {
@@ -100,12 +92,25 @@ public enum SecurityProtocol: String, CaseIterable, Sendable {
         }
     }
 
-    /// `nil` for Azure's `NotSet`.
-    static func parse(_ text: String, in binding: JSONObject, field: String) throws -> SecurityProtocol? {
+    static let choices = "Plaintext, Ssl, SaslPlaintext, SaslSsl"
+}
+
+/// An authentication option Azure spells in any case, where `NotSet` means librdkafka's default.
+protocol AzureAuthenticationOption: CaseIterable, RawRepresentable where RawValue == String {
+    var librdkafkaValue: String { get }
+    /// The values, as Azure's documentation writes them, for error messages.
+    static var choices: String { get }
+}
+
+extension AzureAuthenticationOption {
+    /// `nil` for `NotSet`; accepts Azure's names and librdkafka's in any case.
+    static func parse(_ text: String, in binding: JSONObject, field: String) throws -> Self? {
         let key = normalizedEnumValue(text)
         if key == "notset" || key.isEmpty { return nil }
-        if let value = allCases.first(where: { normalizedEnumValue($0.rawValue) == key }) { return value }
-        throw binding.error(field, "unknown value '\(text)'; use one of NotSet, Plaintext, Ssl, SaslPlaintext, SaslSsl")
+        if let value = allCases.first(where: { normalizedEnumValue($0.rawValue) == key || normalizedEnumValue($0.librdkafkaValue) == key }) {
+            return value
+        }
+        throw binding.error(field, "unknown value '\(text)'; use one of NotSet, \(choices)")
     }
 }
 
