@@ -65,3 +65,38 @@ struct CrashRecoveryTests {
         #expect(result.host.stderr.contains("was stopped by the functionTimeout watchdog"))
     }
 }
+
+/// A host whose cluster is gone says so in its log and its health file instead of going quiet,
+/// and says so again when the cluster is back.
+@Suite("Broker trouble")
+struct BrokerTroubleTests {
+    @Test("An unreachable cluster is reported after swiftfunc.unreachableWarningAfter, and its return too")
+    func unreachableClusterIsReported() throws {
+        let broker = try EmbeddedBroker()
+        let topic = uniqueName("outage")
+        try broker.createTopic(topic, partitions: 1)
+        let function = uniqueName("Outage")
+        let root = try ScriptRoot(hostJSON: #"{ "version": "2.0", "swiftfunc": { "unreachableWarningAfter": "00:00:02" } }"#)
+        try root.addFunction(function, ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))
+        let harness = HostHarness(root: root, broker: broker)
+        defer { harness.stop() }
+        try harness.start()
+        try harness.waitForAssignment(function)
+        let healthFile = root.url.appendingPathComponent(".swiftfunc/health.json")
+        func health() -> String { (try? String(contentsOf: healthFile, encoding: .utf8)) ?? "" }
+        try waitUntil("a healthy report") { health().contains(#""state" : "consuming""#) }
+
+        broker.setAllBrokers(up: false)
+        try waitUntil("the warning", timeout: 45) {
+            harness.log.contains("warning", "Function '\(function)' has not been able to reach its Kafka cluster")
+        }
+        try waitUntil("the health file to say so", timeout: 15) { health().contains(#""state" : "cluster-unreachable""#) }
+
+        broker.setAllBrokers(up: true)
+        try waitUntil("the cluster's return", timeout: 45) {
+            harness.log.contains("Function '\(function)' reaches its Kafka cluster again")
+        }
+        _ = try IndependentClient.produce(broker: broker.bootstrapServers, [OutgoingMessage(topic: topic, value: "after the outage")])
+        try waitUntil("consumption to resume") { try recordedEvents(function).contains { $0.valueText == "after the outage" } }
+    }
+}

@@ -21,6 +21,9 @@ public struct HostConfiguration: Sendable {
     /// `swiftfunc.shutdownTimeout` (hh:mm:ss): how long a stopping host waits for invocations in
     /// progress before it exits anyway (their messages are delivered again later).
     public var shutdownTimeoutSeconds: Double = 30
+    /// `swiftfunc.unreachableWarningAfter` (hh:mm:ss): how long a function's cluster may be
+    /// unreachable before the host warns (and warns again at that interval).
+    public var unreachableWarningSeconds: Double = 30
 
     public init() {}
 
@@ -64,6 +67,12 @@ public struct HostConfiguration: Sendable {
                     throw own.error("shutdownTimeout", "'\(text)' is not a time span; write it as hh:mm:ss")
                 }
                 configuration.shutdownTimeoutSeconds = seconds
+            }
+            if let text = try own.string("unreachableWarningAfter") {
+                guard let seconds = parseTimeSpan(text), seconds > 0 else {
+                    throw own.error("unreachableWarningAfter", "'\(text)' is not a time span; write it as hh:mm:ss")
+                }
+                configuration.unreachableWarningSeconds = seconds
             }
         }
         if let level = try json.object("logging")?.object("logLevel")?.string("default") {

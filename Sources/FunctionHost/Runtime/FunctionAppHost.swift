@@ -104,7 +104,8 @@ public final class FunctionAppHost: @unchecked Sendable {
             watchdog = FunctionTimeoutWatchdog(journals: journals, timeoutSeconds: timeout, logger: logger)
         }
         for listener in listeners { listener.start() }
-        health = HealthMonitor(listeners: listeners, file: scriptRoot.appendingPathComponent(".swiftfunc/health.json"), logger: logger)
+        health = HealthMonitor(listeners: listeners, file: scriptRoot.appendingPathComponent(".swiftfunc/health.json"),
+                               warnAfterSeconds: configuration.unreachableWarningSeconds, logger: logger)
         return reports
     }
 

@@ -4,12 +4,13 @@ import Synchronization
 
 /// Checks every few seconds that each function's consumer can reach its Kafka cluster, and
 /// writes what it finds to `.swiftfunc/health.json` in the script root. A function that has not
-/// been able to reach its cluster for `warnAfterSeconds` says so in the log (and again every
-/// `warnAfterSeconds`) instead of going quiet; librdkafka keeps reconnecting with backoff, and
+/// been able to reach its cluster for `warnAfterSeconds` (host.json
+/// `swiftfunc.unreachableWarningAfter`) says so in the log, and again at that interval, instead of
+/// going quiet; librdkafka keeps reconnecting with backoff, and
 /// the function resumes from its committed offsets when the cluster is back.
 final class HealthMonitor: @unchecked Sendable {
     static let intervalSeconds: UInt32 = 5
-    static let warnAfterSeconds = 30.0
+    private let warnAfterSeconds: Double
 
     private struct FunctionHealth {
         var reachable = true
@@ -20,7 +21,8 @@ final class HealthMonitor: @unchecked Sendable {
     private let running = Atomic<Bool>(true)
     private let done = DispatchSemaphore(value: 0)
 
-    init(listeners: [TriggerListener], file: URL, logger: Logger) {
+    init(listeners: [TriggerListener], file: URL, warnAfterSeconds: Double, logger: Logger) {
+        self.warnAfterSeconds = warnAfterSeconds
         let thread = Thread { [self] in
             run(listeners: listeners, file: file, logger: logger)
             done.signal()
@@ -43,8 +45,8 @@ final class HealthMonitor: @unchecked Sendable {
                         logger.info("Function '\(name)' reaches its Kafka cluster again after \(Int(now.timeIntervalSince(states[index].since))) s")
                     }
                     states[index] = FunctionHealth(reachable: reachable, since: now)
-                } else if !reachable, now.timeIntervalSince(states[index].since) >= Self.warnAfterSeconds,
-                          now.timeIntervalSince(states[index].lastWarning ?? .distantPast) >= Self.warnAfterSeconds {
+                } else if !reachable, now.timeIntervalSince(states[index].since) >= warnAfterSeconds,
+                          now.timeIntervalSince(states[index].lastWarning ?? .distantPast) >= warnAfterSeconds {
                     states[index].lastWarning = now
                     logger.warning("Function '\(name)' has not been able to reach its Kafka cluster (\(listener.function.trigger.connection.brokerList)) for \(Int(now.timeIntervalSince(states[index].since))) s; last error: \(lastError ?? "none"). It keeps retrying and resumes where it left off.")
                 }
