@@ -9,34 +9,34 @@ import Glibc
 import SwiftFunctions
 
 @_cdecl("noop_one")
-public func noop_one(_ event: UnsafePointer<sf_event>?, _ context: UnsafePointer<sf_context>?) -> Int32 {
-    invoke(event, context) { _, _ in }
+public func noop_one(_ event: Event, _ context: Context) -> Status {
+    context.run {}
 }
 
 @_cdecl("noop_many")
-public func noop_many(_ events: UnsafePointer<sf_event>?, _ count: Int, _ context: UnsafePointer<sf_context>?) -> Int32 {
-    invoke(events, count, context) { _, _ in }
+public func noop_many(_ events: Event, _ count: Int, _ context: Context) -> Status {
+    context.run {}
 }
 
 @_cdecl("count_one")
-public func count_one(_ event: UnsafePointer<sf_event>?, _ context: UnsafePointer<sf_context>?) -> Int32 {
-    invoke(event, context) { _, _ in Probe.counted(1) }
+public func count_one(_ event: Event, _ context: Context) -> Status {
+    context.run { Probe.counted(1) }
 }
 
 @_cdecl("count_many")
-public func count_many(_ events: UnsafePointer<sf_event>?, _ count: Int, _ context: UnsafePointer<sf_context>?) -> Int32 {
-    invoke(events, count, context) { batch, _ in Probe.counted(batch.count) }
+public func count_many(_ events: Event, _ count: Int, _ context: Context) -> Status {
+    context.run { Probe.counted(count) }
 }
 
 @_cdecl("latency_one")
-public func latency_one(_ event: UnsafePointer<sf_event>?, _ context: UnsafePointer<sf_context>?) -> Int32 {
-    invoke(event, context) { event, _ in Latencies.record(event) }
+public func latency_one(_ event: Event, _ context: Context) -> Status {
+    context.run { Latencies.record(event) }
 }
 
 @_cdecl("latency_many")
-public func latency_many(_ events: UnsafePointer<sf_event>?, _ count: Int, _ context: UnsafePointer<sf_context>?) -> Int32 {
-    invoke(events, count, context) { batch, _ in
-        for event in batch { Latencies.record(event) }
+public func latency_many(_ events: Event, _ count: Int, _ context: Context) -> Status {
+    context.run {
+        for event in Batch(events, count) { Latencies.record(event) }
     }
 }
 

@@ -115,11 +115,8 @@ struct PartitionProgress {
 
     /// Partitions whose offset to store moved, with the offset; clears them.
     mutating func takeOffsetsToStore() -> [(partition: Int32, offset: Int64)] {
-        var result: [(Int32, Int64)] = []
-        for index in states.indices where states[index].offsetToStore >= 0 {
-            result.append((Int32(index), states[index].offsetToStore))
-            states[index].offsetToStore = -1
-        }
+        let result = offsetsToStore
+        for entry in result { states[Int(entry.partition)].offsetToStore = -1 }
         return result
     }
 

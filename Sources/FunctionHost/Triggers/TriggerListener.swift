@@ -299,14 +299,19 @@ final class TriggerListener: @unchecked Sendable {
             return
         }
         let outcome = attempt(UnsafeBufferPointer(ready))
+        guard outcome.failure != nil || !outcome.failedItems.isEmpty else {
+            for message in ready {
+                advance(message.pointee.partition, to: message.pointee.offset + 1, pending: outcome.pending)
+                forgetCrashes(message)
+            }
+            return
+        }
         // Walk in order: each partition advances up to its first failed message; its failed
         // messages are held for a retry; messages that succeeded after one are done but the
         // offset waits for the failed ones.
         var failedByPartition: [Int32: [UnsafeMutablePointer<rd_kafka_message_t>]] = [:]
-        var lastOffset: [Int32: Int64] = [:]
         for (index, message) in ready.enumerated() {
             let partition = message.pointee.partition
-            lastOffset[partition] = message.pointee.offset
             if outcome.failed(index) {
                 failedByPartition[partition, default: []].append(message)
             } else if failedByPartition[partition] == nil {
@@ -315,10 +320,12 @@ final class TriggerListener: @unchecked Sendable {
             }
         }
         for (partition, failed) in failedByPartition.sorted(by: { $0.key < $1.key }) {
-            let resume = function.trigger.cardinality == .one ? failed[0].pointee.offset + 1 : lastOffset[partition]! + 1
+            // ONE: later messages of the fetch are fetched again after the seek. MANY: the whole
+            // batch was handled, so the partition resumes after its last message in it.
+            let last = function.trigger.cardinality == .one ? failed[0] : ready.last { $0.pointee.partition == partition }!
             failed.forEach { retainedThisFetch.insert($0) }
             let error = outcome.reason(for: ready.firstIndex(of: failed[0])!)
-            failedFirstTime(partition: partition, messages: failed, error: error, resumeOffset: resume)
+            failedFirstTime(partition: partition, messages: failed, error: error, resumeOffset: last.pointee.offset + 1)
         }
     }
 

@@ -23,19 +23,23 @@ public func record_one_signature() -> Signature { .of(record_one) }
 /// fsyncs it before returning, so a line there means the message was processed, whatever
 /// happens to the process afterwards.
 @_cdecl("process_durably")
-public func process_durably(_ event: UnsafePointer<sf_event>?, _ context: UnsafePointer<sf_context>?) -> Int32 {
-    invoke(event, context) { event, context in
+public func process_durably(_ event: Event, _ context: Context) -> Status {
+    context.run {
         try failIfAsked(event, context)
         append("\(event.partition) \(event.offset) \(event.valueString ?? "")", function: context.functionName, suffix: ".processed", sync: true)
     }
 }
 
+@_cdecl("swiftfunc_signature_process_durably")
+public func process_durably_signature() -> Signature { .of(process_durably) }
+
 /// cardinality MANY, for the fault suite: each event is handled as `process_durably` handles
 /// it (a "fail" item is reported failed, "crash" traps, "slow" waits), and the batch's processed
 /// lines are appended and fsynced before the call returns.
 @_cdecl("process_batch_durably")
-public func process_batch_durably(_ events: UnsafePointer<sf_event>?, _ count: Int, _ context: UnsafePointer<sf_context>?) -> Int32 {
-    invoke(events, count, context) { batch, context in
+public func process_batch_durably(_ events: Event, _ count: Int, _ context: Context) -> Status {
+    context.run {
+        let batch = Batch(events, count)
         var lines: [String] = []
         for (index, event) in batch.enumerated() {
             do {
@@ -48,6 +52,9 @@ public func process_batch_durably(_ events: UnsafePointer<sf_event>?, _ count: I
         if !lines.isEmpty { append(lines.joined(separator: "\n"), function: context.functionName, suffix: ".processed", sync: true) }
     }
 }
+
+@_cdecl("swiftfunc_signature_process_batch_durably")
+public func process_batch_durably_signature() -> Signature { .of(process_batch_durably) }
 
 /// cardinality MANY. Reports items whose value is "fail-item" as failed.
 @_cdecl("record_many")
