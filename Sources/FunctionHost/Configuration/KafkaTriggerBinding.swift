@@ -9,6 +9,10 @@ public struct KafkaTriggerBinding: Sendable {
     /// `native` (default): the function gets `sf_event`s. Another platform's name: it gets one JSON
     /// document per call, shaped as that platform's Kafka event (see ``EventFormat``).
     public var eventFormat: EventFormat = .native
+    /// `ordering`: which messages must wait for which (see ``Ordering``).
+    public var ordering: Ordering = .partition
+    /// `maxConcurrency`: invocations at once with ordering `key` or `unordered`.
+    public var maxConcurrency: Int = Ordering.defaultMaxConcurrency
     /// Where the binding sits in function.json (`bindings[0]`), for messages about its fields.
     public var path: String = "bindings[0]"
 
@@ -32,6 +36,13 @@ public struct KafkaTriggerBinding: Sendable {
             dataType: try binding.string("dataType").map { try DataType.parse($0, in: binding) } ?? .binary
         )
         trigger.eventFormat = try binding.string("eventFormat").map { try EventFormat.parse($0, in: binding) } ?? .native
+        trigger.ordering = try binding.string("ordering").map { try Ordering.parse($0, in: binding) } ?? .partition
+        if let concurrency = try binding.int("maxConcurrency") {
+            guard (1...Ordering.maximumConcurrency).contains(concurrency) else {
+                throw binding.error("maxConcurrency", "must be from 1 to \(Ordering.maximumConcurrency), not \(concurrency)")
+            }
+            trigger.maxConcurrency = concurrency
+        }
         trigger.path = binding.path
         return trigger
     }

@@ -4,9 +4,6 @@ import Foundation
 import Logging
 import Synchronization
 
-/// Unique invocation ids across the host process.
-private let invocationCounter = Atomic<UInt64>(0)
-
 /// The optional `ENTRY_flush` export of a function that returns SF_PENDING.
 typealias FlushFunction = @convention(c) (UnsafePointer<sf_context>?) -> Int32
 
@@ -31,14 +28,11 @@ final class TriggerListener: @unchecked Sendable {
     private let options: KafkaOptions
     private let retry: RetryPolicy
     private let logger: Logger
-    private let callInterface: CallInterface
+    /// Calls the function from the consuming thread (ordering `partition`).
+    private let invoker: Invoker
+    private var context: InvocationContext { invoker.context }
     private let flushFunction: FlushFunction?
-    private let context: InvocationContext
-    private let outputs: [OutputHandle]
     private let deadLetters: DeadLetterWriter
-    private let events: EventBuffer
-    /// For a trigger with an `eventFormat`: turns the events into the platform's JSON document.
-    private let documents: EventDocumentBuilder?
     private let fetched: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
     private let eligible: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>>
     private let fetchCapacity: Int
@@ -62,7 +56,6 @@ final class TriggerListener: @unchecked Sendable {
     let journal: InvocationJournal?
     private var crashes: CrashRecords?
     private let maxCrashesPerMessage: Int
-    private let journalRanges: UnsafeMutablePointer<InvocationJournal.Range>
     private var consumer: OpaquePointer!
     private var queue: OpaquePointer!
     /// The trigger's topic as a C string, for partition lists.
@@ -79,24 +72,12 @@ final class TriggerListener: @unchecked Sendable {
         self.options = options
         self.retry = retry
         self.logger = logger
-        // With an eventFormat the entry point gets one document, whatever the cardinality.
-        let callShape = function.trigger.eventFormat == .native ? function.trigger.cardinality : .one
-        callInterface = try CallInterface(
-            entryPoint: library.entryPoint,
-            parameters: CallInterface.parameters(cardinality: callShape, outputCount: function.outputs.count))
-        documents = function.trigger.eventFormat == .native ? nil : EventDocumentBuilder(
-            format: function.trigger.eventFormat, cardinality: function.trigger.cardinality,
-            dataType: function.trigger.dataType, bootstrapServers: function.trigger.connection.brokerList)
         flushFunction = library.flushFunction.map { unsafeBitCast($0, to: FlushFunction.self) }
-        context = InvocationContext(functionName: function.name, logger: logger)
-        outputs = try function.outputs.map { OutputHandle(binding: $0, producer: try producers.producer(for: $0.connection)) }
         deadLetters = try DeadLetterWriter(function: function, producers: producers)
         fetchCapacity = function.trigger.cardinality == .many ? options.maxBatchSize : Self.fetchSizeForOne
-        events = EventBuffer(capacity: fetchCapacity)
         // Room for a fetch plus the messages carried over from the previous one.
         fetched = .allocate(capacity: 2 * fetchCapacity)
         eligible = .allocate(capacity: 2 * fetchCapacity)
-        journalRanges = .allocate(capacity: InvocationJournal.maximumRanges)
         topicName = strdup(function.trigger.topic)
         if let crashProtection {
             journal = try InvocationJournal(directory: crashProtection.directory, function: function.name)
@@ -107,11 +88,8 @@ final class TriggerListener: @unchecked Sendable {
             journal = nil
             maxCrashesPerMessage = .max
         }
-
-        // The slots that never change: output handles, then the context.
-        let firstOutput = callShape == .one ? 1 : 2
-        for (index, output) in outputs.enumerated() { callInterface.setPointer(firstOutput + index, output.pointer) }
-        callInterface.setPointer(firstOutput + outputs.count, context.pointer)
+        invoker = try Invoker(function: function, library: library, capacity: fetchCapacity, producers: producers,
+                              journal: journal, logger: logger)
 
         var properties: [(String, String)] = [
             ("group.id", function.trigger.consumerGroup),
@@ -144,7 +122,6 @@ final class TriggerListener: @unchecked Sendable {
     deinit {
         fetched.deallocate()
         eligible.deallocate()
-        journalRanges.deallocate()
         free(topicName)
     }
 
@@ -366,7 +343,7 @@ final class TriggerListener: @unchecked Sendable {
                 continue
             }
             let messages = held.messages
-            let outcome: Outcome = messages.withUnsafeBufferPointer { attempt($0) }
+            let outcome: InvocationOutcome = messages.withUnsafeBufferPointer { attempt($0) }
             var stillFailed: [UnsafeMutablePointer<rd_kafka_message_t>] = []
             for (index, message) in messages.enumerated() {
                 if outcome.failed(index) {
@@ -460,82 +437,14 @@ final class TriggerListener: @unchecked Sendable {
 
     // MARK: - Invoking
 
-    private struct Outcome {
-        /// The whole invocation failed (thrown error, non-zero return, undelivered output).
-        var failure: String?
-        /// Items the function reported as failed (MANY).
-        var failedItems: [Int: String] = [:]
-        /// SF_PENDING: succeeded, durable after the next flush.
-        var pending = false
-
-        func failed(_ index: Int) -> Bool { failure != nil || failedItems[index] != nil }
-        func reason(for index: Int) -> String { failure ?? failedItems[index].map { "item \(index) failed: \($0)" } ?? "failed" }
-    }
-
-    /// Calls the function once with `messages` (one event for ONE, a batch for MANY), then waits
-    /// for every record it sent without waiting itself.
-    private func attempt(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> Outcome {
-        events.fill(messages)
-        if let documents {
-            callInterface.setPointer(0, documents.build(events.events, count: messages.count))
-        } else {
-            callInterface.setPointer(0, events.events)
-            if function.trigger.cardinality == .many { callInterface.setCount(1, messages.count) }
-        }
-        if let journal { journal.begin(UnsafeBufferPointer(start: journalRanges, count: describeForJournal(messages)), startedAtMs: wallClockMilliseconds()) }
-        context.begin(invocationID: invocationCounter.wrappingAdd(1, ordering: .relaxed).newValue)
-        let logging = logger.logLevel <= .info
-        let started = logging ? monotonicNanoseconds() : 0
-        let result = callInterface.call()
-        journal?.end()
-        var deliveryFailures: [String] = []
-        for output in outputs {
-            deliveryFailures += output.invocationTracker.waitForAll().failures
-        }
-        let elapsed = logging ? monotonicNanoseconds() - started : 0
-
-        var outcome = Outcome()
-        if result != SF_OK && result != SF_PENDING {
-            let reason = context.lastLoggedError ?? "the function returned \(result)"
-            outcome.failure = reason + (deliveryFailures.isEmpty ? "" : "; " + deliveryFailures.joined(separator: "; "))
-        } else if !deliveryFailures.isEmpty {
-            outcome.failure = "output not delivered: " + deliveryFailures.joined(separator: "; ")
-        }
-        for item in context.failedItems where item.index >= 0 && item.index < messages.count {
-            outcome.failedItems[item.index] = outcome.failedItems[item.index] ?? item.reason
-        }
-        if result == SF_PENDING {
-            outcome.pending = true
-            if flushFunction == nil && !warnedAboutMissingFlush {
-                warnedAboutMissingFlush = true
-                logger.error("Function '\(function.name)' returned SF_PENDING but exports no \(function.entryPoint)_flush: its records are never committed and will be delivered again after a restart")
-            }
-        }
-        if logging {
-            let name = outcome.failure != nil ? "Failed" : outcome.failedItems.isEmpty ? (outcome.pending ? "Pending" : "Succeeded") : "PartiallyFailed"
-            let detail = function.trigger.cardinality == .one
-                ? "partition=\(messages[0].pointee.partition) offset=\(messages[0].pointee.offset)"
-                : "\(messages.count) events \(describeRanges(messages))"
-            logger.info("Executed '\(function.name)' \(detail) (\(name), \(formatMilliseconds(elapsed)))")
+    /// Calls the function once with `messages` from the consuming thread.
+    private func attempt(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> InvocationOutcome {
+        let outcome = invoker.attempt(messages)
+        if outcome.pending && flushFunction == nil && !warnedAboutMissingFlush {
+            warnedAboutMissingFlush = true
+            logger.error("Function '\(function.name)' returned SF_PENDING but exports no \(function.entryPoint)_flush: its records are never committed and will be delivered again after a restart")
         }
         return outcome
-    }
-
-    /// Writes the partition ranges of `messages` into `journalRanges`; returns how many.
-    private func describeForJournal(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> Int {
-        var count = 0
-        for message in messages {
-            let partition = message.pointee.partition
-            let offset = message.pointee.offset
-            if let index = (0..<count).first(where: { journalRanges[$0].partition == partition }) {
-                journalRanges[index].first = min(journalRanges[index].first, offset)
-                journalRanges[index].last = max(journalRanges[index].last, offset)
-            } else if count < InvocationJournal.maximumRanges {
-                journalRanges[count] = InvocationJournal.Range(partition: partition, first: offset, last: offset)
-                count += 1
-            }
-        }
-        return count
     }
 
     private func forgetCrashes(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
@@ -564,7 +473,7 @@ final class TriggerListener: @unchecked Sendable {
     private func flush(reason: String) {
         lastFlush = monotonicNanoseconds()
         guard let flushFunction, progress.hasPending else { return }
-        context.begin(invocationID: invocationCounter.wrappingAdd(1, ordering: .relaxed).newValue)
+        context.begin(invocationID: Invoker.nextInvocationID())
         let result = flushFunction(context.pointer)
         if result == SF_OK {
             progress.pendingBecameDurable()
@@ -705,31 +614,12 @@ final class TriggerListener: @unchecked Sendable {
         logger.warning("Consuming \(function.trigger.topic) for '\(function.name)': \(text)")
     }
 
-    // MARK: - Log lines
-
-    /// "partition=0 offsets=5-9 partition=1 offsets=3-3", in the order partitions appear.
-    private func describeRanges(_ batch: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> String {
-        var ranges: [(partition: Int32, first: Int64, last: Int64)] = []
-        for message in batch {
-            let partition = message.pointee.partition
-            if let index = ranges.firstIndex(where: { $0.partition == partition }) {
-                ranges[index].last = message.pointee.offset
-            } else {
-                ranges.append((partition, message.pointee.offset, message.pointee.offset))
-            }
-        }
-        return ranges.map { "partition=\($0.partition) offsets=\($0.first)-\($0.last)" }.joined(separator: " ")
-    }
+    // MARK: - Partition lists
 
     private func partitionNumbers(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> [Int32] {
         guard let list, let elements = list.pointee.elems else { return [] }
         return (0..<Int(list.pointee.cnt)).map { elements[$0].partition }.sorted()
     }
-}
-
-private func formatMilliseconds(_ nanoseconds: UInt64) -> String {
-    let milliseconds = Double(nanoseconds) / 1_000_000
-    return milliseconds < 10 ? "\((milliseconds * 1000).rounded() / 1000) ms" : "\(Int(milliseconds.rounded())) ms"
 }
 
 private func formatSeconds(_ seconds: Double) -> String {

@@ -1,0 +1,136 @@
+import CRdKafka
+import FunctionABI
+import Foundation
+import Logging
+import Synchronization
+
+/// Unique invocation ids across the host process.
+private let invocationCounter = Atomic<UInt64>(0)
+
+/// Everything one thread needs to call a function: its libffi call interface, event storage,
+/// context and output handles. Each holds per-call state, so every thread that calls the
+/// function has its own Invoker (the listener's consuming thread, or each concurrency lane).
+final class Invoker {
+    let context: InvocationContext
+    private let function: FunctionConfiguration
+    private let logger: Logger
+    private let callInterface: CallInterface
+    private let outputs: [OutputHandle]
+    private let events: EventBuffer
+    /// For a trigger with an `eventFormat`: turns the events into the platform's JSON document.
+    private let documents: EventDocumentBuilder?
+    /// Where the messages being invoked are recorded, so a crash can be pinned on them.
+    let journal: InvocationJournal?
+    private let journalRanges: UnsafeMutablePointer<InvocationJournal.Range>
+
+    init(function: FunctionConfiguration, library: FunctionLibrary, capacity: Int, producers: ProducerPool,
+         journal: InvocationJournal?, logger: Logger) throws {
+        self.function = function
+        self.logger = logger
+        self.journal = journal
+        // With an eventFormat the entry point gets one document, whatever the cardinality.
+        let callShape = function.trigger.eventFormat == .native ? function.trigger.cardinality : .one
+        callInterface = try CallInterface(
+            entryPoint: library.entryPoint,
+            parameters: CallInterface.parameters(cardinality: callShape, outputCount: function.outputs.count))
+        documents = function.trigger.eventFormat == .native ? nil : EventDocumentBuilder(
+            format: function.trigger.eventFormat, cardinality: function.trigger.cardinality,
+            dataType: function.trigger.dataType, bootstrapServers: function.trigger.connection.brokerList)
+        context = InvocationContext(functionName: function.name, logger: logger)
+        outputs = try function.outputs.map { OutputHandle(binding: $0, producer: try producers.producer(for: $0.connection)) }
+        events = EventBuffer(capacity: capacity)
+        journalRanges = .allocate(capacity: InvocationJournal.maximumRanges)
+        // The slots that never change: output handles, then the context.
+        let firstOutput = callShape == .one ? 1 : 2
+        for (index, output) in outputs.enumerated() { callInterface.setPointer(firstOutput + index, output.pointer) }
+        callInterface.setPointer(firstOutput + outputs.count, context.pointer)
+    }
+
+    deinit {
+        journalRanges.deallocate()
+    }
+
+    /// A fresh invocation id for the context (the flush call uses one too).
+    static func nextInvocationID() -> UInt64 {
+        invocationCounter.wrappingAdd(1, ordering: .relaxed).newValue
+    }
+
+    /// Calls the function once with `messages` (one event for ONE, a batch for MANY), then waits
+    /// for every record it sent without waiting itself.
+    func attempt(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> InvocationOutcome {
+        events.fill(messages)
+        if let documents {
+            callInterface.setPointer(0, documents.build(events.events, count: messages.count))
+        } else {
+            callInterface.setPointer(0, events.events)
+            if function.trigger.cardinality == .many { callInterface.setCount(1, messages.count) }
+        }
+        if let journal { journal.begin(UnsafeBufferPointer(start: journalRanges, count: describeForJournal(messages)), startedAtMs: wallClockMilliseconds()) }
+        context.begin(invocationID: Self.nextInvocationID())
+        let logging = logger.logLevel <= .info
+        let started = logging ? monotonicNanoseconds() : 0
+        let result = callInterface.call()
+        journal?.end()
+        var deliveryFailures: [String] = []
+        for output in outputs {
+            deliveryFailures += output.invocationTracker.waitForAll().failures
+        }
+        let elapsed = logging ? monotonicNanoseconds() - started : 0
+
+        var outcome = InvocationOutcome()
+        if result != SF_OK && result != SF_PENDING {
+            let reason = context.lastLoggedError ?? "the function returned \(result)"
+            outcome.failure = reason + (deliveryFailures.isEmpty ? "" : "; " + deliveryFailures.joined(separator: "; "))
+        } else if !deliveryFailures.isEmpty {
+            outcome.failure = "output not delivered: " + deliveryFailures.joined(separator: "; ")
+        }
+        for item in context.failedItems where item.index >= 0 && item.index < messages.count {
+            outcome.failedItems[item.index] = outcome.failedItems[item.index] ?? item.reason
+        }
+        outcome.pending = result == SF_PENDING
+        if logging {
+            let name = outcome.failure != nil ? "Failed" : outcome.failedItems.isEmpty ? (outcome.pending ? "Pending" : "Succeeded") : "PartiallyFailed"
+            let detail = function.trigger.cardinality == .one
+                ? "partition=\(messages[0].pointee.partition) offset=\(messages[0].pointee.offset)"
+                : "\(messages.count) events \(describeRanges(messages))"
+            logger.info("Executed '\(function.name)' \(detail) (\(name), \(formatMilliseconds(elapsed)))")
+        }
+        return outcome
+    }
+
+    /// Writes the partition ranges of `messages` into `journalRanges`; returns how many.
+    private func describeForJournal(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> Int {
+        var count = 0
+        for message in messages {
+            let partition = message.pointee.partition
+            let offset = message.pointee.offset
+            if let index = (0..<count).first(where: { journalRanges[$0].partition == partition }) {
+                journalRanges[index].first = min(journalRanges[index].first, offset)
+                journalRanges[index].last = max(journalRanges[index].last, offset)
+            } else if count < InvocationJournal.maximumRanges {
+                journalRanges[count] = InvocationJournal.Range(partition: partition, first: offset, last: offset)
+                count += 1
+            }
+        }
+        return count
+    }
+
+    /// "partition=0 offsets=5-9 partition=1 offsets=3-3", in the order partitions appear.
+    private func describeRanges(_ batch: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> String {
+        var ranges: [(partition: Int32, first: Int64, last: Int64)] = []
+        for message in batch {
+            let partition = message.pointee.partition
+            if let index = ranges.firstIndex(where: { $0.partition == partition }) {
+                ranges[index].last = message.pointee.offset
+            } else {
+                ranges.append((partition, message.pointee.offset, message.pointee.offset))
+            }
+        }
+        return ranges.map { "partition=\($0.partition) offsets=\($0.first)-\($0.last)" }.joined(separator: " ")
+    }
+}
+
+private func formatMilliseconds(_ nanoseconds: UInt64) -> String {
+    let milliseconds = Double(nanoseconds) / 1_000_000
+    return milliseconds < 10 ? "\((milliseconds * 1000).rounded() / 1000) ms" : "\(Int(milliseconds.rounded())) ms"
+}
