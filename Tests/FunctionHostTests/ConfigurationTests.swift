@@ -80,6 +80,27 @@ struct ConfigurationTests {
         #expect(function.outputs.isEmpty)
     }
 
+    @Test("function.json: ordering and its limits, with their defaults and errors")
+    func orderingSettings() throws {
+        let plain = try parseFunction(#"{ "bindings": [ { "type": "kafkaTrigger", "brokerList": "b", "topic": "t" } ] }"#)
+        #expect(plain.trigger.ordering == .partition)
+        #expect(plain.trigger.maxConcurrency == 64)
+        #expect(plain.trigger.maxQueuedMessages == 4096)
+        let keyed = try parseFunction(#"{ "bindings": [ { "type": "kafkaTrigger", "brokerList": "b", "topic": "t", "ordering": "Key", "maxConcurrency": 8, "maxQueuedMessages": 100 } ] }"#)
+        #expect(keyed.trigger.ordering == .key)
+        #expect(keyed.trigger.maxConcurrency == 8)
+        #expect(keyed.trigger.maxQueuedMessages == 100)
+        #expect(throws: ConfigurationError(file: "functions/Fn/function.json", field: "bindings[0].ordering", "unknown value 'random'; use partition (in order per partition, the default), key (in order per key, in parallel across keys) or unordered")) {
+            try parseFunction(#"{ "bindings": [ { "type": "kafkaTrigger", "brokerList": "b", "topic": "t", "ordering": "random" } ] }"#)
+        }
+        #expect(throws: ConfigurationError(file: "functions/Fn/function.json", field: "bindings[0].maxConcurrency", "must be from 1 to 1024, not 0")) {
+            try parseFunction(#"{ "bindings": [ { "type": "kafkaTrigger", "brokerList": "b", "topic": "t", "maxConcurrency": 0 } ] }"#)
+        }
+        #expect(throws: ConfigurationError(file: "functions/Fn/function.json", field: "bindings[0].maxQueuedMessages", "must be at least 1, not -5")) {
+            try parseFunction(#"{ "bindings": [ { "type": "kafkaTrigger", "brokerList": "b", "topic": "t", "maxQueuedMessages": -5 } ] }"#)
+        }
+    }
+
     @Test("Enum values are read in any case, as Azure's samples write them", arguments: [
         ("MANY", Cardinality.many), ("many", .many), ("Many", .many), ("ONE", .one), ("one", .one),
     ])

@@ -13,6 +13,9 @@ public struct KafkaTriggerBinding: Sendable {
     public var ordering: Ordering = .partition
     /// `maxConcurrency`: invocations at once with ordering `key` or `unordered`.
     public var maxConcurrency: Int = Ordering.defaultMaxConcurrency
+    /// `maxQueuedMessages`: consumed messages that may wait for the lanes (ordering `key` or
+    /// `unordered`) before the partitions pause until the function catches up.
+    public var maxQueuedMessages: Int = Ordering.defaultMaxQueuedMessages
     /// Where the binding sits in function.json (`bindings[0]`), for messages about its fields.
     public var path: String = "bindings[0]"
 
@@ -42,6 +45,10 @@ public struct KafkaTriggerBinding: Sendable {
                 throw binding.error("maxConcurrency", "must be from 1 to \(Ordering.maximumConcurrency), not \(concurrency)")
             }
             trigger.maxConcurrency = concurrency
+        }
+        if let queued = try binding.int("maxQueuedMessages") {
+            guard queued >= 1 else { throw binding.error("maxQueuedMessages", "must be at least 1, not \(queued)") }
+            trigger.maxQueuedMessages = queued
         }
         trigger.path = binding.path
         return trigger

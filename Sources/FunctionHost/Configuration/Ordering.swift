@@ -12,6 +12,9 @@ public enum Ordering: String, Sendable, CaseIterable {
     /// `maxConcurrency` when the binding names none: enough lanes that a function waiting on a
     /// service for a millisecond keeps up with a few tens of thousands of messages a second.
     public static let defaultMaxConcurrency = 64
+    /// `maxQueuedMessages` when the binding names none: a few fetches' worth, a few hundred
+    /// kilobytes of 100-byte messages held in librdkafka's buffers.
+    public static let defaultMaxQueuedMessages = 4096
     /// More lanes than this is more threads than any host should run per function.
     public static let maximumConcurrency = 1024
 

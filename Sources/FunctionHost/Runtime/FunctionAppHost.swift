@@ -100,7 +100,7 @@ public final class FunctionAppHost: @unchecked Sendable {
             reports.append(report)
         }
         if let timeout = configuration.functionTimeoutSeconds, crashProtectionDirectory != nil {
-            let journals = listeners.compactMap { listener in listener.journal.map { (listener.function.name, $0) } }
+            let journals = listeners.flatMap { listener in listener.journals.map { (listener.function.name, $0) } }
             watchdog = FunctionTimeoutWatchdog(journals: journals, timeoutSeconds: timeout, logger: logger)
         }
         for listener in listeners { listener.start() }

@@ -22,7 +22,7 @@ public enum CrashAccounting {
         var result: [InFlight] = []
         for file in files where file.lastPathComponent.hasPrefix("inflight-") && file.pathExtension == "journal" {
             guard let journal = InvocationJournal.read(file), journal.state != .idle, !journal.ranges.isEmpty else { continue }
-            let function = String(file.deletingPathExtension().lastPathComponent.dropFirst("inflight-".count))
+            let function = InvocationJournal.function(ofJournal: file)
             var records = CrashRecords(directory: directory, function: function)
             let crashes = records.recordCrash(journal.ranges)
             try? records.save()

@@ -38,9 +38,10 @@ public final class InvocationJournal: @unchecked Sendable {
     /// Settled offsets a previous worker left behind when it died (partition: next offset).
     private(set) var recoveredSettled: [Int32: Int64] = [:]
 
-    /// Opens (creating or resetting) the journal of `function` in `directory`.
-    init(directory: URL, function: String) throws {
-        url = Self.url(directory: directory, function: function)
+    /// Opens (creating or resetting) the journal of `function` in `directory`; with `lane`, the
+    /// journal of one of its concurrency lanes (ordering `key` or `unordered`).
+    init(directory: URL, function: String, lane: Int? = nil) throws {
+        url = Self.url(directory: directory, function: function, lane: lane)
         let descriptor = open(url.path, O_RDWR | O_CREAT, 0o644)
         guard descriptor >= 0 else { throw JournalError("cannot open \(url.path): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
@@ -75,8 +76,17 @@ public final class InvocationJournal: @unchecked Sendable {
         munmap(words, Self.size)
     }
 
-    static func url(directory: URL, function: String) -> URL {
-        directory.appendingPathComponent("inflight-\(function).journal")
+    static func url(directory: URL, function: String, lane: Int? = nil) -> URL {
+        directory.appendingPathComponent("inflight-\(function)\(lane.map { "\(laneSeparator)\($0)" } ?? "").journal")
+    }
+
+    /// Separates a function's name from a lane number in a journal's file name.
+    static let laneSeparator: Character = "#"
+
+    /// The function a journal file belongs to.
+    static func function(ofJournal url: URL) -> String {
+        let name = url.deletingPathExtension().lastPathComponent.dropFirst("inflight-".count)
+        return String(name.split(separator: laneSeparator, maxSplits: 1, omittingEmptySubsequences: false).first ?? name)
     }
 
     /// Records that the messages in `ranges` are about to be invoked.

@@ -54,12 +54,22 @@ final class TriggerListener: @unchecked Sendable {
     private var lastFlush = monotonicNanoseconds()
     private var warnedAboutMissingFlush = false
     let journal: InvocationJournal?
-    private var crashes: CrashRecords?
+    private let crashes: CrashLedger?
     private let maxCrashesPerMessage: Int
     private var consumer: OpaquePointer!
     private var queue: OpaquePointer!
     /// The trigger's topic as a C string, for partition lists.
     private let topicName: UnsafeMutablePointer<CChar>
+    /// Ordering `key` or `unordered`: the lanes that call the function; nil for `partition`,
+    /// where the consuming thread calls it.
+    private var dispatcher: ConcurrentDispatcher?
+    /// Per partition, the offset after the last message handed to a lane (-1: none yet).
+    private var nextToDispatch: [Int64] = []
+    /// The lanes were full: every assigned partition is paused until they have room again.
+    private var pausedForBackpressure = false
+    /// While paused for backpressure: per partition, the first message that was fetched but not
+    /// handed to a lane, where consumption continues.
+    private var resumeAt: [Int32: Int64] = [:]
 
     /// Events fetched at once for a ONE function (each still gets its own call).
     static let fetchSizeForOne = 512
@@ -81,15 +91,19 @@ final class TriggerListener: @unchecked Sendable {
         topicName = strdup(function.trigger.topic)
         if let crashProtection {
             journal = try InvocationJournal(directory: crashProtection.directory, function: function.name)
-            let records = CrashRecords(directory: crashProtection.directory, function: function.name)
-            crashes = records.isEmpty ? nil : records
+            crashes = CrashLedger(CrashRecords(directory: crashProtection.directory, function: function.name))
             maxCrashesPerMessage = crashProtection.maxCrashesPerMessage
         } else {
             journal = nil
+            crashes = nil
             maxCrashesPerMessage = .max
         }
         invoker = try Invoker(function: function, library: library, capacity: fetchCapacity, producers: producers,
                               journal: journal, logger: logger)
+        if function.trigger.ordering != .partition && flushFunction != nil {
+            throw ConfigurationError(file: function.file, field: "\(function.trigger.path).ordering",
+                "'\(function.trigger.ordering.rawValue)' runs invocations side by side, but the library exports \(function.entryPoint)_flush (SF_PENDING), whose flush must follow the records in order: use ordering partition, or drop the flush export")
+        }
 
         var properties: [(String, String)] = [
             ("group.id", function.trigger.consumerGroup),
@@ -117,6 +131,18 @@ final class TriggerListener: @unchecked Sendable {
             close()
             throw KafkaError(result, while: "subscribing to '\(function.trigger.topic)'")
         }
+        if function.trigger.ordering != .partition {
+            dispatcher = try ConcurrentDispatcher(
+                function: function, library: library, options: options, retry: retry, producers: producers,
+                deadLetters: deadLetters, crashes: crashes, journalDirectory: crashProtection?.directory, logger: logger,
+                onSettled: { [unowned self] in settledCount.wrappingAdd(1, ordering: .relaxed) },
+                onRoom: { [unowned self] in if let queue { rd_kafka_queue_yield(queue) } })
+        }
+    }
+
+    /// Every journal of the function's invocations (the consuming thread's and its lanes').
+    var journals: [InvocationJournal] {
+        (journal.map { [$0] } ?? []) + (dispatcher?.journals ?? [])
     }
 
     deinit {
@@ -128,7 +154,7 @@ final class TriggerListener: @unchecked Sendable {
     /// Starts consuming on a dedicated thread.
     func start() {
         let thread = Thread { [self] in
-            run()
+            if let dispatcher { runConcurrent(dispatcher) } else { run() }
             finished.signal()
         }
         thread.name = "swiftfunc-\(function.name)"
@@ -240,6 +266,80 @@ final class TriggerListener: @unchecked Sendable {
             eligibleCount += 1
         }
         return eligibleCount
+    }
+
+    // MARK: - Ordering key or unordered: the consuming thread feeds the lanes
+
+    private func runConcurrent(_ dispatcher: ConcurrentDispatcher) {
+        while !stopRequested.load(ordering: .relaxed) {
+            if pausedForBackpressure && dispatcher.hasRoom { resumeAfterBackpressure() }
+            // While lanes work, poll often enough that their settled offsets are stored soon.
+            let busy = pausedForBackpressure || dispatcher.inFlight > 0
+            let count = fetch(into: fetched, timeoutMs: busy ? 50 : pollTimeoutMs())
+            for index in 0..<count {
+                guard let message = fetched[index] else { continue }
+                if !dispatchIfEligible(message, dispatcher) { rd_kafka_message_destroy(message) }
+            }
+            storeOffsets()
+        }
+        dispatcher.shutdown()
+        close()
+    }
+
+    /// Hands `message` to its lane; false when it is not taken (and must be destroyed): an
+    /// error, a partition this member no longer owns, a second copy, or the lanes are full.
+    private func dispatchIfEligible(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ dispatcher: ConcurrentDispatcher) -> Bool {
+        if message.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR {
+            reportConsumeError(message)
+            return false
+        }
+        let partition = message.pointee.partition
+        let offset = message.pointee.offset
+        guard assigned.contains(partition), offset >= nextToDispatch(partition) else { return false }
+        if pausedForBackpressure {
+            if resumeAt[partition] == nil { resumeAt[partition] = offset }
+            return false
+        }
+        let crashCount = crashes?.count(partition: partition, offset: offset) ?? 0
+        let disposition: InvocationLane.Disposition =
+            crashCount >= maxCrashesPerMessage ? .deadLetterCrashed
+            : invalidText(message) != nil ? .deadLetterInvalidText
+            : crashCount > 0 ? .invokeAlone : .invoke
+        if dispatcher.dispatch(message, disposition) {
+            nextToDispatch[Int(partition)] = offset + 1
+            return true
+        }
+        // A lane is full: the function is behind. Pause every partition (the consumer keeps
+        // polling, so the group does not time it out) until the lanes have room again; what
+        // was fetched meanwhile is fetched again from `resumeAt`.
+        pausedForBackpressure = true
+        resumeAt[partition] = offset
+        withPartitionList(assigned.map { ($0, -1) }) { list in _ = rd_kafka_pause_partitions(consumer, list) }
+        logger.debug("'\(function.name)' is behind (\(dispatcher.inFlight) messages taken and not yet settled): pausing its partitions")
+        return false
+    }
+
+    private func nextToDispatch(_ partition: Int32) -> Int64 {
+        let index = Int(partition)
+        if index >= nextToDispatch.count { nextToDispatch += repeatElement(-1, count: index + 1 - nextToDispatch.count) }
+        return nextToDispatch[index]
+    }
+
+    /// The lanes have room again: continue each partition where it stopped.
+    private func resumeAfterBackpressure() {
+        let seeks = resumeAt.filter { assigned.contains($0.key) }.map { (partition: $0.key, offset: $0.value) }
+        if !seeks.isEmpty {
+            withPartitionList(seeks) { list in
+                if let error = rd_kafka_seek_partitions(consumer, list, 5_000) {
+                    logger.warning("Seeking after a pause failed: \(String(cString: rd_kafka_error_string(error)))")
+                    rd_kafka_error_destroy(error)
+                }
+            }
+        }
+        withPartitionList(assigned.map { ($0, -1) }) { list in _ = rd_kafka_resume_partitions(consumer, list) }
+        resumeAt.removeAll()
+        pausedForBackpressure = false
+        logger.debug("'\(function.name)' caught up: resuming its partitions")
     }
 
     // MARK: - Delivering
@@ -448,11 +548,7 @@ final class TriggerListener: @unchecked Sendable {
     }
 
     private func forgetCrashes(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
-        guard crashes != nil else { return }
-        if crashes!.forget(partition: message.pointee.partition, offset: message.pointee.offset) {
-            try? crashes!.save()
-            if crashes!.isEmpty { crashes = nil }
-        }
+        crashes?.forget(message)
     }
 
     private func invalidText(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> String? {
@@ -486,7 +582,13 @@ final class TriggerListener: @unchecked Sendable {
     }
 
     private func storeOffsets() {
-        let offsets = progress.takeOffsetsToStore()
+        let offsets: [(partition: Int32, offset: Int64)]
+        if let dispatcher {
+            offsets = dispatcher.takeOffsetsToStore()
+            if let journal { offsets.forEach { journal.recordSettled(partition: $0.partition, offset: $0.offset) } }
+        } else {
+            offsets = progress.takeOffsetsToStore()
+        }
         guard !offsets.isEmpty else { return }
         withPartitionList(offsets) { list in
             let result = rd_kafka_offsets_store(consumer, list)
@@ -548,6 +650,7 @@ final class TriggerListener: @unchecked Sendable {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             numbers.forEach { progress.reset($0) }
             assigned.formUnion(numbers)
+            for partition in numbers where Int(partition) < nextToDispatch.count { nextToDispatch[Int(partition)] = -1 }
             if let partitions { resumePastRecoveredOffsets(partitions) }
             logger.info("'\(function.name)' was assigned partitions \(numbers) of \(function.trigger.topic)")
             if cooperative {
@@ -555,10 +658,13 @@ final class TriggerListener: @unchecked Sendable {
             } else {
                 _ = rd_kafka_assign(consumer, partitions)
             }
+            // The lanes are full: the new partitions wait with the others.
+            if pausedForBackpressure, let partitions { _ = rd_kafka_pause_partitions(consumer, partitions) }
         default:
             // Revoked: nothing is in flight (this runs between fetches). Make pending records
             // durable, store and commit what is settled so the next owner starts right after
             // it, then let the partitions go (held messages are delivered again by their new owner).
+            dispatcher?.quiesce(Set(numbers))
             flush(reason: "partitions revoked")
             storeOffsets()
             let commit = rd_kafka_commit(consumer, nil, 0)
@@ -567,6 +673,8 @@ final class TriggerListener: @unchecked Sendable {
             }
             if let partitions { _ = rd_kafka_resume_partitions(consumer, partitions) }
             numbers.forEach { progress.reset($0) }
+            dispatcher?.forget(Set(numbers))
+            numbers.forEach { resumeAt.removeValue(forKey: $0) }
             assigned.subtract(numbers)
             logger.info("'\(function.name)' gave up partitions \(numbers) of \(function.trigger.topic)")
             if cooperative {

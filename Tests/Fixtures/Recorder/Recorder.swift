@@ -86,6 +86,32 @@ public func forward(_ event: Event, _ output: Output, _ context: Context) -> Sta
 @_cdecl("swiftfunc_signature_forward")
 public func forward_signature() -> Signature { .of(forward) }
 
+/// cardinality ONE, for the ordering tests (it may be called from many threads at once): does
+/// what the value asks ("slow" waits 20 ms, "fail" throws) and appends
+/// "key value partition offset start_ns end_ns" (CLOCK_MONOTONIC around that work) to
+/// $SWIFTFUNC_RECORD_DIR/<function>.timed, one write per call so lines never interleave.
+@_cdecl("record_timed")
+public func record_timed(_ event: Event, _ context: Context) -> Status {
+    context.run {
+        let started = monotonicNanoseconds()
+        defer {
+            let key = event.key.map { String(decoding: $0, as: UTF8.self) } ?? "-"
+            append("\(key) \(event.valueString ?? "-") \(event.partition) \(event.offset) \(started) \(monotonicNanoseconds())",
+                   function: context.functionName, suffix: ".timed")
+        }
+        try failIfAsked(event, context)
+    }
+}
+
+@_cdecl("swiftfunc_signature_record_timed")
+public func record_timed_signature() -> Signature { .of(record_timed) }
+
+private func monotonicNanoseconds() -> UInt64 {
+    var now = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &now)
+    return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
 /// An eventFormat function: records the document it got as the value of one event.
 @_cdecl("record_document")
 public func record_document(_ document: Document, _ context: Context) -> Status {

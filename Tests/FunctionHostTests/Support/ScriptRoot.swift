@@ -24,7 +24,8 @@ struct ScriptRoot {
     /// A function.json whose trigger uses the Recorder fixture's `entryPoint`, loaded from where
     /// SwiftPM built it (through `scriptFile`).
     static func recorderFunction(broker: String, topic: String, group: String, entryPoint: String = "record_one",
-                                 cardinality: String = "ONE", dataType: String = "binary", outputs: [String] = []) throws -> String {
+                                 cardinality: String = "ONE", dataType: String = "binary", outputs: [String] = [],
+                                 triggerFields: String = "") throws -> String {
         let library = try TestPaths.library("Recorder").path
         let outputBindings = outputs.map {
             #", { "type": "kafka", "direction": "out", "name": "out", "brokerList": "\#(broker)", "topic": "\#($0)" }"#
@@ -35,7 +36,7 @@ struct ScriptRoot {
               "entryPoint": "\#(entryPoint)",
               "bindings": [
                 { "type": "kafkaTrigger", "direction": "in", "name": "event", "brokerList": "\#(broker)",
-                  "topic": "\#(topic)", "consumerGroup": "\#(group)", "cardinality": "\#(cardinality)", "dataType": "\#(dataType)" }\#(outputBindings)
+                  "topic": "\#(topic)", "consumerGroup": "\#(group)", "cardinality": "\#(cardinality)", "dataType": "\#(dataType)"\#(triggerFields.isEmpty ? "" : ", " + triggerFields) }\#(outputBindings)
               ]
             }
             """#

@@ -1,0 +1,210 @@
+import CRdKafka
+import Foundation
+import Logging
+import Synchronization
+
+/// Ordering `key` or `unordered`: hands each consumed message to one of `maxConcurrency` lanes
+/// (by key, or round robin), tracks which offsets are settled so a partition's offset is stored
+/// only past contiguous settled messages, and tells the consuming thread when the lanes are full
+/// (it then pauses the partitions) and when they have room again.
+///
+/// The consuming thread calls `dispatch`, `takeOffsetsToStore`, `revoke` and `shutdown`; the
+/// lanes call the rest.
+final class ConcurrentDispatcher: @unchecked Sendable {
+    let functionName: String
+    let deadLetterTopic: String
+    let deadLetters: DeadLetterWriter
+    let retry: RetryPolicy
+    let logger: Logger
+    let invalidTextReason = "the value is not valid UTF-8 and the function's dataType is string (use dataType binary to receive raw bytes); the function was not called"
+    private let ordering: Ordering
+    private let topic: String
+    private let crashes: CrashLedger?
+    private let tracker = CompletionTracker()
+    private var lanes: [InvocationLane] = []
+    private var nextLane = 0
+    /// Called for every settled message (the listener counts them for the health report).
+    private let onSettled: @Sendable () -> Void
+    /// Called from a lane when the lanes have room again after `dispatch` found one full.
+    private let onRoom: @Sendable () -> Void
+    private let waitingForRoom = Atomic<Bool>(false)
+    /// Partitions whose waiting messages are given up (revoked, or the host stops): a lane
+    /// waiting to retry one of them drops it instead.
+    private let givingUp = Mutex<Set<Int32>?>([])
+    private let wakeWaiting = NSCondition()
+    private let warnedAboutPending = Atomic<Bool>(false)
+
+    /// Creates the lanes and starts their threads.
+    init(function: FunctionConfiguration, library: FunctionLibrary, options: KafkaOptions, retry: RetryPolicy,
+         producers: ProducerPool, deadLetters: DeadLetterWriter, crashes: CrashLedger?, journalDirectory: URL?,
+         logger: Logger, onSettled: @escaping @Sendable () -> Void, onRoom: @escaping @Sendable () -> Void) throws {
+        functionName = function.name
+        deadLetterTopic = function.deadLetterTopic
+        topic = function.trigger.topic
+        ordering = function.trigger.ordering
+        self.deadLetters = deadLetters
+        self.retry = retry
+        self.logger = logger
+        self.crashes = crashes
+        self.onSettled = onSettled
+        self.onRoom = onRoom
+        let count = function.trigger.maxConcurrency
+        let batchLimit = function.trigger.cardinality == .many ? options.maxBatchSize : 1
+        // The lanes share `maxQueuedMessages`: a bounded number of messages held per function.
+        let capacity = max(1, function.trigger.maxQueuedMessages / count)
+        for index in 0..<count {
+            let journal = try journalDirectory.map { try InvocationJournal(directory: $0, function: function.name, lane: index) }
+            let invoker = try Invoker(function: function, library: library, capacity: batchLimit, producers: producers,
+                                      journal: journal, logger: logger)
+            lanes.append(InvocationLane(index: index, capacity: capacity, batchLimit: batchLimit, invoker: invoker, dispatcher: self))
+        }
+        for lane in lanes { lane.start(name: "swiftfunc-\(function.name)-\(lane.index)") }
+    }
+
+    /// The lanes' journals, for the function-timeout watchdog.
+    var journals: [InvocationJournal] { lanes.compactMap(\.journal) }
+
+    // MARK: - The consuming thread
+
+    /// Queues `message` on its lane; false when that lane is full (the message is not taken).
+    func dispatch(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ disposition: InvocationLane.Disposition) -> Bool {
+        let lane = lanes[laneIndex(message)]
+        tracker.dispatched(partition: message.pointee.partition, offset: message.pointee.offset)
+        if lane.enqueue(message, disposition) { return true }
+        tracker.forgetLast(partition: message.pointee.partition)
+        waitingForRoom.store(true, ordering: .relaxed)
+        return false
+    }
+
+    /// Whether every lane has room for at least half its queue again.
+    var hasRoom: Bool { lanes.allSatisfy { $0.queued <= $0.capacity / 2 } }
+
+    func takeOffsetsToStore() -> [(partition: Int32, offset: Int64)] { tracker.takeOffsetsToStore() }
+
+    /// Messages taken by the lanes and not settled yet.
+    var inFlight: Int { tracker.inFlight }
+
+    /// `partitions` are being revoked: their queued messages are dropped, a lane waiting to
+    /// retry one gives it up, and this returns once no message of theirs is being invoked. What
+    /// settled meanwhile can then be stored and committed before ``forget(_:)``.
+    func quiesce(_ partitions: Set<Int32>) {
+        giveUp(partitions)
+    }
+
+    /// `partitions` are gone: nothing more of theirs is stored.
+    func forget(_ partitions: Set<Int32>) {
+        tracker.forget(partitions)
+    }
+
+    /// The host stops: queued messages are dropped, waiting retries given up, and this returns
+    /// once the invocations in progress have ended. Then the lanes' threads end.
+    func shutdown() {
+        giveUp(nil)
+        lanes.forEach { $0.context.cancel() }
+        lanes.forEach { $0.exit() }
+    }
+
+    private func giveUp(_ partitions: Set<Int32>?) {
+        givingUp.withLock { $0 = partitions }
+        wakeWaiting.lock()
+        wakeWaiting.broadcast()
+        wakeWaiting.unlock()
+        for lane in lanes {
+            for message in lane.removeQueued(of: partitions) { drop(message) }
+        }
+        var announced = false
+        while !tracker.waitUntilIdle(partitions, deadline: Date().addingTimeInterval(5)) {
+            if !announced {
+                logger.warning("'\(functionName)' is waiting for \(tracker.inFlight) invocation(s) in progress to end before it gives up partitions \(partitions.map { $0.sorted().description } ?? "(all)") of \(topic)")
+                announced = true
+            }
+        }
+        if partitions != nil { givingUp.withLock { $0 = [] } }
+    }
+
+    private func laneIndex(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Int {
+        switch ordering {
+        case .partition:
+            return Int(UInt32(bitPattern: message.pointee.partition)) % lanes.count
+        case .unordered:
+            nextLane = nextLane + 1 == lanes.count ? 0 : nextLane + 1
+            return nextLane
+        case .key:
+            let key = message.pointee.key.map { UnsafeRawBufferPointer(start: $0, count: message.pointee.key_len) }
+            return Self.lane(forKey: key, partition: message.pointee.partition, lanes: lanes.count)
+        }
+    }
+
+    /// The lane of a key: FNV-1a of its bytes. Messages without a key (or with an empty one)
+    /// share a lane per partition, so they keep their partition's order among themselves.
+    static func lane(forKey key: UnsafeRawBufferPointer?, partition: Int32, lanes: Int) -> Int {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        if let key, !key.isEmpty {
+            for byte in key { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        } else {
+            hash = (hash ^ UInt64(UInt32(bitPattern: partition))) &* 0x100_0000_01b3
+            hash = (hash ^ 0xff) &* 0x100_0000_01b3
+        }
+        return Int(hash % UInt64(lanes))
+    }
+
+    // MARK: - The lanes
+
+    /// A message succeeded or was dead-lettered.
+    func settle(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
+        tracker.settled(partition: message.pointee.partition, offset: message.pointee.offset)
+        crashes?.forget(message)
+        rd_kafka_message_destroy(message)
+        onSettled()
+    }
+
+    /// A message is given up unsettled: its offset is not stored past it.
+    private func drop(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
+        tracker.dropped(partition: message.pointee.partition, offset: message.pointee.offset)
+        rd_kafka_message_destroy(message)
+    }
+
+    func crashCount(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Int {
+        crashes?.count(partition: message.pointee.partition, offset: message.pointee.offset) ?? 0
+    }
+
+    func noteOutcome(_ outcome: InvocationOutcome) {
+        if outcome.pending && !warnedAboutPending.exchange(true, ordering: .relaxed) {
+            logger.error("Function '\(functionName)' returned SF_PENDING, which needs ordering partition (its flush must see the records in order); with ordering \(ordering.rawValue) the records count as done when the call returns")
+        }
+    }
+
+    /// A lane took work off its queue: if the consuming thread is waiting for room and there
+    /// is, wake it.
+    func laneTookWork() {
+        if waitingForRoom.load(ordering: .relaxed) && hasRoom && waitingForRoom.exchange(false, ordering: .relaxed) {
+            onRoom()
+        }
+    }
+
+    /// Waits `seconds` before a retry. Returns false, having dropped `messages`, when their
+    /// partitions are given up meanwhile.
+    func wait(seconds: Double, unlessGivingUp messages: [UnsafeMutablePointer<rd_kafka_message_t>]) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        wakeWaiting.lock()
+        defer { wakeWaiting.unlock() }
+        while true {
+            let abandoned = givingUp.withLock { set in
+                set == nil || messages.contains { set!.contains($0.pointee.partition) }
+            }
+            if abandoned {
+                messages.forEach(drop)
+                return false
+            }
+            if !wakeWaiting.wait(until: deadline) { return true }
+        }
+    }
+
+    /// "topic T partition P offset O[,O...]" for log lines.
+    func describe(_ messages: [UnsafeMutablePointer<rd_kafka_message_t>]) -> String {
+        let partitions = Dictionary(grouping: messages, by: { $0.pointee.partition })
+        return partitions.keys.sorted().map { partition in
+            "topic \(topic) partition \(partition) offset \(partitions[partition]!.map { "\($0.pointee.offset)" }.joined(separator: ","))"
+        }.joined(separator: "; ")
+    }
+}

@@ -1,0 +1,221 @@
+import CRdKafka
+import Foundation
+import Logging
+
+/// One thread that calls the function, with a bounded queue of messages in front of it
+/// (ordering `key` or `unordered`). Messages of one key always go to the same lane, so a lane
+/// runs them in the order they were consumed, one at a time; lanes run side by side.
+///
+/// A failed message is retried by its lane, in place, per the retry policy, then dead-lettered:
+/// later messages of the lane (the same keys, among others) wait for it, as they must to stay in
+/// order, while the other lanes go on.
+final class InvocationLane: @unchecked Sendable {
+    /// What the lane does with a queued message.
+    enum Disposition: UInt8 {
+        /// Call the function (in a batch with its neighbours for MANY).
+        case invoke
+        /// Call the function with this message alone: it crashed the host before.
+        case invokeAlone
+        /// It crashed the host `maxCrashesPerMessage` times: dead-letter it, do not call.
+        case deadLetterCrashed
+        /// Not UTF-8 for a string function: dead-letter it, do not call.
+        case deadLetterInvalidText
+    }
+
+    private struct Entry {
+        var message: UnsafeMutablePointer<rd_kafka_message_t>
+        var disposition: Disposition
+    }
+
+    let index: Int
+    let capacity: Int
+    private let invoker: Invoker
+    private unowned let dispatcher: ConcurrentDispatcher
+    private let batchLimit: Int
+    private let condition = NSCondition()
+    // A ring of `capacity` entries: `count` of them from `head`.
+    private let ring: UnsafeMutablePointer<Entry>
+    private var head = 0
+    private var count = 0
+    private var exiting = false
+    /// The messages being invoked right now (read under `condition` only by this thread).
+    private let batch: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>>
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(index: Int, capacity: Int, batchLimit: Int, invoker: Invoker, dispatcher: ConcurrentDispatcher) {
+        self.index = index
+        self.capacity = capacity
+        self.batchLimit = batchLimit
+        self.invoker = invoker
+        self.dispatcher = dispatcher
+        ring = .allocate(capacity: capacity)
+        batch = .allocate(capacity: max(batchLimit, 1))
+    }
+
+    deinit {
+        ring.deallocate()
+        batch.deallocate()
+    }
+
+    var context: InvocationContext { invoker.context }
+    var journal: InvocationJournal? { invoker.journal }
+
+    func start(name: String) {
+        let thread = Thread { [self] in
+            run()
+            finished.signal()
+        }
+        thread.name = name
+        thread.start()
+    }
+
+    /// Queues `message`; false when the lane is full (the caller holds back and pauses).
+    func enqueue(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ disposition: Disposition) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard count < capacity else { return false }
+        ring[(head + count) % capacity] = Entry(message: message, disposition: disposition)
+        count += 1
+        if count == 1 { condition.signal() }
+        return true
+    }
+
+    /// Messages waiting in the queue (not the ones being invoked).
+    var queued: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return count
+    }
+
+    /// Takes the queued messages of `partitions` (nil: all) out of the queue, keeping the order
+    /// of the others; returns them, for the caller to drop.
+    func removeQueued(of partitions: Set<Int32>?) -> [UnsafeMutablePointer<rd_kafka_message_t>] {
+        condition.lock()
+        defer { condition.unlock() }
+        var removed: [UnsafeMutablePointer<rd_kafka_message_t>] = []
+        var kept = 0
+        for position in 0..<count {
+            let entry = ring[(head + position) % capacity]
+            if partitions?.contains(entry.message.pointee.partition) ?? true {
+                removed.append(entry.message)
+            } else {
+                ring[(head + kept) % capacity] = entry
+                kept += 1
+            }
+        }
+        count = kept
+        return removed
+    }
+
+    /// Lets the thread end once its queue is empty; waits for it.
+    func exit() {
+        condition.lock()
+        exiting = true
+        condition.signal()
+        condition.unlock()
+        finished.wait()
+    }
+
+    // MARK: - The lane's thread
+
+    private func run() {
+        while let (taken, disposition) = take() {
+            let messages = UnsafeMutableBufferPointer(start: batch, count: taken)
+            switch disposition {
+            case .invoke, .invokeAlone:
+                invoke(messages)
+            case .deadLetterCrashed:
+                let crashes = dispatcher.crashCount(messages[0])
+                deadLetter(Array(messages), reason: .crashed, error: "crashed or timed out the host \(crashes) times", attempts: crashes)
+            case .deadLetterInvalidText:
+                deadLetter(Array(messages), reason: .invalidUTF8, error: dispatcher.invalidTextReason, attempts: 0)
+            }
+            dispatcher.laneTookWork()
+        }
+    }
+
+    /// Waits for work; moves the next call's messages into `batch`: one message, or for MANY
+    /// up to `batchLimit` consecutive ones to invoke together. Nil when the lane is to end.
+    private func take() -> (Int, Disposition)? {
+        condition.lock()
+        defer { condition.unlock() }
+        while count == 0 {
+            if exiting { return nil }
+            condition.wait()
+        }
+        let first = ring[head]
+        var taken = 1
+        batch[0] = first.message
+        if first.disposition == .invoke {
+            while taken < batchLimit && taken < count {
+                let next = ring[(head + taken) % capacity]
+                guard next.disposition == .invoke else { break }
+                batch[taken] = next.message
+                taken += 1
+            }
+        }
+        head = (head + taken) % capacity
+        count -= taken
+        return (taken, first.disposition)
+    }
+
+    /// Calls the function; retries what failed per the retry policy, then dead-letters it.
+    private func invoke(_ messages: UnsafeMutableBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) {
+        var outcome = invoker.attempt(UnsafeBufferPointer(messages))
+        dispatcher.noteOutcome(outcome)
+        if outcome.succeeded {
+            messages.forEach(dispatcher.settle)
+            return
+        }
+        var failed: [UnsafeMutablePointer<rd_kafka_message_t>] = []
+        var lastError = ""
+        for (index, message) in messages.enumerated() {
+            if outcome.failed(index) {
+                if failed.isEmpty { lastError = outcome.reason(for: index) }
+                failed.append(message)
+            } else {
+                dispatcher.settle(message)
+            }
+        }
+        var failures = 1
+        while true {
+            let description = dispatcher.describe(failed)
+            guard dispatcher.retry.retries(afterFailures: failures) else {
+                dispatcher.logger.error("Function '\(dispatcher.functionName)' failed at \(description): \(lastError). Attempt \(failures) failed and the retry policy allows no more; sending to dead-letter topic \(dispatcher.deadLetterTopic).")
+                deadLetter(failed, reason: .failed, error: lastError, attempts: failures)
+                return
+            }
+            let delay = dispatcher.retry.delaySeconds(afterFailures: failures)
+            dispatcher.logger.error("Function '\(dispatcher.functionName)' failed at \(description): \(lastError). Attempt \(failures) failed; trying again in \(delay) s (messages of the same key wait; the partition's offset is not committed past it before it is settled).")
+            guard dispatcher.wait(seconds: delay, unlessGivingUp: failed) else { return }
+            outcome = failed.withUnsafeBufferPointer { invoker.attempt($0) }
+            var stillFailed: [UnsafeMutablePointer<rd_kafka_message_t>] = []
+            for (index, message) in failed.enumerated() {
+                if outcome.failed(index) {
+                    if stillFailed.isEmpty { lastError = outcome.reason(for: index) }
+                    stillFailed.append(message)
+                } else {
+                    dispatcher.settle(message)
+                }
+            }
+            if stillFailed.isEmpty { return }
+            failed = stillFailed
+            failures += 1
+        }
+    }
+
+    /// Sends `messages` to the dead-letter topic, trying again every 5 s while that fails (the
+    /// lane waits: nothing is skipped).
+    private func deadLetter(_ messages: [UnsafeMutablePointer<rd_kafka_message_t>], reason: DeadLetterReason, error: String, attempts: Int) {
+        while true {
+            if let failure = dispatcher.deadLetters.send(messages, reason: reason, error: error, attempts: attempts) {
+                dispatcher.logger.critical("Function '\(dispatcher.functionName)': sending \(dispatcher.describe(messages)) to dead-letter topic \(dispatcher.deadLetterTopic) FAILED: \(failure). Nothing is skipped: its offset is not committed past it; trying again in 5 s.")
+                guard dispatcher.wait(seconds: 5, unlessGivingUp: messages) else { return }
+                continue
+            }
+            dispatcher.logger.warning("Function '\(dispatcher.functionName)': sent \(dispatcher.describe(messages)) to dead-letter topic \(dispatcher.deadLetterTopic) (\(reason.rawValue) after \(attempts) attempt(s))")
+            messages.forEach(dispatcher.settle)
+            return
+        }
+    }
+}
