@@ -12,7 +12,7 @@ struct CrashRecoveryTests {
         return ((try? String(contentsOf: url, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
-    private func runScenario(poison: String, hostJSON: String) throws -> (host: ChildProcess, deadLetter: ConsumedMessage, processed: [String], function: String) {
+    private func runScenario(poison: String, hostJSON: String, triggerFields: String = "") throws -> (host: ChildProcess, deadLetter: ConsumedMessage, processed: [String], function: String) {
         _ = TestPaths.recordDirectory
         let topic = uniqueName("crashy")
         let function = uniqueName("Crashy")
@@ -21,7 +21,8 @@ struct CrashRecoveryTests {
         try waitUntil("the broker's address") { broker.stdout.contains("\n") }
         let address = String(broker.stdout.split(separator: "\n")[0])
         let root = try ScriptRoot(hostJSON: hostJSON)
-        try root.addFunction(function, ScriptRoot.recorderFunction(broker: address, topic: topic, group: function, entryPoint: "process_durably"))
+        try root.addFunction(function, ScriptRoot.recorderFunction(broker: address, topic: topic, group: function, entryPoint: "process_durably",
+                                                                    triggerFields: triggerFields))
         let host = try ChildProcess(TestPaths.swiftfunc, ["start", "--script-root", root.url.path])
         defer { _ = try? host.stop(signal: SIGKILL) }
         try waitUntil("the host to be assigned partitions") { host.stderr.contains("was assigned partitions") }
@@ -62,6 +63,24 @@ struct CrashRecoveryTests {
         let result = try runScenario(poison: "hang", hostJSON: #"{ "version": "2.0", "functionTimeout": "00:00:01", "swiftfunc": { "maxCrashesPerMessage": 1 } }"#)
         #expect(result.processed.filter { $0.hasSuffix(" after") }.count == 1)
         #expect(result.host.stderr.contains("past functionTimeout"))
+        #expect(result.host.stderr.contains("was stopped by the functionTimeout watchdog"))
+    }
+
+    @Test("With ordering key the lanes' journals pin a trap on its message, which is dead-lettered after maxCrashesPerMessage")
+    func trapOnALaneIsDeadLettered() throws {
+        let result = try runScenario(poison: "crash", hostJSON: #"{ "version": "2.0", "swiftfunc": { "maxCrashesPerMessage": 2 } }"#,
+                                     triggerFields: #""ordering": "key", "maxConcurrency": 4"#)
+        #expect(result.processed.filter { $0.hasSuffix(" before") }.count == 1, "processed before the crash, not again")
+        #expect(result.processed.filter { $0.hasSuffix(" after") }.count == 1)
+        #expect(!result.processed.contains { $0.hasSuffix(" crash") })
+        #expect(result.host.stderr.contains("(crash 2 of these messages)"))
+    }
+
+    @Test("With ordering key the watchdog sees a lane running past functionTimeout")
+    func timeoutOnALaneIsDeadLettered() throws {
+        let result = try runScenario(poison: "hang", hostJSON: #"{ "version": "2.0", "functionTimeout": "00:00:01", "swiftfunc": { "maxCrashesPerMessage": 1 } }"#,
+                                     triggerFields: #""ordering": "key", "maxConcurrency": 4"#)
+        #expect(result.processed.filter { $0.hasSuffix(" after") }.count == 1)
         #expect(result.host.stderr.contains("was stopped by the functionTimeout watchdog"))
     }
 }

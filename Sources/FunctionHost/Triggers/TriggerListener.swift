@@ -134,7 +134,8 @@ final class TriggerListener: @unchecked Sendable {
         if function.trigger.ordering != .partition {
             dispatcher = try ConcurrentDispatcher(
                 function: function, library: library, options: options, retry: retry, producers: producers,
-                deadLetters: deadLetters, crashes: crashes, journalDirectory: crashProtection?.directory, logger: logger,
+                deadLetters: deadLetters, crashes: crashes, journalDirectory: crashProtection?.directory,
+                settledJournal: journal, logger: logger,
                 onSettled: { [unowned self] in settledCount.wrappingAdd(1, ordering: .relaxed) },
                 onRoom: { [unowned self] in if let queue { rd_kafka_queue_yield(queue) } })
         }
@@ -585,7 +586,6 @@ final class TriggerListener: @unchecked Sendable {
         let offsets: [(partition: Int32, offset: Int64)]
         if let dispatcher {
             offsets = dispatcher.takeOffsetsToStore()
-            if let journal { offsets.forEach { journal.recordSettled(partition: $0.partition, offset: $0.offset) } }
         } else {
             offsets = progress.takeOffsetsToStore()
         }

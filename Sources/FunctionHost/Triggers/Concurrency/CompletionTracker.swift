@@ -56,6 +56,13 @@ final class CompletionTracker: @unchecked Sendable {
 
     private var windows: [Int32: Window] = [:]
     private let lock = NSCondition()
+    /// Told (under the lock, so in order) each time a partition's storable offset moves: the
+    /// crash journal records it at once, before a crash can follow the settled message.
+    private let onAdvance: (Int32, Int64) -> Void
+
+    init(onAdvance: @escaping (Int32, Int64) -> Void = { _, _ in }) {
+        self.onAdvance = onAdvance
+    }
 
     /// `offset` of `partition` goes to a lane. Offsets of a partition arrive in ascending order.
     func dispatched(partition: Int32, offset: Int64) {
@@ -96,7 +103,10 @@ final class CompletionTracker: @unchecked Sendable {
               window.marks[index] == .inFlight else { return }
         window.marks[index] = mark
         window.inFlight -= 1
-        if mark == .settled && index == window.start { window.advance() }
+        if mark == .settled && index == window.start {
+            window.advance()
+            onAdvance(partition, window.storable)
+        }
         windows[partition] = window
         if window.inFlight == 0 { lock.broadcast() }
     }

@@ -20,7 +20,7 @@ final class ConcurrentDispatcher: @unchecked Sendable {
     private let ordering: Ordering
     private let topic: String
     private let crashes: CrashLedger?
-    private let tracker = CompletionTracker()
+    private let tracker: CompletionTracker
     private var lanes: [InvocationLane] = []
     private var nextLane = 0
     /// Called for every settled message (the listener counts them for the health report).
@@ -37,7 +37,7 @@ final class ConcurrentDispatcher: @unchecked Sendable {
     /// Creates the lanes and starts their threads.
     init(function: FunctionConfiguration, library: FunctionLibrary, options: KafkaOptions, retry: RetryPolicy,
          producers: ProducerPool, deadLetters: DeadLetterWriter, crashes: CrashLedger?, journalDirectory: URL?,
-         logger: Logger, onSettled: @escaping @Sendable () -> Void, onRoom: @escaping @Sendable () -> Void) throws {
+         settledJournal: InvocationJournal?, logger: Logger, onSettled: @escaping @Sendable () -> Void, onRoom: @escaping @Sendable () -> Void) throws {
         functionName = function.name
         deadLetterTopic = function.deadLetterTopic
         topic = function.trigger.topic
@@ -48,6 +48,7 @@ final class ConcurrentDispatcher: @unchecked Sendable {
         self.crashes = crashes
         self.onSettled = onSettled
         self.onRoom = onRoom
+        tracker = CompletionTracker { partition, offset in settledJournal?.recordSettled(partition: partition, offset: offset) }
         let count = function.trigger.maxConcurrency
         let batchLimit = function.trigger.cardinality == .many ? options.maxBatchSize : 1
         // The lanes share `maxQueuedMessages`: a bounded number of messages held per function.
