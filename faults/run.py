@@ -96,7 +96,7 @@ class Host:
         return status
 
 
-def make_app(broker, topic, function, entry, cardinality="ONE", host_json=None):
+def make_app(broker, topic, function, entry, cardinality="ONE", host_json=None, trigger=None):
     root = os.path.join(WORK, f"app-{uuid.uuid4().hex[:8]}")
     os.makedirs(os.path.join(root, "functions", function))
     with open(os.path.join(root, "host.json"), "w") as file:
@@ -105,7 +105,7 @@ def make_app(broker, topic, function, entry, cardinality="ONE", host_json=None):
         json.dump({"scriptFile": RECORDER, "entryPoint": entry, "deadLetterTopic": f"{topic}.dlq",
                    "bindings": [{"type": "kafkaTrigger", "direction": "in", "brokerList": broker.address,
                                  "topic": topic, "consumerGroup": function, "cardinality": cardinality,
-                                 "dataType": "string"}]}, file)
+                                 "dataType": "string", **(trigger or {})}]}, file)
     return root
 
 
@@ -152,8 +152,8 @@ class Scenario:
         self.hosts = []
         self.values = []
 
-    def host(self, entry="process_durably", cardinality="ONE", host_json=None):
-        root = make_app(self.broker, self.topic, self.function, entry, cardinality, host_json)
+    def host(self, entry="process_durably", cardinality="ONE", host_json=None, trigger=None):
+        root = make_app(self.broker, self.topic, self.function, entry, cardinality, host_json, trigger)
         host = Host(f"{self.name}-{len(self.hosts)}", root)
         self.hosts.append(host)
         return host
@@ -299,6 +299,43 @@ def scenario_sigterm_mid_batch():
         scenario.close()
 
 
+# Ordering key: eight lanes, the values' sixteen keys spread over them.
+KEYED = {"ordering": "key", "maxConcurrency": 8}
+
+
+def scenario_sigkill_keyed():
+    scenario = Scenario("sigkill-key", crash_or_kill=True)
+    try:
+        host = scenario.host(trigger=KEYED)
+        host.wait_assigned()
+        scenario.produce(values("slow", 1200))  # 20 ms each on 8 lanes: about 3 s of work
+        wait_until("the stream to be under way", lambda: len(processed(scenario.function)) >= 100)
+        os.kill(host.worker_pid(), signal.SIGKILL)
+        scenario.wait_all_accounted(expected_dead_letters=0)
+        host.stop()
+        return scenario.report()
+    finally:
+        scenario.close()
+
+
+def scenario_sigterm_keyed():
+    scenario = Scenario("sigterm-key", crash_or_kill=False)
+    try:
+        host = scenario.host(trigger=KEYED)
+        host.wait_assigned()
+        scenario.produce(values("slow", 1200))
+        wait_until("the stream to be under way", lambda: len(processed(scenario.function)) >= 100)
+        status = host.stop(signal.SIGTERM)
+        if status != 0:
+            raise RuntimeError(f"the host exited with {status} after SIGTERM")
+        scenario.host(trigger=KEYED).wait_assigned()
+        scenario.wait_all_accounted(expected_dead_letters=0)
+        scenario.hosts[-1].stop()
+        return scenario.report()
+    finally:
+        scenario.close()
+
+
 def passed(result):
     """Nothing lost; duplicates only after a crash or kill, or a commit the broker refused."""
     return result["lost"] == 0 and (result["duplicates"] == 0 or result["crash_or_kill"] or result["refused_commit"])
@@ -306,7 +343,7 @@ def passed(result):
 
 def main():
     scenarios = [scenario_throws, scenario_trap, scenario_sigkill, scenario_broker_down, scenario_rebalance,
-                 scenario_sigterm_mid_batch]
+                 scenario_sigterm_mid_batch, scenario_sigkill_keyed, scenario_sigterm_keyed]
     results = []
     failed = False
     for run in scenarios:

@@ -85,11 +85,13 @@ final class ConcurrentDispatcher: @unchecked Sendable {
     /// Messages taken by the lanes and not settled yet.
     var inFlight: Int { tracker.inFlight }
 
-    /// `partitions` are being revoked: their queued messages are dropped, a lane waiting to
-    /// retry one gives it up, and this returns once no message of theirs is being invoked. What
-    /// settled meanwhile can then be stored and committed before ``forget(_:)``.
+    /// `partitions` are being revoked: this returns once their messages already taken by the
+    /// lanes are settled (a lane waiting to retry one gives it up instead), so everything that
+    /// can be committed is, before ``forget(_:)``. Queued messages are invoked, not dropped: a
+    /// message dropped ahead of one already settled would hold the commit back, and the new
+    /// owner would get the settled one again.
     func quiesce(_ partitions: Set<Int32>) {
-        giveUp(partitions)
+        finish(partitions)
     }
 
     /// `partitions` are gone: nothing more of theirs is stored.
@@ -97,26 +99,24 @@ final class ConcurrentDispatcher: @unchecked Sendable {
         tracker.forget(partitions)
     }
 
-    /// The host stops: queued messages are dropped, waiting retries given up, and this returns
-    /// once the invocations in progress have ended. Then the lanes' threads end.
+    /// The host stops: queued messages are invoked, waiting retries given up (bounded by the
+    /// host's shutdownTimeout); then the lanes' threads end.
     func shutdown() {
-        giveUp(nil)
-        lanes.forEach { $0.context.cancel() }
+        finish(nil)
         lanes.forEach { $0.exit() }
     }
 
-    private func giveUp(_ partitions: Set<Int32>?) {
+    /// Waits until no message of `partitions` (nil: any) is in flight; retries waiting meanwhile
+    /// are given up.
+    private func finish(_ partitions: Set<Int32>?) {
         givingUp.withLock { $0 = partitions }
         wakeWaiting.lock()
         wakeWaiting.broadcast()
         wakeWaiting.unlock()
-        for lane in lanes {
-            for message in lane.removeQueued(of: partitions) { drop(message) }
-        }
         var announced = false
         while !tracker.waitUntilIdle(partitions, deadline: Date().addingTimeInterval(5)) {
             if !announced {
-                logger.warning("'\(functionName)' is waiting for \(tracker.inFlight) invocation(s) in progress to end before it gives up partitions \(partitions.map { $0.sorted().description } ?? "(all)") of \(topic)")
+                logger.warning("'\(functionName)' is waiting for \(tracker.inFlight) message(s) taken by its lanes to be done before it gives up partitions \(partitions.map { $0.sorted().description } ?? "(all)") of \(topic)")
                 announced = true
             }
         }

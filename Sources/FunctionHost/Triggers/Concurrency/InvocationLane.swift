@@ -57,7 +57,6 @@ final class InvocationLane: @unchecked Sendable {
         batch.deallocate()
     }
 
-    var context: InvocationContext { invoker.context }
     var journal: InvocationJournal? { invoker.journal }
 
     func start(name: String) {
@@ -85,26 +84,6 @@ final class InvocationLane: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return count
-    }
-
-    /// Takes the queued messages of `partitions` (nil: all) out of the queue, keeping the order
-    /// of the others; returns them, for the caller to drop.
-    func removeQueued(of partitions: Set<Int32>?) -> [UnsafeMutablePointer<rd_kafka_message_t>] {
-        condition.lock()
-        defer { condition.unlock() }
-        var removed: [UnsafeMutablePointer<rd_kafka_message_t>] = []
-        var kept = 0
-        for position in 0..<count {
-            let entry = ring[(head + position) % capacity]
-            if partitions?.contains(entry.message.pointee.partition) ?? true {
-                removed.append(entry.message)
-            } else {
-                ring[(head + kept) % capacity] = entry
-                kept += 1
-            }
-        }
-        count = kept
-        return removed
     }
 
     /// Lets the thread end once its queue is empty; waits for it.
