@@ -114,6 +114,7 @@ final class TriggerListener: @unchecked Sendable {
             ("enable.partition.eof", "false"),
         ]
         properties += options.consumerProperties
+        properties += MockClusterDetection.consumerProperties(for: function.trigger.connection)
         properties += function.trigger.connection.librdkafkaProperties
         properties += options.librdkafka.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         let configuration = try KafkaClient.makeConfiguration(properties, origin: "consumer of \(function.name)")
