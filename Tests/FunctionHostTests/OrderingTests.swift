@@ -65,6 +65,29 @@ struct OrderingTests {
         }
     }
 
+    @Test("Ordering partition: a function slower than the fetch budget works through a backlog of several fetches, each message once, in order")
+    func slowFunctionWithBacklog() throws {
+        let topic = uniqueName("backlog")
+        let function = uniqueName("Backlog")
+        let broker = try EmbeddedBroker()
+        try broker.createTopic(topic, partitions: 1)
+        // More than two fetches (512 each for ONE) wait while each call takes 1 ms, so the
+        // listener carries part of every fetch into the next round (it polls every 250 ms).
+        let count = 1_600
+        let placements = try IndependentClient.produce(broker: broker.bootstrapServers,
+                                                       (0..<count).map { OutgoingMessage(topic: topic, value: "brief:\($0)", partition: 0) })
+        let root = try ScriptRoot()
+        try root.addFunction(function, ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))
+        let harness = HostHarness(root: root, broker: broker)
+        try harness.start()
+        try waitUntil("every message to be handled", timeout: 60) { try recordedEvents(function).count >= count }
+        harness.stop()
+
+        let values = try recordedEvents(function).compactMap(\.valueText)
+        #expect(values == (0..<count).map { "brief:\($0)" }, "each message once, in order")
+        try expectCommittedToEnd(broker, group: function, topic: topic, partitions: 1, placements)
+    }
+
     @Test("Keys run side by side, each key in order and one at a time (key); or in any order (unordered); every offset committed",
           arguments: ["key", "unordered"])
     func keysSideBySide(ordering: String) throws {

@@ -185,7 +185,10 @@ final class TriggerListener: @unchecked Sendable {
             flushIfDue()
             // Messages carried over from the previous fetch come first; new ones join them
             // without waiting when some are already there.
-            let count = carried + fetch(into: fetched + carried, timeoutMs: carried > 0 ? 0 : pollTimeoutMs())
+            // The buffers hold two fetches' worth: new messages fill what the carried ones
+            // leave (a round always handles some, so there is always room for one).
+            let room = min(fetchCapacity, 2 * fetchCapacity - carried)
+            let count = carried + fetch(into: fetched + carried, capacity: room, timeoutMs: carried > 0 ? 0 : pollTimeoutMs())
             carried = 0
             guard count > 0 else { continue }
             let eligibleCount = collectEligible(count)
@@ -228,12 +231,12 @@ final class TriggerListener: @unchecked Sendable {
 
     /// Takes what is already fetched without waiting; waits (up to `timeoutMs`) only when
     /// nothing is there, and then only for the first message.
-    private func fetch(into buffer: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>, timeoutMs: Int32) -> Int {
-        var count = rd_kafka_consume_batch_queue(queue, 0, buffer, fetchCapacity)
+    private func fetch(into buffer: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>, capacity: Int, timeoutMs: Int32) -> Int {
+        var count = rd_kafka_consume_batch_queue(queue, 0, buffer, capacity)
         if count == 0 && timeoutMs > 0 {
             count = rd_kafka_consume_batch_queue(queue, timeoutMs, buffer, 1)
-            if count == 1 && fetchCapacity > 1 {
-                count += max(0, rd_kafka_consume_batch_queue(queue, 0, buffer + 1, fetchCapacity - 1))
+            if count == 1 && capacity > 1 {
+                count += max(0, rd_kafka_consume_batch_queue(queue, 0, buffer + 1, capacity - 1))
             }
         }
         return max(0, count)
@@ -277,7 +280,7 @@ final class TriggerListener: @unchecked Sendable {
             if pausedForBackpressure && dispatcher.hasRoom { resumeAfterBackpressure() }
             // While lanes work, poll often enough that their settled offsets are stored soon.
             let busy = pausedForBackpressure || dispatcher.inFlight > 0
-            let count = fetch(into: fetched, timeoutMs: busy ? 50 : pollTimeoutMs())
+            let count = fetch(into: fetched, capacity: fetchCapacity, timeoutMs: busy ? 50 : pollTimeoutMs())
             for index in 0..<count {
                 guard let message = fetched[index] else { continue }
                 if !dispatchIfEligible(message, dispatcher) { rd_kafka_message_destroy(message) }

@@ -131,7 +131,8 @@ struct AskedToFail: Error, CustomStringConvertible {
 
 /// What a message asks of the fixture: its value up to the first ":" ("fail:17" asks "fail").
 /// "fail": throws. "fail-once": throws the first time. "crash": a Swift trap (the process dies).
-/// "hang": never returns (for functionTimeout). "slow": takes 20 ms. Anything else: succeeds.
+/// "hang": never returns (for functionTimeout). "slow": takes 20 ms. "brief": takes 1 ms.
+/// Anything else: succeeds.
 private func failIfAsked(_ event: Event, _ context: Context) throws {
     let command = (event.valueString ?? "").split(separator: ":", maxSplits: 1).first.map(String.init) ?? ""
     switch command {
@@ -143,6 +144,8 @@ private func failIfAsked(_ event: Event, _ context: Context) throws {
         while true { sleep(3600) }
     case "slow":
         usleep(20_000)
+    case "brief":
+        usleep(1_000)
     case "fail-once":
         let marker = recordPath("\(context.functionName)-\(event.partition)-\(event.offset).failed")
         if access(marker, F_OK) != 0 {
