@@ -67,11 +67,19 @@ final class ConcurrentDispatcher: @unchecked Sendable {
 
     // MARK: - The consuming thread
 
-    /// Queues `message` on its lane; false when that lane is full (the message is not taken).
+    /// How long the consuming thread waits for room in a full lane before it pauses the
+    /// partitions. Waiting is the common case's backpressure (the function is simply slower than
+    /// the stream) and costs nothing; pausing is for a lane that is stuck (a retry waiting) and
+    /// keeps the consumer polling, but librdkafka 2.0.2 takes up to a second to fetch again after
+    /// a resume.
+    static let roomWait: Double = 0.2
+
+    /// Queues `message` on its lane, waiting up to ``roomWait`` while that lane is full; false
+    /// when it stayed full (the message is not taken).
     func dispatch(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ disposition: InvocationLane.Disposition) -> Bool {
         let lane = lanes[laneIndex(message)]
         tracker.dispatched(partition: message.pointee.partition, offset: message.pointee.offset)
-        if lane.enqueue(message, disposition) { return true }
+        if lane.enqueue(message, disposition, waitingUntil: Date().addingTimeInterval(Self.roomWait)) { return true }
         tracker.forgetLast(partition: message.pointee.partition)
         waitingForRoom.store(true, ordering: .relaxed)
         return false

@@ -68,14 +68,18 @@ final class InvocationLane: @unchecked Sendable {
         thread.start()
     }
 
-    /// Queues `message`; false when the lane is full (the caller holds back and pauses).
-    func enqueue(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ disposition: Disposition) -> Bool {
+    /// Queues `message`, waiting up to `deadline` while the lane is full; false when it stayed
+    /// full (the caller then pauses the partitions).
+    func enqueue(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ disposition: Disposition, waitingUntil deadline: Date) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        guard count < capacity else { return false }
+        while count >= capacity {
+            if !condition.wait(until: deadline) && count >= capacity { return false }
+        }
         ring[(head + count) % capacity] = Entry(message: message, disposition: disposition)
         count += 1
-        if count == 1 { condition.signal() }
+        // The lane's thread and the consuming thread wait on the same condition.
+        if count == 1 { condition.broadcast() }
         return true
     }
 
@@ -134,6 +138,7 @@ final class InvocationLane: @unchecked Sendable {
             }
         }
         head = (head + taken) % capacity
+        if count == capacity { condition.broadcast() }
         count -= taken
         return (taken, first.disposition)
     }
