@@ -30,7 +30,7 @@ Latency. The produce-to-invocation latency of the host with default settings at 
 rate, and of the raw consumer (same librdkafka defaults) as a control: what the raw consumer
 shows is the mock broker's and librdkafka's share.
 
-Memory. The host over a long stream (5 M messages by default) produced while it consumes, its
+Memory. The host over a long stream (20 M messages by default) produced while it consumes, its
 worker's VmRSS sampled every 0.5 s: flat means the value at 90% of the stream is not above the
 value at 10%.
 
@@ -283,6 +283,7 @@ class Bench:
         shutil.rmtree(root, ignore_errors=True)
         os.makedirs(os.path.join(root, "functions", "Bench"))
         host = {"version": "2.0", "logging": {"logLevel": {"default": "Warning"}}}
+        host_kafka = merge_kafka(self.args.host_kafka, host_kafka or {})
         if host_kafka:
             host["extensions"] = {"kafka": host_kafka}
         with open(os.path.join(root, "host.json"), "w") as file:
@@ -569,9 +570,20 @@ CONTENDERS = [
     {"name": "host-swift-one-q1m", "kind": "host", "language": "swift", "cardinality": "ONE",
      "kafka": {"queuedMinMessages": 1000000}, "diagnostic": True,
      "what": "diagnostic: ONE with host.json queuedMinMessages 1000000"},
+    {"name": "host-swift-one-md50", "kind": "host", "language": "swift", "cardinality": "ONE",
+     "kafka": {"librdkafka": {"topic.metadata.refresh.interval.ms": "50"}}, "diagnostic": True,
+     "what": "diagnostic: ONE, topic.metadata.refresh.interval.ms 50"},
+    {"name": "host-swift-many-md50", "kind": "host", "language": "swift", "cardinality": "MANY",
+     "kafka": {"librdkafka": {"topic.metadata.refresh.interval.ms": "50"}}, "diagnostic": True,
+     "what": "diagnostic: MANY, topic.metadata.refresh.interval.ms 50"},
     {"name": "python", "kind": "python",
      "what": "Python confluent-kafka, no-op function, store per message"},
 ]
+# The -md50 rows: librdkafka 2.0.2 looks at a partition that stopped fetching because the local
+# queue held queued.min.messages only when its broker thread wakes up, which with nothing else to
+# do is at the end of its fixed 1000 ms serve period (rd_kafka_max_block_ms); a metadata request
+# every 50 ms wakes the thread (on this 1-broker cluster, the one that fetches). See
+# bench/STALL.md.
 
 # The key-ordering contenders: wait_one (1 ms per message, ONE) with the trigger's "ordering".
 # Partition ordering runs at about 1k msg/s, so it gets its own, smaller topic.
@@ -604,8 +616,19 @@ DEFAULTS = {
     "repeats": (3, 1), "per_partition": (25000, 10000),
     "latency_seconds": (10, 5), "latency_repeats": (3, 1),
     "ordering_repeats": (3, 1), "ordering_messages": (60000, 20000), "ordering_partition_messages": (5000, 2000),
-    "memory_messages": (5000000, 1000000),
+    "memory_messages": (20000000, 2000000),
 }
+
+
+def merge_kafka(base, options):
+    """host.json extensions.kafka `base` with `options` over it (their librdkafka maps merged too)."""
+    kafka = dict(base)
+    for key, value in options.items():
+        if key == "librdkafka":
+            kafka["librdkafka"] = dict(kafka.get("librdkafka", {}), **value)
+        else:
+            kafka[key] = value
+    return kafka
 
 
 def parse_variant(text):
@@ -619,12 +642,7 @@ def parse_variant(text):
     base = next((c for c in CONTENDERS if c["name"] == base_name and c["kind"] == "host"), None)
     if base is None:
         sys.exit(f"bench: --variant '{text}': BASE must be a host contender, not '{base_name}'")
-    kafka = dict(base.get("kafka", {}))
-    for key, value in options.items():
-        if key == "librdkafka":
-            kafka["librdkafka"] = dict(kafka.get("librdkafka", {}), **value)
-        else:
-            kafka[key] = value
+    kafka = merge_kafka(base.get("kafka", {}), options)
     return dict(base, name=name, kafka=kafka, diagnostic=True, what=f"{base_name} + {json.dumps(options)}")
 
 
@@ -647,6 +665,10 @@ def main():
                         help="an extra throughput contender: host contender BASE with JSON merged into host.json "
                              "extensions.kafka, e.g. 'one-q300k=host-swift-one:{\"queuedMinMessages\": 300000}' "
                              "or 'one-fw10=host-swift-one:{\"librdkafka\": {\"fetch.wait.max.ms\": \"10\"}}' (repeatable)")
+    parser.add_argument("--host-kafka", type=json.loads, default={}, metavar="JSON",
+                        help="merged into host.json extensions.kafka of every host run in every section (a contender's "
+                             "own settings win), to try candidate defaults, e.g. "
+                             "'{\"librdkafka\": {\"topic.metadata.refresh.interval.ms\": \"50\"}}'")
     parser.add_argument("--latency-rate", type=int, default=10000, help="messages per second produced for the latency runs")
     parser.add_argument("--latency-seconds", type=float, help="seconds measured per latency run (default 10)")
     parser.add_argument("--latency-settle", type=float, default=2)
@@ -658,7 +680,9 @@ def main():
     parser.add_argument("--ordering-max-concurrency", type=int,
                         help="maxConcurrency for ordering key and unordered (default: not set, the host's default)")
     parser.add_argument("--ordering-repeats", type=int, help="default 3")
-    parser.add_argument("--memory-messages", type=int, help="messages in the long stream (default 5,000,000)")
+    parser.add_argument("--memory-messages", type=int,
+                        help="messages in the long stream (default 20,000,000: about 40 s a run here; over 5 M the "
+                             "stream lasts ~10 s and its 10%% mark falls in the first seconds' growth)")
     parser.add_argument("--memory-partitions", type=int, default=40)
     parser.add_argument("--memory-max-lag", type=int, default=15000,
                         help="messages per partition the producer may run ahead of the committed offsets")
@@ -703,6 +727,8 @@ def main():
     log("swiftfunc benchmark")
     for line in machine():
         log("  " + line)
+    if args.host_kafka:
+        log(f"  every host run's host.json extensions.kafka includes {json.dumps(args.host_kafka)} (--host-kafka)")
 
     results = {c["name"]: [] for c in contenders}
     latencies = {}
