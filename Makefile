@@ -41,6 +41,7 @@ bench: deps
 	$(SWIFT) build -c release
 	@mkdir -p .build/bench
 	cc -O2 -Wall -o .build/bench/raw_consumer bench/raw_consumer.c $$(pkg-config --cflags --libs rdkafka)
+	cc -O2 -Wall -o .build/bench/mock_cluster bench/mock_cluster.c $$(pkg-config --cflags --libs rdkafka)
 	/usr/bin/python3 bench/run.py --bin "$$($(SWIFT) build -c release --show-bin-path)" --raw .build/bench/raw_consumer $(BENCH_ARGS)
 
 clean:
