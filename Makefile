@@ -35,12 +35,14 @@ faults: build
 	/usr/bin/python3 faults/run.py "$(BIN)"
 
 ## Benchmark in a release build: the host against librdkafka's own consumer loop and a Python
-## confluent-kafka loop on one embedded broker, plus one invocation's cost. See BENCHMARKS.md.
+## confluent-kafka loop on one embedded broker, key ordering, latency, memory over a long stream,
+## plus one invocation's cost. See BENCHMARKS.md. Options: make bench BENCH_ARGS="--quick".
 bench: deps
 	$(SWIFT) build -c release
 	@mkdir -p .build/bench
 	cc -O2 -Wall -o .build/bench/raw_consumer bench/raw_consumer.c $$(pkg-config --cflags --libs rdkafka)
-	/usr/bin/python3 bench/run.py --bin "$$($(SWIFT) build -c release --show-bin-path)" --raw .build/bench/raw_consumer
+	cc -O2 -Wall -o .build/bench/mock_cluster bench/mock_cluster.c $$(pkg-config --cflags --libs rdkafka)
+	/usr/bin/python3 bench/run.py --bin "$$($(SWIFT) build -c release --show-bin-path)" --raw .build/bench/raw_consumer $(BENCH_ARGS)
 
 clean:
 	rm -rf .build functions/*/lib*.so .swiftfunc

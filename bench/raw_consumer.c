@@ -4,20 +4,27 @@
  * delivery contract as the host: enable.auto.offset.store=false, an offset is stored once its
  * message is handled, and librdkafka's auto commit commits what is stored.
  *
- * usage: raw_consumer BOOTSTRAP TOPIC GROUP EXPECTED RESULT_FILE [poll|batch]
- *   poll:  rd_kafka_consumer_poll, one message at a time, rd_kafka_offset_store per message.
- *   batch: rd_kafka_consume_batch_queue (up to 1000 at a time, what is already there), then one
- *          rd_kafka_offsets_store per batch with each partition's last offset + 1.
- * It writes "FIRST_NS LAST_NS COUNT" (CLOCK_MONOTONIC: the first message delivered, the
- * EXPECTED-th) to RESULT_FILE once EXPECTED messages were consumed, then keeps running until
- * SIGTERM or SIGINT, when it commits, leaves the group and exits.
+ * usage: raw_consumer BOOTSTRAP TOPIC GROUP EXPECTED RESULT_FILE [poll|batch|latency]
+ *   poll:    rd_kafka_consumer_poll, one message at a time, rd_kafka_offset_store per message.
+ *   batch:   rd_kafka_consume_batch_queue (up to 1000 at a time, what is already there), then one
+ *            rd_kafka_offsets_store per batch with each partition's last offset + 1.
+ *   latency: batch, and per message the time from its CreateTime to when it is handled.
+ * poll and batch write "FIRST_NS LAST_NS COUNT" (CLOCK_MONOTONIC: the first message delivered,
+ * the EXPECTED-th) to RESULT_FILE once EXPECTED messages were consumed, then keep running until
+ * SIGTERM or SIGINT, when they commit, leave the group and exit.
+ * latency ignores EXPECTED. Like the host's latency_one (bench/NoopSwift), it creates the file
+ * $BENCH_READY at its first message and, at exit, writes one "TIMESTAMP_MS LATENCY_US" line per
+ * message to RESULT_FILE (CreateTime, and CLOCK_REALTIME now - CreateTime; CreateTime has
+ * millisecond resolution, so each latency is overstated by up to 1 ms).
  */
+#include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define BATCH 1000
 #define MAX_PARTITIONS 1024
@@ -64,15 +71,52 @@ static void counted(long long n) {
     }
 }
 
+/* latency mode: one sample per message, written at exit. */
+#define MAX_SAMPLES 4000000
+static long long (*samples)[2];
+static long samples_count = 0;
+
+static void record_latency(const rd_kafka_message_t *message) {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    rd_kafka_timestamp_type_t type;
+    int64_t timestamp = rd_kafka_message_timestamp(message, &type);
+    if (type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) return;
+    if (!samples) {
+        samples = malloc(sizeof *samples * MAX_SAMPLES);
+        if (!samples) {
+            fprintf(stderr, "raw_consumer: out of memory\n");
+            exit(1);
+        }
+        const char *ready = getenv("BENCH_READY");
+        if (ready) close(open(ready, O_CREAT | O_WRONLY, 0644));
+    }
+    if (samples_count >= MAX_SAMPLES) return;
+    samples[samples_count][0] = timestamp;
+    samples[samples_count][1] = (long long)now.tv_sec * 1000000LL + now.tv_nsec / 1000 - timestamp * 1000;
+    samples_count++;
+}
+
+static void write_latencies(void) {
+    FILE *file = fopen(result_path, "w");
+    if (!file) {
+        fprintf(stderr, "raw_consumer: cannot write %s\n", result_path);
+        return;
+    }
+    for (long i = 0; i < samples_count; i++) fprintf(file, "%lld %lld\n", samples[i][0], samples[i][1]);
+    fclose(file);
+}
+
 int main(int argc, char **argv) {
     if (argc < 6) {
-        fprintf(stderr, "usage: %s BOOTSTRAP TOPIC GROUP EXPECTED RESULT_FILE [poll|batch]\n", argv[0]);
+        fprintf(stderr, "usage: %s BOOTSTRAP TOPIC GROUP EXPECTED RESULT_FILE [poll|batch|latency]\n", argv[0]);
         return 2;
     }
     const char *topic = argv[2];
     expected = atoll(argv[4]);
     result_path = argv[5];
-    int batch_mode = argc > 6 && strcmp(argv[6], "batch") == 0;
+    int latency_mode = argc > 6 && strcmp(argv[6], "latency") == 0;
+    int batch_mode = latency_mode || (argc > 6 && strcmp(argv[6], "batch") == 0);
 
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     set(conf, "bootstrap.servers", argv[1]);
@@ -124,6 +168,7 @@ int main(int argc, char **argv) {
             for (ssize_t i = 0; i < count; i++) {
                 rd_kafka_message_t *message = messages[i];
                 if (!message->err && message->partition < MAX_PARTITIONS) {
+                    if (latency_mode) record_latency(message);
                     next_offset[message->partition] = message->offset + 1;
                     handled++;
                 }
@@ -137,10 +182,11 @@ int main(int argc, char **argv) {
             rd_kafka_offsets_store(consumer, offsets);
             rd_kafka_topic_partition_list_destroy(offsets);
             for (ssize_t i = 0; i < count; i++) rd_kafka_message_destroy(messages[i]);
-            counted(handled);
+            if (!latency_mode) counted(handled);
         }
         rd_kafka_queue_destroy(queue);
     }
+    if (latency_mode) write_latencies();
 
     err = rd_kafka_commit(consumer, NULL, 0);
     if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) fprintf(stderr, "raw_consumer: commit: %s\n", rd_kafka_err2str(err));

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """make bench: the host against librdkafka itself and against Python, side by side.
 
-One embedded broker (`swiftfunc broker`, librdkafka's mock cluster), one pre-produced topic of
-100-byte messages, and every contender reading all of it with a fresh consumer group:
+Throughput. One embedded broker (`swiftfunc broker`, librdkafka's mock cluster), one pre-produced
+topic of 100-byte messages, and every contender reading all of it with a fresh consumer group:
 
   raw              bench/raw_consumer.c: librdkafka's consumer, batch fetch, offsets stored per
                    batch, auto commit. The physical limit; ratios are to it.
@@ -17,29 +17,55 @@ One embedded broker (`swiftfunc broker`, librdkafka's mock cluster), one pre-pro
 Throughput is the messages divided by the time from the first message a contender handles to
 the last (each contender timestamps both itself; group joins and shutdowns are not counted).
 A run is complete when the group's committed offsets reach the end of every partition (polled,
-with a deadline). Peak RSS is the process's VmHWM at that point. Then the produce-to-invocation
-latency of the host with default settings at a fixed produce rate, and the micro-benchmark of one
-invocation (swiftfunc-microbench). Runs repeat; the table shows medians.
+with a deadline). Peak RSS is VmHWM at that point, of the process that consumes: for the host
+that is the worker process `swiftfunc start` supervises, not the supervisor.
+
+Key ordering. A second broker with 2-partition topics of keyed messages (1,000 keys, round
+robin; librdkafka's default partitioner sends a key to one partition). The Swift function
+wait_one waits 1 ms per message, as if it called a service, and counts messages that arrive out
+of order for their key. The contenders differ only in the trigger's "ordering": partition (one
+at a time per function), key (concurrent, in order per key), unordered.
+
+Latency. The produce-to-invocation latency of the host with default settings at a fixed produce
+rate, and of the raw consumer (same librdkafka defaults) as a control: what the raw consumer
+shows is the mock broker's and librdkafka's share.
+
+Memory. The host over a long stream (20 M messages by default) produced while it consumes, its
+worker's VmRSS sampled every 0.5 s: flat means the value at 90% of the stream is not above the
+value at 10%.
+
+Then the micro-benchmark of one invocation (swiftfunc-microbench). Runs repeat; tables show
+medians.
 
 The mock cluster keeps only about 5 MB per partition (~45k 100-byte messages; older ones vanish
-even unconsumed), so the messages are spread over many partitions and the run checks that none
-was dropped before it measures.
+even unconsumed), so pre-produced topics are spread over enough partitions and the run checks
+their watermarks before it measures; the memory run holds the producer back when the consumer
+falls behind (see Bench.memory).
+
+--only NAME,... runs only the named contenders and skips every section none of them is in:
+throughput names (raw, host-swift-one, ...; --variant adds more), ordering-partition,
+ordering-key, ordering-unordered, latency:NAME (latency:raw, latency:host-swift-one, ...),
+memory:NAME (memory:host-swift-many, memory:host-swift-one) and microbench.
 
 usage: /usr/bin/python3 bench/run.py --bin RELEASE_BIN_DIR --raw RAW_CONSUMER [options]
 """
 import argparse
+import json
 import os
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 VALUE_SIZE = 100
+# The mock cluster keeps about 5 MB per partition: ~45k messages of 100 bytes.
+PARTITION_RETENTION = 45000
 
 
 def log(text=""):
@@ -69,13 +95,33 @@ def machine():
     ]
 
 
+def wait_until(condition, deadline, what, process=None, output=None, interval=0.05, worker=None):
+    """Polls `condition` until it is true; raises when `deadline` (monotonic) passes, `process`
+    exits or the host's `worker` process is gone (it crashed: its supervisor starts another,
+    which would count from zero)."""
+    while not condition():
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"exited with status {process.returncode} before {what}"
+                               + (f" (see {output})" if output else ""))
+        if worker is not None and not worker_alive(worker):
+            raise RuntimeError(f"the host's worker process {worker} died (crashed?) before {what}"
+                               + (f" (see {output})" if output else ""))
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out before {what}" + (f" (see {output})" if output else ""))
+        time.sleep(interval)
+
+
 # MARK: - The broker and the messages
 
-def start_broker(swiftfunc, partitions, topics, work):
-    stderr = open(os.path.join(work, "broker.log"), "w")
-    command = [swiftfunc, "broker", "--partitions", str(partitions)]
-    for topic in topics:
-        command += ["--topic", topic]
+def start_broker(swiftfunc, partitions, topics, work, name="broker", brokers=1, mock_cluster=None):
+    """`swiftfunc broker` (one broker), or bench/mock_cluster.c for more."""
+    stderr = open(os.path.join(work, f"{name}.log"), "w")
+    if brokers > 1:
+        command = [mock_cluster, str(brokers), str(partitions)] + list(topics)
+    else:
+        command = [swiftfunc, "broker", "--partitions", str(partitions)]
+        for topic in topics:
+            command += ["--topic", topic]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
     address = process.stdout.readline().strip()
     if not address:
@@ -83,19 +129,53 @@ def start_broker(swiftfunc, partitions, topics, work):
     return process, address
 
 
-def produce(address, topic, partitions, per_partition):
-    producer = Producer({
+def bulk_producer(address):
+    return Producer({
         "bootstrap.servers": address,
         "linger.ms": 20,
         "batch.num.messages": 10000,
         "queue.buffering.max.messages": 2000000,
         "queue.buffering.max.kbytes": 2097151,
     })
+
+
+def produce(address, topic, partitions, per_partition):
+    producer = bulk_producer(address)
     failures = []
     value = bytes((ord("a") + i % 26) for i in range(VALUE_SIZE))
     total = partitions * per_partition
     for index in range(total):
         producer.produce(topic, value, partition=index % partitions,
+                         on_delivery=lambda error, _: error and failures.append(error))
+        if index % 20000 == 0:
+            producer.poll(0)
+    producer.flush(120)
+    if failures:
+        sys.exit(f"bench: {len(failures)} messages were not delivered: {failures[0]}")
+
+
+def keyed_value(key, sequence):
+    """The value wait_one parses: "kKEY:SEQ:" padded to VALUE_SIZE bytes."""
+    return f"k{key}:{sequence}:".ljust(VALUE_SIZE, ".").encode()
+
+
+def produce_keyed(address, topic, messages, keys):
+    """Message i has key k(i % keys) and sequence i // keys: per key 0, 1, 2... in produce order.
+    No partition is given: librdkafka's default partitioner hashes the key, so a key always goes
+    to the same partition. Idempotence keeps each partition in produce order even if a request
+    is retried."""
+    producer = Producer({
+        "bootstrap.servers": address,
+        "linger.ms": 20,
+        "batch.num.messages": 10000,
+        "queue.buffering.max.messages": 2000000,
+        "queue.buffering.max.kbytes": 2097151,
+        "enable.idempotence": True,
+    })
+    failures = []
+    for index in range(messages):
+        key = index % keys
+        producer.produce(topic, keyed_value(key, index // keys), key=f"k{key}".encode(),
                          on_delivery=lambda error, _: error and failures.append(error))
         if index % 20000 == 0:
             producer.poll(0)
@@ -112,6 +192,15 @@ def end_offsets(address, topic, partitions):
         consumer.close()
 
 
+def committed_offsets(consumer, topic, partitions):
+    """The group's committed offset per partition (0 where it has none yet)."""
+    committed = consumer.committed([TopicPartition(topic, p) for p in range(partitions)], timeout=10)
+    offsets = [0] * partitions
+    for tp in committed:
+        offsets[tp.partition] = max(tp.offset, 0)
+    return offsets
+
+
 def committed_reached(address, group, topic, ends):
     """True once the group has committed the end offset of every partition."""
     consumer = Consumer({"bootstrap.servers": address, "group.id": group, "enable.auto.commit": False})
@@ -124,12 +213,44 @@ def committed_reached(address, group, topic, ends):
         consumer.close()
 
 
-def peak_rss_mb(pid):
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
+def status_mb(pid, field):
+    """VmHWM (peak) or VmRSS (now) of a process, in MB; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return None
+
+
+def children(pid):
+    found = []
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as file:
+                found += [int(child) for child in file.read().split()]
+    except FileNotFoundError:
+        pass
+    return found
+
+
+def worker_alive(pid):
+    """True while `pid` runs (a zombie, dead but not yet reaped, is not running)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
+def host_worker(process, deadline, output):
+    """`swiftfunc start` supervises a worker process that hosts the functions: its pid."""
+    found = []
+    wait_until(lambda: found.extend(children(process.pid)) or found, deadline,
+               "starting its worker process", process, output)
+    return found[0]
 
 
 def stop(process, timeout=30):
@@ -144,25 +265,29 @@ def stop(process, timeout=30):
     return None
 
 
+def read_result(path):
+    """The probe's "FIRST_NS LAST_NS COUNT [MORE...]" line, as integers."""
+    return [int(field) for field in open(path).read().split()]
+
+
 # MARK: - Contenders
 
 class Bench:
-    def __init__(self, args, address):
+    def __init__(self, args):
         self.args = args
-        self.address = address
-        self.swiftfunc = os.path.join(args.bin, "swiftfunc")
+        self.swiftfunc = args.swiftfunc
         self.libraries = {
             "swift": os.path.join(args.bin, "libBenchNoop.so"),
             "c": os.path.join(args.bin, "libBenchNoopC.so"),
         }
 
-    def host_root(self, name, language, entry_point, cardinality, group, topic, host_kafka, data_type):
+    def host_root(self, name, language, entry_point, cardinality, group, topic, host_kafka, data_type, trigger_extra=None):
         """A script root with host.json and one function, functions/Bench."""
         root = os.path.join(self.args.work, name)
         shutil.rmtree(root, ignore_errors=True)
         os.makedirs(os.path.join(root, "functions", "Bench"))
-        import json
         host = {"version": "2.0", "logging": {"logLevel": {"default": "Warning"}}}
+        host_kafka = merge_kafka(self.args.host_kafka, host_kafka or {})
         if host_kafka:
             host["extensions"] = {"kafka": host_kafka}
         with open(os.path.join(root, "host.json"), "w") as file:
@@ -173,81 +298,87 @@ class Bench:
             trigger["cardinality"] = cardinality
         if data_type:
             trigger["dataType"] = data_type
+        trigger.update(trigger_extra or {})
         function = {"scriptFile": self.libraries[language], "entryPoint": entry_point, "bindings": [trigger]}
         with open(os.path.join(root, "functions", "Bench", "function.json"), "w") as file:
             json.dump(function, file, indent=2)
         return root
 
-    def command(self, contender, group, result):
-        """The command line and environment that runs `contender` against the throughput topic."""
+    def command(self, contender, address, topic, messages, group, result):
+        """The command line and environment that runs `contender` against `topic`."""
         args = self.args
-        env = dict(os.environ, BrokerList=self.address, BENCH_EXPECTED=str(args.messages), BENCH_RESULT=result)
+        env = dict(os.environ, BrokerList=address, BENCH_EXPECTED=str(messages), BENCH_RESULT=result)
         kind = contender["kind"]
         if kind == "raw":
-            return [args.raw, self.address, args.topic, group, str(args.messages), result, contender["mode"]], env
+            return [args.raw, address, topic, group, str(messages), result, contender["mode"]], env
         if kind == "python":
-            return ["/usr/bin/python3", os.path.join(HERE, "python_consumer.py"), self.address, args.topic, group,
-                    str(args.messages), result], env
+            return ["/usr/bin/python3", os.path.join(HERE, "python_consumer.py"), address, topic, group,
+                    str(messages), result], env
         cardinality = contender["cardinality"]
         kafka = dict(contender.get("kafka", {}), **({"maxBatchSize": 1000} if cardinality == "MANY" else {}))
-        root = self.host_root(contender["name"], contender["language"], "count_" + cardinality.lower(), cardinality,
-                              group, args.topic, kafka or None, "binary")
+        entry_point = contender.get("entry_point", "count_" + cardinality.lower())
+        root = self.host_root(contender["name"], contender["language"], entry_point, cardinality,
+                              group, topic, kafka or None, "binary", contender.get("trigger"))
         return [self.swiftfunc, "start", "--script-root", root], env
 
-    def throughput(self, contender, repeat, ends):
+    def throughput(self, contender, repeat, address, topic, ends, deadline_seconds=None):
+        """Runs `contender` over every message of `topic` (ending at `ends`) with a fresh group."""
         name = contender["name"]
+        messages = sum(ends)
         group = f"bench-{name}-{repeat}-{os.getpid()}"
         result = os.path.join(self.args.work, f"{name}-{repeat}.result")
         if os.path.exists(result):
             os.remove(result)
-        command, env = self.command(contender, group, result)
+        command, env = self.command(contender, address, topic, messages, group, result)
         output = open(os.path.join(self.args.work, f"{name}-{repeat}.log"), "w")
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + self.args.deadline
+        deadline = time.monotonic() + (deadline_seconds or self.args.deadline)
         try:
+            worker = host_worker(process, deadline, output.name) if contender["kind"] == "host" else None
+            consumer_pid = worker or process.pid
             # The contender writes its result when it has handled every message...
-            while not os.path.exists(result) or os.path.getsize(result) == 0:
-                if process.poll() is not None:
-                    raise RuntimeError(f"exited with status {process.returncode} before handling every message (see {output.name})")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"did not handle {self.args.messages} messages within {self.args.deadline} s (see {output.name})")
-                time.sleep(0.05)
+            wait_until(lambda: os.path.exists(result) and os.path.getsize(result) > 0, deadline,
+                       f"handling {messages} messages", process, output.name, worker=worker)
             # ...and is done when their offsets are committed.
-            while not committed_reached(self.address, group, self.args.topic, ends):
-                if process.poll() is not None:
-                    raise RuntimeError(f"exited with status {process.returncode} before committing every offset (see {output.name})")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"did not commit every offset within {self.args.deadline} s (see {output.name})")
-                time.sleep(0.1)
-            rss = peak_rss_mb(process.pid)
+            wait_until(lambda: committed_reached(address, group, topic, ends), deadline,
+                       "committing every offset", process, output.name, interval=0.1, worker=worker)
+            rss = status_mb(consumer_pid, "VmHWM")
         finally:
             problem = stop(process)
         if problem:
             raise RuntimeError(problem)
-        first, last, count = (int(field) for field in open(result).read().split())
-        return {"msgs_per_s": count / ((last - first) / 1e9), "rss_mb": rss, "count": count}
+        fields = read_result(result)
+        first, last, count = fields[:3]
+        return {"msgs_per_s": count / ((last - first) / 1e9), "rss_mb": rss if rss is not None else float("nan"),
+                "count": count, "extra": fields[3:]}
 
-    def latency(self, name, cardinality, topic, repeat, host_kafka=None):
-        """Produce-to-invocation latency of the host at a fixed produce rate."""
+    def latency(self, entry, topic, repeat, address):
+        """Produce-to-invocation latency of the host, or of the raw consumer, at a fixed produce rate."""
         args = self.args
-        group = f"bench-{name}-{repeat}-{os.getpid()}"
-        result = os.path.join(args.work, f"{name}-{repeat}.latencies")
-        ready = os.path.join(args.work, f"{name}-{repeat}.ready")
+        name = entry["name"]
+        group = f"bench-latency-{name}-{repeat}-{os.getpid()}"
+        result = os.path.join(args.work, f"latency-{name}-{repeat}.latencies")
+        ready = os.path.join(args.work, f"latency-{name}-{repeat}.ready")
         for path in (result, ready):
             if os.path.exists(path):
                 os.remove(path)
-        root = self.host_root(name, "swift", "latency_" + cardinality.lower(), None if cardinality == "ONE" else cardinality,
-                              group, topic, host_kafka, None)
-        env = dict(os.environ, BrokerList=self.address, BENCH_RESULT=result, BENCH_READY=ready)
-        output = open(os.path.join(args.work, f"{name}-{repeat}.log"), "w")
-        process = subprocess.Popen([self.swiftfunc, "start", "--script-root", root], env=env, stdout=output, stderr=subprocess.STDOUT)
+        env = dict(os.environ, BrokerList=address, BENCH_RESULT=result, BENCH_READY=ready)
+        if entry.get("kind") == "raw":
+            command = [args.raw, address, topic, group, "0", result, "latency"]
+        else:
+            cardinality = entry["cardinality"]
+            root = self.host_root(f"latency-{name}", "swift", "latency_" + cardinality.lower(),
+                                  None if cardinality == "ONE" else cardinality, group, topic, entry.get("kafka"), None)
+            command = [self.swiftfunc, "start", "--script-root", root]
+        output = open(os.path.join(args.work, f"latency-{name}-{repeat}.log"), "w")
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
         # librdkafka's default linger.ms (5 ms) is part of the measured latency: with linger 0
         # the mock cluster, which answers a fetch with one message set per partition, falls behind.
-        producer = Producer({"bootstrap.servers": self.address})
+        producer = Producer({"bootstrap.servers": address})
         value = b"l" * VALUE_SIZE
         try:
             # Produce at the rate from the start; measure only what is produced from `settle`
-            # seconds after the function saw its first message (the backlog of the group join is
+            # seconds after the consumer saw its first message (the backlog of the group join is
             # gone by then) until the end.
             started = time.monotonic()
             sent = 0
@@ -261,7 +392,7 @@ class Bench:
                 if stop_at is not None and now >= stop_at:
                     break
                 if measure_from is None and now - started > args.deadline:
-                    raise RuntimeError(f"the host did not start consuming within {args.deadline} s (see {output.name})")
+                    raise RuntimeError(f"did not start consuming within {args.deadline} s (see {output.name})")
                 if process.poll() is not None:
                     raise RuntimeError(f"exited with status {process.returncode} (see {output.name})")
                 target = int((now - started) * args.latency_rate)
@@ -269,15 +400,12 @@ class Bench:
                     producer.produce(topic, value, partition=sent % args.partitions)
                     sent += 1
                 producer.poll(0)
-                time.sleep(0.0005)
+                time.sleep(0.0005)  # the produce rate's clock tick, not a synchronisation
             producer.flush(30)
             rate = sent / (time.monotonic() - started)
-            ends = [high for _, high in end_offsets(self.address, topic, args.partitions)]
-            deadline = time.monotonic() + args.deadline
-            while not committed_reached(self.address, group, topic, ends):
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"did not commit every offset within {args.deadline} s (see {output.name})")
-                time.sleep(0.1)
+            ends = [high for _, high in end_offsets(address, topic, args.partitions)]
+            wait_until(lambda: committed_reached(address, group, topic, ends), time.monotonic() + args.deadline,
+                       "committing every offset", process, output.name, interval=0.1)
         finally:
             problem = stop(process)
         if problem:
@@ -291,6 +419,138 @@ class Bench:
             raise RuntimeError("no latency samples")
         return {"p50_ms": percentile(samples, 50) / 1000, "p99_ms": percentile(samples, 99) / 1000,
                 "max_ms": samples[-1] / 1000, "samples": len(samples), "rate": rate}
+
+    def memory(self, entry, repeat, address, topic):
+        """The host over a long stream produced while it consumes, its worker's VmRSS sampled.
+
+        The mock cluster drops a partition's oldest messages beyond ~5 MB (~45k messages) even
+        when nobody has read them, so a producer running ahead of the consumer by more than that
+        would lose messages and the function could never count them all. The producer therefore
+        holds back whenever it is more than --memory-max-lag messages per partition ahead of the
+        group's committed offsets (which trail what the function has seen, so the real lead is
+        smaller): the stream is as fast as the slower of producer and host. Complete means the
+        function counted every message produced (its probe writes the result at that count) and
+        the group committed every partition's end offset. Committed offsets at the end without
+        the function's result would mean messages were dropped before it saw them: reported as
+        an error, never counted as done.
+        """
+        args = self.args
+        name = entry["name"]
+        total = args.memory_messages
+        partitions = args.memory_partitions
+        group = f"bench-memory-{name}-{repeat}-{os.getpid()}"
+        result = os.path.join(args.work, f"memory-{name}-{repeat}.result")
+        ready = os.path.join(args.work, f"memory-{name}-{repeat}.ready")
+        for path in (result, ready):
+            if os.path.exists(path):
+                os.remove(path)
+        contender = dict(entry, kind="host", language="swift", name=f"memory-{name}")
+        command, env = self.command(contender, address, topic, total, group, result)
+        env["BENCH_READY"] = ready
+        output = open(os.path.join(args.work, f"memory-{name}-{repeat}.log"), "w")
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        samples = []  # (monotonic seconds, VmRSS MB)
+        sampling = threading.Event()
+        sampler = None
+        lag_reader = Consumer({"bootstrap.servers": address, "group.id": group, "enable.auto.commit": False})
+        try:
+            deadline = time.monotonic() + args.deadline
+            worker = host_worker(process, deadline, output.name)
+
+            def sample():
+                while not sampling.is_set():
+                    rss = status_mb(worker, "VmRSS")
+                    if rss is None:
+                        return
+                    samples.append((time.monotonic(), rss))
+                    sampling.wait(args.memory_sample_interval)  # the sampling period
+
+            sampler = threading.Thread(target=sample, daemon=True)
+            sampler.start()
+
+            producer = Producer({
+                "bootstrap.servers": address,
+                "linger.ms": 10,
+                "batch.num.messages": 10000,
+                "queue.buffering.max.messages": 1000000,
+            })
+            failures = []
+            on_delivery = lambda error, _: error and failures.append(error)
+            value = bytes((ord("a") + i % 26) for i in range(VALUE_SIZE))
+            committed = [0] * partitions
+            held_back = 0.0
+            # One message per partition first; the stream proper starts once the function has
+            # seen one (the group join takes seconds; the stream should not pile up before it).
+            for index in range(partitions):
+                producer.produce(topic, value, partition=index, on_delivery=on_delivery)
+            producer.flush(30)
+            wait_until(lambda: os.path.exists(ready), deadline, "its first message", process, output.name, worker=worker)
+            started = time.monotonic()
+            for index in range(partitions, total):
+                if index % (100 * partitions) == 0:
+                    ahead = index // partitions - min(committed)
+                    if ahead > args.memory_max_lag:
+                        waited_from = time.monotonic()
+                        progress_deadline = waited_from + args.deadline
+                        while True:
+                            committed = committed_offsets(lag_reader, topic, partitions)
+                            if index // partitions - min(committed) <= args.memory_max_lag:
+                                break
+                            if process.poll() is not None:
+                                raise RuntimeError(f"exited with status {process.returncode} (see {output.name})")
+                            if not worker_alive(worker):
+                                raise RuntimeError(f"the host's worker process {worker} died (crashed?) (see {output.name})")
+                            if time.monotonic() > progress_deadline:
+                                raise RuntimeError(f"the consumer did not catch up within {args.deadline} s (see {output.name})")
+                            producer.poll(0.05)  # serve deliveries while the consumer catches up
+                        held_back += time.monotonic() - waited_from
+                while True:
+                    try:
+                        producer.produce(topic, value, partition=index % partitions, on_delivery=on_delivery)
+                        break
+                    except BufferError:
+                        producer.poll(0.01)  # the producer's queue is full: let it drain
+                if index % 10000 == 0:
+                    producer.poll(0)
+            producer.flush(120)
+            produced_in = time.monotonic() - started
+            if failures:
+                raise RuntimeError(f"{len(failures)} messages were not delivered: {failures[0]}")
+            ends = [total // partitions + (1 if p < total % partitions else 0) for p in range(partitions)]
+            deadline = time.monotonic() + args.deadline
+            wait_until(lambda: committed_reached(address, group, topic, ends), deadline,
+                       "committing every offset", process, output.name, interval=0.1, worker=worker)
+            if not os.path.exists(result) or os.path.getsize(result) == 0:
+                raise RuntimeError(f"every offset is committed but the function counted fewer than {total:,} messages: "
+                                   "the mock cluster dropped some before they were consumed (retention); "
+                                   "lower --memory-max-lag")
+            peak = status_mb(worker, "VmHWM")
+        finally:
+            sampling.set()
+            if sampler:
+                sampler.join()
+            lag_reader.close()
+            problem = stop(process)
+        if problem:
+            raise RuntimeError(problem)
+        first, last, count = read_result(result)[:3]
+        first, last = first / 1e9, last / 1e9
+        with open(os.path.join(args.work, f"memory-{name}-{repeat}.rss.csv"), "w") as series:
+            series.write("seconds_since_first_message,vmrss_mb\n")
+            series.writelines(f"{t - first:.3f},{rss:.1f}\n" for t, rss in samples)
+
+        def at(fraction):
+            # The median of the samples within 10% of the stream's duration around the mark (the
+            # prefetch queue's level and malloc's arenas move RSS up and down by 10-20 MB within
+            # seconds), or the nearest sample when none is that close.
+            moment = first + fraction * (last - first)
+            near = [rss for t, rss in samples if abs(t - moment) <= 0.1 * (last - first)]
+            return statistics.median(near) if near else min(samples, key=lambda s: abs(s[0] - moment))[1]
+
+        return {"rss_10pct_mb": at(0.1), "rss_50pct_mb": at(0.5), "rss_90pct_mb": at(0.9),
+                "peak_mb": peak if peak is not None else max(s[1] for s in samples),
+                "msgs_per_s": count / (last - first), "samples": len(samples),
+                "produced_per_s": total / produced_in, "held_back_s": held_back}
 
 
 def percentile(sorted_values, percent):
@@ -314,93 +574,242 @@ CONTENDERS = [
     {"name": "host-swift-one-q1m", "kind": "host", "language": "swift", "cardinality": "ONE",
      "kafka": {"queuedMinMessages": 1000000}, "diagnostic": True,
      "what": "diagnostic: ONE with host.json queuedMinMessages 1000000"},
+    {"name": "host-swift-one-md50", "kind": "host", "language": "swift", "cardinality": "ONE",
+     "kafka": {"librdkafka": {"topic.metadata.refresh.interval.ms": "50"}}, "diagnostic": True,
+     "what": "diagnostic: ONE, topic.metadata.refresh.interval.ms 50"},
+    {"name": "host-swift-many-md50", "kind": "host", "language": "swift", "cardinality": "MANY",
+     "kafka": {"librdkafka": {"topic.metadata.refresh.interval.ms": "50"}}, "diagnostic": True,
+     "what": "diagnostic: MANY, topic.metadata.refresh.interval.ms 50"},
     {"name": "python", "kind": "python",
      "what": "Python confluent-kafka, no-op function, store per message"},
 ]
+# The -md50 rows: librdkafka 2.0.2 looks at a partition that stopped fetching because the local
+# queue held queued.min.messages only when its broker thread wakes up, which with nothing else to
+# do is at the end of its fixed 1000 ms serve period (rd_kafka_max_block_ms); a metadata request
+# every 50 ms wakes the thread (on this 1-broker cluster, the one that fetches). See
+# bench/STALL.md.
 
-# (name, cardinality, host.json extensions.kafka): the host's defaults, and a diagnostic run
-# with a short fetch.wait.max.ms, since the mock cluster holds a fetch that finds no data for the
-# full fetch.wait.max.ms (500 ms) where a real broker answers as soon as data arrives.
-LATENCY = [
-    ("host-swift-one", "ONE", None),
-    ("host-swift-many", "MANY", None),
-    ("host-swift-one-fw5", "ONE", {"librdkafka": {"fetch.wait.max.ms": "5"}}),
+# The key-ordering contenders: wait_one (1 ms per message, ONE) with the trigger's "ordering".
+# Partition ordering runs at about 1k msg/s, so it gets its own, smaller topic.
+ORDERING = [
+    {"name": "ordering-partition", "ordering": "partition", "topic": "bench-ordering-partition",
+     "what": "wait_one (1 ms), ordering partition: one at a time"},
+    {"name": "ordering-key", "ordering": "key", "topic": "bench-ordering-keyed",
+     "what": "wait_one (1 ms), ordering key: concurrent, in order per key"},
+    {"name": "ordering-unordered", "ordering": "unordered", "topic": "bench-ordering-keyed",
+     "what": "wait_one (1 ms), ordering unordered: concurrent"},
 ]
+
+# The host's defaults, a diagnostic run with a short fetch.wait.max.ms (the mock cluster holds a
+# fetch that finds no data for the full fetch.wait.max.ms, 500 ms, where a real broker answers as
+# soon as data arrives), and the raw consumer with librdkafka's defaults as the control.
+LATENCY = [
+    {"name": "raw", "kind": "raw"},
+    {"name": "host-swift-one", "cardinality": "ONE"},
+    {"name": "host-swift-many", "cardinality": "MANY"},
+    {"name": "host-swift-one-fw5", "cardinality": "ONE", "kafka": {"librdkafka": {"fetch.wait.max.ms": "5"}}},
+]
+
+MEMORY = [
+    {"name": "host-swift-many", "cardinality": "MANY"},
+    {"name": "host-swift-one", "cardinality": "ONE"},
+]
+
+# --quick: what each option becomes unless given explicitly.
+DEFAULTS = {
+    "repeats": (3, 1), "per_partition": (25000, 10000),
+    "latency_seconds": (10, 5), "latency_repeats": (3, 1),
+    "ordering_repeats": (3, 1), "ordering_messages": (60000, 20000), "ordering_partition_messages": (5000, 2000),
+    "memory_messages": (20000000, 2000000),
+}
+
+
+def merge_kafka(base, options):
+    """host.json extensions.kafka `base` with `options` over it (their librdkafka maps merged too)."""
+    kafka = dict(base)
+    for key, value in options.items():
+        if key == "librdkafka":
+            kafka["librdkafka"] = dict(kafka.get("librdkafka", {}), **value)
+        else:
+            kafka[key] = value
+    return kafka
+
+
+def parse_variant(text):
+    """NAME=BASE:JSON -> a throughput contender: BASE's, with JSON merged into host.json extensions.kafka."""
+    try:
+        name, rest = text.split("=", 1)
+        base_name, options = rest.split(":", 1)
+        options = json.loads(options)
+    except ValueError as error:
+        sys.exit(f"bench: --variant '{text}': use NAME=BASE:JSON ({error})")
+    base = next((c for c in CONTENDERS if c["name"] == base_name and c["kind"] == "host"), None)
+    if base is None:
+        sys.exit(f"bench: --variant '{text}': BASE must be a host contender, not '{base_name}'")
+    kafka = merge_kafka(base.get("kafka", {}), options)
+    return dict(base, name=name, kafka=kafka, diagnostic=True, what=f"{base_name} + {json.dumps(options)}")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--bin", required=True, help="the release build's bin directory (swift build -c release --show-bin-path)")
     parser.add_argument("--raw", required=True, help="the compiled bench/raw_consumer.c")
+    parser.add_argument("--swiftfunc", help="the swiftfunc executable to run as host and broker (default: BIN/swiftfunc), "
+                        "e.g. another branch's build; the functions still come from BIN")
     parser.add_argument("--work", default=".build/bench", help="scratch directory for script roots, logs and results")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer repeats and messages, to try things: " + ", ".join(
+                            f"{key.replace('_', '-')} {quick:,}" for key, (_, quick) in DEFAULTS.items()))
+    parser.add_argument("--brokers", type=int, default=1,
+                        help="brokers in the mock cluster (default 1: `swiftfunc broker`; more: bench/mock_cluster.c, "
+                             "partition leaders spread over them)")
+    parser.add_argument("--mock-cluster", help="the compiled bench/mock_cluster.c (default: next to --raw)")
     parser.add_argument("--partitions", type=int, default=40)
-    parser.add_argument("--per-partition", type=int, default=25000,
-                        help="messages per partition (the mock cluster keeps ~45k of 100 bytes; stay well under)")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--per-partition", type=int,
+                        help="messages per partition (default 25,000; the mock cluster keeps ~45k of 100 bytes; stay well under)")
+    parser.add_argument("--repeats", type=int, help="throughput runs per contender (default 3)")
     parser.add_argument("--deadline", type=float, default=120, help="seconds a single run may take")
+    parser.add_argument("--variant", action="append", default=[], metavar="NAME=BASE:JSON",
+                        help="an extra throughput contender: host contender BASE with JSON merged into host.json "
+                             "extensions.kafka, e.g. 'one-q300k=host-swift-one:{\"queuedMinMessages\": 300000}' "
+                             "or 'one-fw10=host-swift-one:{\"librdkafka\": {\"fetch.wait.max.ms\": \"10\"}}' (repeatable)")
+    parser.add_argument("--host-kafka", type=json.loads, default={}, metavar="JSON",
+                        help="merged into host.json extensions.kafka of every host run in every section (a contender's "
+                             "own settings win), to try candidate defaults, e.g. "
+                             "'{\"librdkafka\": {\"topic.metadata.refresh.interval.ms\": \"50\"}}'")
     parser.add_argument("--latency-rate", type=int, default=10000, help="messages per second produced for the latency runs")
-    parser.add_argument("--latency-seconds", type=float, default=10)
+    parser.add_argument("--latency-seconds", type=float, help="seconds measured per latency run (default 10)")
     parser.add_argument("--latency-settle", type=float, default=2)
-    parser.add_argument("--latency-repeats", type=int, default=3)
-    parser.add_argument("--only", default="", help="comma-separated contender names (default: all)")
+    parser.add_argument("--latency-repeats", type=int, help="default 3")
+    parser.add_argument("--ordering-messages", type=int, help="messages for ordering key and unordered (default 60,000)")
+    parser.add_argument("--ordering-partition-messages", type=int, help="messages for ordering partition (default 5,000)")
+    parser.add_argument("--ordering-keys", type=int, default=1000)
+    parser.add_argument("--ordering-partitions", type=int, default=2)
+    parser.add_argument("--ordering-max-concurrency", type=int,
+                        help="maxConcurrency for ordering key and unordered (default: not set, the host's default)")
+    parser.add_argument("--ordering-repeats", type=int, help="default 3")
+    parser.add_argument("--memory-messages", type=int,
+                        help="messages in the long stream (default 20,000,000: about 40 s a run here; over 5 M the "
+                             "stream lasts ~10 s and its 10%% mark falls in the first seconds' growth)")
+    parser.add_argument("--memory-partitions", type=int, default=40)
+    parser.add_argument("--memory-max-lag", type=int, default=15000,
+                        help="messages per partition the producer may run ahead of the committed offsets")
+    parser.add_argument("--memory-sample-interval", type=float, default=0.5)
+    parser.add_argument("--only", default="", help="comma-separated contender names; every section none of them "
+                        "is in is skipped (see above)")
     parser.add_argument("--skip-latency", action="store_true")
+    parser.add_argument("--skip-ordering", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-microbench", action="store_true")
     args = parser.parse_args()
+    for key, (normal, quick) in DEFAULTS.items():
+        if getattr(args, key) is None:
+            setattr(args, key, quick if args.quick else normal)
     args.work = os.path.abspath(args.work)
     args.bin = os.path.abspath(args.bin)
     args.raw = os.path.abspath(args.raw)
+    args.swiftfunc = os.path.abspath(args.swiftfunc or os.path.join(args.bin, "swiftfunc"))
+    args.mock_cluster = os.path.abspath(args.mock_cluster or os.path.join(os.path.dirname(args.raw), "mock_cluster"))
+    if args.brokers > 1 and not os.access(args.mock_cluster, os.X_OK):
+        sys.exit(f"bench: --brokers {args.brokers} needs {args.mock_cluster} (cc bench/mock_cluster.c; make bench builds it)")
+    args.cluster = {"brokers": args.brokers, "mock_cluster": args.mock_cluster}
     args.topic = "bench-throughput"
     args.messages = args.partitions * args.per_partition
     os.makedirs(args.work, exist_ok=True)
-    contenders = [c for c in CONTENDERS if not args.only or c["name"] in args.only.split(",")]
+
+    variants = [parse_variant(text) for text in args.variant]
+    only = set(filter(None, args.only.split(",")))
+    known = ({c["name"] for c in CONTENDERS + variants + ORDERING} | {"latency:" + e["name"] for e in LATENCY}
+             | {"memory:" + e["name"] for e in MEMORY} | {"microbench"})
+    if only - known:
+        sys.exit(f"bench: --only: unknown {', '.join(sorted(only - known))}; known: {', '.join(sorted(known))}")
+
+    def selected(name):
+        return not only or name in only
+
+    contenders = [c for c in CONTENDERS + variants if selected(c["name"])]
+    ordering = [] if args.skip_ordering else [c for c in ORDERING if selected(c["name"])]
+    latency_entries = [] if args.skip_latency else [e for e in LATENCY if selected("latency:" + e["name"])]
+    memory_entries = [] if args.skip_memory else [e for e in MEMORY if selected("memory:" + e["name"])]
+    run_microbench = not args.skip_microbench and selected("microbench")
     began = time.monotonic()
+    bench = Bench(args)
+    swiftfunc = args.swiftfunc
 
     log("swiftfunc benchmark")
     for line in machine():
         log("  " + line)
-    latency_topics = [f"bench-latency-{name}-{r}" for name, _, _ in LATENCY for r in range(args.latency_repeats)]
-    broker, address = start_broker(os.path.join(args.bin, "swiftfunc"), args.partitions, [args.topic] + latency_topics, args.work)
-    try:
-        log(f"  embedded broker (librdkafka mock cluster) at {address}: keeps only ~5 MB per partition")
-        log(f"Producing {args.messages:,} messages of {VALUE_SIZE} bytes to {args.topic} "
-            f"({args.partitions} partitions x {args.per_partition:,})...")
-        produce(address, args.topic, args.partitions, args.per_partition)
-        watermarks = end_offsets(address, args.topic, args.partitions)
-        if any(low != 0 or high != args.per_partition for low, high in watermarks):
-            sys.exit(f"bench: the broker does not hold every message (watermarks {watermarks[:4]}...): "
-                     "the mock cluster dropped some; use more partitions or fewer messages per partition")
-        ends = [high for _, high in watermarks]
+    if args.host_kafka:
+        log(f"  every host run's host.json extensions.kafka includes {json.dumps(args.host_kafka)} (--host-kafka)")
 
-        bench = Bench(args, address)
-        results = {c["name"]: [] for c in contenders}
-        for repeat in range(1, args.repeats + 1):
-            log(f"Throughput, round {repeat} of {args.repeats}:")
-            for contender in contenders:
+    results = {c["name"]: [] for c in contenders}
+    latencies = {}
+    if contenders or latency_entries:
+        latency_topics = [f"bench-latency-{e['name']}-{r}" for e in latency_entries for r in range(args.latency_repeats)]
+        topics = ([args.topic] if contenders else []) + latency_topics
+        broker, address = start_broker(swiftfunc, args.partitions, topics, args.work, **args.cluster)
+        try:
+            log(f"  embedded broker (librdkafka mock cluster, {args.brokers} broker{'s' if args.brokers > 1 else ''}) at {address}: "
+                "keeps only ~5 MB per partition")
+            if contenders:
+                log(f"Producing {args.messages:,} messages of {VALUE_SIZE} bytes to {args.topic} "
+                    f"({args.partitions} partitions x {args.per_partition:,})...")
+                produce(address, args.topic, args.partitions, args.per_partition)
+                watermarks = end_offsets(address, args.topic, args.partitions)
+                if any(low != 0 or high != args.per_partition for low, high in watermarks):
+                    sys.exit(f"bench: the broker does not hold every message (watermarks {watermarks[:4]}...): "
+                             "the mock cluster dropped some; use more partitions or fewer messages per partition")
+                ends = [high for _, high in watermarks]
+                for repeat in range(1, args.repeats + 1):
+                    log(f"Throughput, round {repeat} of {args.repeats}:")
+                    for contender in contenders:
+                        try:
+                            outcome = bench.throughput(contender, repeat, address, args.topic, ends)
+                        except RuntimeError as error:
+                            sys.exit(f"bench: {contender['name']}: {error}")
+                        results[contender["name"]].append(outcome)
+                        log(f"  {contender['name']:<20} {outcome['msgs_per_s']:>12,.0f} msg/s  peak RSS {outcome['rss_mb']:6.1f} MB")
+
+            if latency_entries:
+                log(f"Latency at {args.latency_rate:,} msg/s, {args.latency_seconds:g} s measured per run:")
+                for repeat in range(args.latency_repeats):
+                    for entry in latency_entries:
+                        name = entry["name"]
+                        try:
+                            outcome = bench.latency(entry, f"bench-latency-{name}-{repeat}", repeat, address)
+                        except RuntimeError as error:
+                            sys.exit(f"bench: latency {name}: {error}")
+                        latencies.setdefault(name, []).append(outcome)
+                        log(f"  {name:<18} p50 {outcome['p50_ms']:6.2f} ms  p99 {outcome['p99_ms']:6.2f} ms  "
+                            f"max {outcome['max_ms']:7.2f} ms  ({outcome['samples']:,} messages, produced at {outcome['rate']:,.0f} msg/s)")
+        finally:
+            stop(broker)
+
+    orderings, ordering_failures, ordering_note = run_ordering(args, bench, swiftfunc, ordering) if ordering else ({}, {}, None)
+
+    memories = {}
+    if memory_entries:
+        topics = [f"bench-memory-{e['name']}" for e in memory_entries]
+        broker, address = start_broker(swiftfunc, args.memory_partitions, topics, args.work, "memory-broker", **args.cluster)
+        try:
+            log(f"Memory over a stream of {args.memory_messages:,} messages produced while the host consumes "
+                f"({args.memory_partitions} partitions, VmRSS every {args.memory_sample_interval:g} s):")
+            for entry in memory_entries:
+                name = entry["name"]
                 try:
-                    outcome = bench.throughput(contender, repeat, ends)
+                    outcome = bench.memory(entry, 1, address, f"bench-memory-{name}")
                 except RuntimeError as error:
-                    sys.exit(f"bench: {contender['name']}: {error}")
-                results[contender["name"]].append(outcome)
-                log(f"  {contender['name']:<18} {outcome['msgs_per_s']:>12,.0f} msg/s  peak RSS {outcome['rss_mb']:6.1f} MB")
-
-        latencies = {}
-        if not args.skip_latency:
-            log(f"Latency at {args.latency_rate:,} msg/s, {args.latency_seconds:g} s measured per run:")
-            for repeat in range(args.latency_repeats):
-                for name, cardinality, kafka in LATENCY:
-                    topic = f"bench-latency-{name}-{repeat}"
-                    try:
-                        outcome = bench.latency(name, cardinality, topic, repeat, kafka)
-                    except RuntimeError as error:
-                        sys.exit(f"bench: latency {name}: {error}")
-                    latencies.setdefault(name, []).append(outcome)
-                    log(f"  {name:<18} p50 {outcome['p50_ms']:6.2f} ms  p99 {outcome['p99_ms']:6.2f} ms  "
-                        f"max {outcome['max_ms']:7.2f} ms  ({outcome['samples']:,} messages, produced at {outcome['rate']:,.0f} msg/s)")
-    finally:
-        stop(broker)
+                    sys.exit(f"bench: memory {name}: {error}")
+                memories[name] = outcome
+                log(f"  {name:<18} RSS at 10% {outcome['rss_10pct_mb']:6.1f} MB, 50% {outcome['rss_50pct_mb']:6.1f} MB, "
+                    f"90% {outcome['rss_90pct_mb']:6.1f} MB, peak {outcome['peak_mb']:6.1f} MB  "
+                    f"({outcome['msgs_per_s']:,.0f} msg/s consumed, produced at {outcome['produced_per_s']:,.0f} msg/s, "
+                    f"producer held back {outcome['held_back_s']:.1f} s, {outcome['samples']} samples)")
+        finally:
+            stop(broker)
 
     micro = {}
-    if not args.skip_microbench:
+    if run_microbench:
         log("Micro-benchmark of one invocation (swiftfunc-microbench):")
         run = subprocess.run([os.path.join(args.bin, "swiftfunc-microbench"), args.bin], capture_output=True, text=True)
         if run.returncode != 0:
@@ -411,32 +820,134 @@ def main():
                 micro[name] = float(value)
                 log(f"  {name:<24} {float(value):7.1f} ns per message")
 
-    report(args, contenders, results, latencies, micro, time.monotonic() - began)
+    report(args, contenders, results, latencies, orderings, ordering_failures, ordering_note, memories, micro,
+           time.monotonic() - began)
+    if ordering_failures:
+        sys.exit(f"bench: failed: {', '.join(sorted(ordering_failures))} (see above)")
 
 
-def report(args, contenders, results, latencies, micro, elapsed):
+def run_ordering(args, bench, swiftfunc, contenders):
+    """The key-ordering section on its own broker: returns ({name: [outcome...]}, {name: failure}, note or None)."""
+    sizes = {"bench-ordering-partition": args.ordering_partition_messages, "bench-ordering-keyed": args.ordering_messages}
+    topics = sorted({c["topic"] for c in contenders})
+    broker, address = start_broker(swiftfunc, args.ordering_partitions, topics, args.work, "ordering-broker", **args.cluster)
+    outcomes = {c["name"]: [] for c in contenders}
+    failures = {}
+    note = None
+    try:
+        ends = {}
+        for topic in topics:
+            messages = sizes[topic]
+            log(f"Producing {messages:,} keyed messages ({args.ordering_keys:,} keys, round robin) to {topic} "
+                f"({args.ordering_partitions} partitions, partitioned by key)...")
+            produce_keyed(address, topic, messages, args.ordering_keys)
+            watermarks = end_offsets(address, topic, args.ordering_partitions)
+            if any(low != 0 for low, _ in watermarks) or sum(high for _, high in watermarks) != messages:
+                sys.exit(f"bench: the broker does not hold every message of {topic} (watermarks {watermarks}): "
+                         "the mock cluster dropped some; use fewer --ordering-messages or more --ordering-partitions")
+            if max(high for _, high in watermarks) > PARTITION_RETENTION * 0.9:
+                sys.exit(f"bench: {topic}: a partition holds {max(high for _, high in watermarks):,} messages, too close to "
+                         f"the ~{PARTITION_RETENTION:,} the mock cluster keeps; use fewer --ordering-messages")
+            ends[topic] = [high for _, high in watermarks]
+            log(f"  messages per partition: {', '.join(f'{high:,}' for _, high in watermarks)}")
+        skip = set()
+        for repeat in range(1, args.ordering_repeats + 1):
+            log(f"Key ordering, round {repeat} of {args.ordering_repeats}:")
+            for entry in contenders:
+                name = entry["name"]
+                if name in skip or name in failures:
+                    continue
+                trigger = {"ordering": entry["ordering"]}
+                if args.ordering_max_concurrency and entry["ordering"] != "partition":
+                    trigger["maxConcurrency"] = args.ordering_max_concurrency
+                contender = {"name": name, "kind": "host", "language": "swift", "cardinality": "ONE",
+                             "entry_point": "wait_one", "trigger": trigger}
+                messages = sum(ends[entry["topic"]])
+                # Run one at a time (the host without the setting), 1 ms each, could take this long.
+                deadline = max(args.deadline, messages * 0.0025 + 30)
+                try:
+                    outcome = bench.throughput(contender, repeat, address, entry["topic"], ends[entry["topic"]], deadline)
+                except RuntimeError as error:
+                    # Reported with the results (and in the exit status); the other sections still run.
+                    failures[name] = str(error)
+                    log(f"  {name:<18} FAILED: {error}")
+                    continue
+                outcome["violations"] = outcome["extra"][0] if outcome["extra"] else None
+                outcomes[name].append(outcome)
+                log(f"  {name:<18} {outcome['msgs_per_s']:>12,.0f} msg/s  key order violations {outcome['violations']}  "
+                    f"peak RSS {outcome['rss_mb']:6.1f} MB")
+            # The host before the "ordering" setting ignores it and runs key mode one at a time:
+            # a minute per run that tells nothing more; say so and do not repeat it.
+            partition = outcomes.get("ordering-partition")
+            key = outcomes.get("ordering-key")
+            if repeat == 1 and args.ordering_repeats > 1 and partition and key:
+                ratio = key[0]["msgs_per_s"] / partition[0]["msgs_per_s"]
+                if ratio < 2:
+                    skip = {"ordering-key", "ordering-unordered"}
+                    note = (f"ordering-key ran at {ratio:.2f} x ordering-partition in round 1: this host runs it one "
+                            "message at a time (it ignores \"ordering\"?), so key and unordered were not repeated")
+                    log("  " + note)
+    finally:
+        stop(broker)
+    return outcomes, failures, note
+
+
+def report(args, contenders, results, latencies, orderings, ordering_failures, ordering_note, memories, micro, elapsed):
     medians = {name: {"msgs_per_s": statistics.median(r["msgs_per_s"] for r in runs),
                       "rss_mb": statistics.median(r["rss_mb"] for r in runs)}
                for name, runs in results.items() if runs}
     raw = medians.get("raw", {}).get("msgs_per_s")
-    log()
-    log(f"Results: {args.messages:,} messages of {VALUE_SIZE} bytes, {args.partitions} partitions, "
-        f"median of {args.repeats} runs (took {elapsed:.0f} s)")
-    width = max(len(c["what"]) for c in contenders)
-    log(f"| {'contender':<18} | {'what':<{width}} | {'msgs/s':>10} | {'x raw':>6} | {'peak RSS':>9} | runs (msgs/s) |")
-    log(f"|{'-' * 20}|{'-' * (width + 2)}|{'-' * 12}|{'-' * 8}|{'-' * 11}|---------------|")
-    for contender in contenders:
-        name = contender["name"]
-        if name not in medians:
-            continue
-        median = medians[name]
-        ratio = f"{median['msgs_per_s'] / raw:.2f}" if raw else "-"
-        runs = ", ".join(f"{r['msgs_per_s'] / 1e3:,.0f}k" for r in results[name])
-        log(f"| {name:<18} | {contender['what']:<{width}} | {median['msgs_per_s']:>10,.0f} | {ratio:>6} | "
-            f"{median['rss_mb']:>6.1f} MB | {runs} |")
+    shown = [c for c in contenders if c["name"] in medians]
+    if shown:
+        log()
+        log(f"Results: {args.messages:,} messages of {VALUE_SIZE} bytes, {args.partitions} partitions, "
+            f"median of {args.repeats} runs (took {elapsed:.0f} s; peak RSS of the host is its worker process's)")
+        width = max(len(c["what"]) for c in shown)
+        names = max([18] + [len(c["name"]) for c in shown])
+        log(f"| {'contender':<{names}} | {'what':<{width}} | {'msgs/s':>10} | {'x raw':>6} | {'peak RSS':>9} | runs (msgs/s) |")
+        log(f"|{'-' * (names + 2)}|{'-' * (width + 2)}|{'-' * 12}|{'-' * 8}|{'-' * 11}|---------------|")
+        for contender in shown:
+            name = contender["name"]
+            median = medians[name]
+            ratio = f"{median['msgs_per_s'] / raw:.2f}" if raw else "-"
+            runs = ", ".join(f"{r['msgs_per_s'] / 1e3:,.0f}k" for r in results[name])
+            log(f"| {name:<{names}} | {contender['what']:<{width}} | {median['msgs_per_s']:>10,.0f} | {ratio:>6} | "
+                f"{median['rss_mb']:>6.1f} MB | {runs} |")
+
+    ordering_medians = {name: {"msgs_per_s": statistics.median(r["msgs_per_s"] for r in runs),
+                               "violations": statistics.median(r["violations"] for r in runs),
+                               "rss_mb": statistics.median(r["rss_mb"] for r in runs), "runs": runs}
+                        for name, runs in orderings.items() if runs}
+    partition = ordering_medians.get("ordering-partition", {}).get("msgs_per_s")
+    if ordering_medians:
+        log()
+        log(f"Key ordering: wait_one (usleep 1 ms per message, ONE), {args.ordering_partitions} partitions, "
+            f"{args.ordering_keys:,} keys; ordering partition over {args.ordering_partition_messages:,} messages, "
+            f"key and unordered over {args.ordering_messages:,}; maxConcurrency "
+            f"{args.ordering_max_concurrency or 'the host default'}; median of the runs")
+        width = max(len(entry["what"]) for entry in ORDERING)
+        log(f"| {'contender':<18} | {'what':<{width}} | {'msgs/s':>8} | {'x partition':>11} | {'violations':>10} | {'peak RSS':>9} | runs (msgs/s) |")
+        log(f"|{'-' * 20}|{'-' * (width + 2)}|{'-' * 10}|{'-' * 13}|{'-' * 12}|{'-' * 11}|---------------|")
+        for entry in ORDERING:
+            name = entry["name"]
+            if name not in ordering_medians:
+                continue
+            median = ordering_medians[name]
+            ratio = f"{median['msgs_per_s'] / partition:.2f}" if partition else "-"
+            runs = ", ".join(f"{r['msgs_per_s']:,.0f}" for r in median["runs"])
+            log(f"| {name:<18} | {entry['what']:<{width}} | {median['msgs_per_s']:>8,.0f} | {ratio:>11} | "
+                f"{median['violations']:>10,.0f} | {median['rss_mb']:>6.1f} MB | {runs} |")
+        if ordering_note:
+            log("  Note: " + ordering_note)
+    if ordering_failures:
+        log()
+        for name, failure in ordering_failures.items():
+            log(f"  {name}: FAILED: {failure}")
+
     if latencies:
         log()
         log(f"Produce-to-invocation latency at {args.latency_rate:,} msg/s (host defaults; -fw5: fetch.wait.max.ms 5; "
+            f"raw: bench/raw_consumer.c, librdkafka defaults, batch fetch, the control; "
             f"producer linger.ms 5; CreateTime has ms resolution, so each sample is overstated by 0-1 ms), "
             f"median of {args.latency_repeats} runs:")
         for name, runs in latencies.items():
@@ -444,21 +955,43 @@ def report(args, contenders, results, latencies, micro, elapsed):
                 f"p99 {statistics.median(r['p99_ms'] for r in runs):.2f} ms "
                 "(p99 per run: " + ", ".join(f"{r['p99_ms']:.2f}" for r in runs) + ")")
 
+    if memories:
+        log()
+        log(f"Memory of the host's worker over a stream of {args.memory_messages:,} messages produced while it consumes "
+            f"({args.memory_partitions} partitions; VmRSS at 10/50/90% of the time from its first message to its last, "
+            f"median of the samples within 10% of it; peak = VmHWM):")
+        for name, outcome in memories.items():
+            log(f"  {name:<18} {outcome['rss_10pct_mb']:6.1f} MB, {outcome['rss_50pct_mb']:6.1f} MB, "
+                f"{outcome['rss_90pct_mb']:6.1f} MB, peak {outcome['peak_mb']:6.1f} MB ({outcome['msgs_per_s']:,.0f} msg/s)")
+
     log()
-    for contender in contenders:
+    for contender in shown:
         name = contender["name"]
-        if name in medians:
-            ratio = medians[name]["msgs_per_s"] / raw if raw else float("nan")
-            log(f"bench {name}: msgs_per_s={medians[name]['msgs_per_s']:.0f} ratio_to_raw={ratio:.3f} "
-                f"rss_mb={medians[name]['rss_mb']:.1f}")
+        ratio = medians[name]["msgs_per_s"] / raw if raw else float("nan")
+        log(f"bench {name}: msgs_per_s={medians[name]['msgs_per_s']:.0f} ratio_to_raw={ratio:.3f} "
+            f"rss_mb={medians[name]['rss_mb']:.1f}")
+    for entry in ORDERING:
+        name = entry["name"]
+        if name not in ordering_medians:
+            continue
+        median = ordering_medians[name]
+        ratio = "" if name == "ordering-partition" else \
+            f" ratio_to_partition={median['msgs_per_s'] / partition:.3f}" if partition else " ratio_to_partition=nan"
+        log(f"bench {name}: msgs_per_s={median['msgs_per_s']:.0f}{ratio} order_violations={median['violations']:.0f} "
+            f"rss_mb={median['rss_mb']:.1f}")
+    for name, failure in ordering_failures.items():
+        log(f"bench {name}: failed=\"{failure}\"")
     for name, runs in latencies.items():
         log(f"latency {name}: p50_ms={statistics.median(r['p50_ms'] for r in runs):.2f} "
             f"p99_ms={statistics.median(r['p99_ms'] for r in runs):.2f}")
+    for name, outcome in memories.items():
+        log(f"memory {name}: rss_10pct_mb={outcome['rss_10pct_mb']:.1f} rss_50pct_mb={outcome['rss_50pct_mb']:.1f} "
+            f"rss_90pct_mb={outcome['rss_90pct_mb']:.1f} peak_mb={outcome['peak_mb']:.1f}")
     for name, value in micro.items():
         log(f"microbench {name}: ns_per_msg={value:.1f}")
 
     log()
-    log("Targets (issue 5):")
+    log("Targets (issue 5 and the ordering issue):")
     def target(text, met, detail):
         log(f"  [{'met' if met else 'MISSED'}] {text}: {detail}")
     def throughput(name):
@@ -476,7 +1009,7 @@ def report(args, contenders, results, latencies, micro, elapsed):
         if name in micro:
             target(f"{name} <= 100 ns per message", micro[name] <= 100, f"{micro[name]:.0f} ns")
     for name, runs in latencies.items():
-        if name.endswith("-fw5"):
+        if name.endswith("-fw5") or name == "raw":
             continue
         p99 = statistics.median(r["p99_ms"] for r in runs)
         target(f"latency {name} p99 < 20 ms at {args.latency_rate:,} msg/s", p99 < 20, f"{p99:.2f} ms")
@@ -484,6 +1017,24 @@ def report(args, contenders, results, latencies, micro, elapsed):
         if name in medians:
             rss = medians[name]["rss_mb"]
             target(f"{name} peak RSS < 150 MB over {args.messages:,} messages", rss < 150, f"{rss:.0f} MB")
+    if partition and "ordering-key" in ordering_medians:
+        ratio = ordering_medians["ordering-key"]["msgs_per_s"] / partition
+        target(f"ordering-key >= 20 x ordering-partition (1 ms function, {args.ordering_partitions} partitions, "
+               f"{args.ordering_keys:,} keys)", ratio >= 20, f"{ratio:.1f} x")
+    for name in ordering_failures:
+        target(f"{name} runs", False, "FAILED (see above)")
+    for name in ("ordering-partition", "ordering-key"):
+        if name in ordering_medians:
+            worst = max(r["violations"] for r in ordering_medians[name]["runs"])
+            target(f"{name} keeps every key in order", worst == 0, f"{worst} violations in the worst run")
+    for name, outcome in memories.items():
+        # Flat: the 90% value no more than 15% (at least 10 MB) above the 10% value: above the
+        # swing of the queue level, below what a leak of 1 byte per message would add between
+        # the marks over the default 20 M messages (16 MB).
+        allowed = outcome["rss_10pct_mb"] + max(10, 0.15 * outcome["rss_10pct_mb"])
+        target(f"memory {name} flat over {args.memory_messages:,} messages (RSS at 90% <= RSS at 10% + max(10 MB, 15%))",
+               outcome["rss_90pct_mb"] <= allowed,
+               f"{outcome['rss_10pct_mb']:.1f} MB -> {outcome['rss_90pct_mb']:.1f} MB")
 
 
 if __name__ == "__main__":

@@ -3,9 +3,14 @@
 //   count_one / count_many:     do nothing but count events, so that the benchmark knows when
 //                               the last one arrived (see Probe).
 //   latency_one / latency_many: record each event's produce-to-invocation latency (see Latencies).
+//   wait_one:                   waits 1 ms per event (as if calling a service), checks that each
+//                               key's events arrive in order (see KeyOrder) and counts them like
+//                               count_one, safely when the host calls it from many threads at
+//                               once (ordering key / unordered; see ConcurrentProbe).
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 import SwiftFunctions
 
 @_cdecl("noop_one")
@@ -40,9 +45,23 @@ public func latency_many(_ events: Event, _ count: Int, _ context: Context) -> S
     }
 }
 
+@_cdecl("swiftfunc_signature_wait_one")
+public func waitOneSignature() -> Signature { .of(wait_one) }
+
+@_cdecl("wait_one")
+public func wait_one(_ event: Event, _ context: Context) -> Status {
+    context.run {
+        ConcurrentProbe.started()
+        usleep(1000)
+        KeyOrder.check(event)
+        ConcurrentProbe.counted()
+    }
+}
+
 /// Counts events; when $BENCH_EXPECTED have arrived, writes "FIRST_NS LAST_NS COUNT"
 /// (CLOCK_MONOTONIC: the first call, the call that reached the count) to $BENCH_RESULT.
-/// The host calls a function from one thread, so plain globals suffice.
+/// The first call creates the file $BENCH_READY when that is set (the memory run starts its
+/// stream then). The host calls a function from one thread, so plain globals suffice.
 enum Probe {
     nonisolated(unsafe) static var expected = -1
     nonisolated(unsafe) static var consumed = 0
@@ -54,6 +73,7 @@ enum Probe {
         if first == 0 {
             first = monotonicNanoseconds()
             expected = environment("BENCH_EXPECTED").flatMap { Int($0) } ?? Int.max
+            if let ready = environment("BENCH_READY") { close(open(ready, O_CREAT | O_WRONLY, 0o644)) }
         }
         consumed += count
         if consumed >= expected && !done {
@@ -96,6 +116,81 @@ enum Latencies {
             writeResult(text)
         }
         return storage
+    }
+}
+
+/// Probe for a function called from many threads at once: when $BENCH_EXPECTED events have been
+/// counted, the call that counted the last one writes "FIRST_NS LAST_NS COUNT VIOLATIONS"
+/// (CLOCK_MONOTONIC: the start of the first call, the end of the call that reached the count;
+/// VIOLATIONS from ``KeyOrder``) to $BENCH_RESULT, exactly once.
+enum ConcurrentProbe {
+    static let expected: Int = environment("BENCH_EXPECTED").flatMap { Int($0) } ?? Int.max
+    static let first = Atomic<UInt64>(0)
+    static let consumed = Atomic<Int>(0)
+
+    /// Called at the start of every call; the first one records the time.
+    @inline(__always)
+    static func started() {
+        if first.load(ordering: .relaxed) == 0 {
+            _ = first.compareExchange(expected: 0, desired: monotonicNanoseconds(), ordering: .relaxed)
+        }
+    }
+
+    /// Called at the end of every call, after ``KeyOrder/check(_:)``. The acquire-release add
+    /// orders every earlier call's check before the write of the call that reaches the count.
+    @inline(__always)
+    static func counted() {
+        let total = consumed.wrappingAdd(1, ordering: .acquiringAndReleasing).newValue
+        if total == expected {
+            writeResult("\(first.load(ordering: .relaxed)) \(monotonicNanoseconds()) \(total) \(KeyOrder.violations)\n")
+        }
+    }
+}
+
+/// Checks per-key order. Each value starts with "kKEY:SEQ:" (decimal numbers; the rest is
+/// padding), SEQ counting 0, 1, 2... per key in the order the benchmark produced them. A call whose
+/// SEQ is not exactly the previous SEQ of its key + 1 (or 0 for a key's first) counts as one
+/// violation, and so does a value that does not parse. One lock for all keys: the calls take
+/// 1 ms each, the critical section well under a microsecond.
+enum KeyOrder {
+    struct State {
+        var last: [Int: Int] = [:]
+        var violations = 0
+    }
+
+    static let state = Mutex(State())
+
+    static var violations: Int { state.withLock { $0.violations } }
+
+    static func check(_ event: Event) {
+        let parsed = event.value.flatMap(parse)
+        state.withLock { state in
+            guard let (key, sequence) = parsed else {
+                state.violations += 1
+                return
+            }
+            if sequence != (state.last[key] ?? -1) + 1 { state.violations += 1 }
+            state.last[key] = sequence
+        }
+    }
+
+    /// "k12:345:..." -> (12, 345).
+    static func parse(_ bytes: UnsafeRawBufferPointer) -> (Int, Int)? {
+        guard bytes.first == UInt8(ascii: "k") else { return nil }
+        var index = 1
+        func number() -> Int? {
+            var value = 0
+            let start = index
+            while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") {
+                value = value * 10 + Int(bytes[index] - UInt8(ascii: "0"))
+                index += 1
+            }
+            guard index > start, index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
+            index += 1
+            return value
+        }
+        guard let key = number(), let sequence = number() else { return nil }
+        return (key, sequence)
     }
 }
 
