@@ -4,10 +4,13 @@
  * delivery contract as the host: enable.auto.offset.store=false, an offset is stored once its
  * message is handled, and librdkafka's auto commit commits what is stored.
  *
- * usage: raw_consumer BOOTSTRAP TOPIC GROUP EXPECTED RESULT_FILE [poll|batch|latency]
+ * usage: raw_consumer BOOTSTRAP TOPIC GROUP EXPECTED RESULT_FILE [poll|batch|latency] [NAME=VALUE...]
  *   poll:    rd_kafka_consumer_poll, one message at a time, rd_kafka_offset_store per message.
- *   batch:   rd_kafka_consume_batch_queue (up to 1000 at a time, what is already there), then one
- *            rd_kafka_offsets_store per batch with each partition's last offset + 1.
+ *   batch:   rd_kafka_consume_batch_queue (up to 1000 at a time, what is already there; when
+ *            nothing is, it waits up to 100 ms for one message), then one rd_kafka_offsets_store
+ *            per batch with each partition's last offset + 1. (Asked for 1000 with a timeout,
+ *            librdkafka waits until 1000 are there or the time is up; the host does not wait
+ *            either.)
  *   latency: batch, and per message the time from its CreateTime to when it is handled.
  * poll and batch write "FIRST_NS LAST_NS COUNT" (CLOCK_MONOTONIC: the first message delivered,
  * the EXPECTED-th) to RESULT_FILE once EXPECTED messages were consumed, then keep running until
@@ -16,6 +19,7 @@
  * $BENCH_READY at its first message and, at exit, writes one "TIMESTAMP_MS LATENCY_US" line per
  * message to RESULT_FILE (CreateTime, and CLOCK_REALTIME now - CreateTime; CreateTime has
  * millisecond resolution, so each latency is overstated by up to 1 ms).
+ * NAME=VALUE: more librdkafka properties, set after (over) the ones below.
  */
 #include <fcntl.h>
 #include <librdkafka/rdkafka.h>
@@ -71,6 +75,20 @@ static void counted(long long n) {
     }
 }
 
+/* What is already in the queue, up to `size` messages, without waiting; when nothing is, waits
+ * up to 100 ms for the first one. */
+static ssize_t take(rd_kafka_queue_t *queue, rd_kafka_message_t **messages, size_t size) {
+    ssize_t count = rd_kafka_consume_batch_queue(queue, 0, messages, size);
+    if (count == 0) {
+        count = rd_kafka_consume_batch_queue(queue, 100, messages, 1);
+        if (count == 1) {
+            ssize_t more = rd_kafka_consume_batch_queue(queue, 0, messages + 1, size - 1);
+            if (more > 0) count += more;
+        }
+    }
+    return count;
+}
+
 /* latency mode: one sample per message, written at exit. */
 #define MAX_SAMPLES 4000000
 static long long (*samples)[2];
@@ -109,7 +127,7 @@ static void write_latencies(void) {
 
 int main(int argc, char **argv) {
     if (argc < 6) {
-        fprintf(stderr, "usage: %s BOOTSTRAP TOPIC GROUP EXPECTED RESULT_FILE [poll|batch|latency]\n", argv[0]);
+        fprintf(stderr, "usage: %s BOOTSTRAP TOPIC GROUP EXPECTED RESULT_FILE [poll|batch|latency] [NAME=VALUE...]\n", argv[0]);
         return 2;
     }
     const char *topic = argv[2];
@@ -126,6 +144,15 @@ int main(int argc, char **argv) {
     set(conf, "auto.commit.interval.ms", "200"); /* the host's default (host.json autoCommitIntervalMs) */
     set(conf, "auto.offset.reset", "earliest");
     set(conf, "enable.partition.eof", "false");
+    for (int i = 7; i < argc; i++) {
+        char *equals = strchr(argv[i], '=');
+        if (!equals) {
+            fprintf(stderr, "raw_consumer: '%s' is not NAME=VALUE\n", argv[i]);
+            return 2;
+        }
+        *equals = '\0';
+        set(conf, argv[i], equals + 1);
+    }
     char error[512];
     rd_kafka_t *consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, error, sizeof error);
     if (!consumer) {
@@ -161,7 +188,7 @@ int main(int argc, char **argv) {
         static int64_t next_offset[MAX_PARTITIONS];
         memset(next_offset, 0xff, sizeof next_offset); /* -1: nothing to store */
         while (!stop_requested) {
-            ssize_t count = rd_kafka_consume_batch_queue(queue, 100, messages, BATCH);
+            ssize_t count = take(queue, messages, BATCH);
             if (count <= 0) continue;
             arrived();
             long long handled = 0;
