@@ -333,6 +333,8 @@ final class TriggerListener: @unchecked Sendable {
     /// The lanes have room again: continue each partition where it stopped.
     private func resumeAfterBackpressure() {
         let seeks = resumeAt.filter { assigned.contains($0.key) }.map { (partition: $0.key, offset: $0.value) }
+        // Resume first, then seek: the seek wakes librdkafka's fetching thread, a resume does not.
+        withPartitionList(assigned.map { ($0, -1) }) { list in _ = rd_kafka_resume_partitions(consumer, list) }
         if !seeks.isEmpty {
             withPartitionList(seeks) { list in
                 if let error = rd_kafka_seek_partitions(consumer, list, 5_000) {
@@ -341,7 +343,6 @@ final class TriggerListener: @unchecked Sendable {
                 }
             }
         }
-        withPartitionList(assigned.map { ($0, -1) }) { list in _ = rd_kafka_resume_partitions(consumer, list) }
         resumeAt.removeAll()
         pausedForBackpressure = false
         logger.debug("'\(function.name)' caught up: resuming its partitions")
@@ -526,11 +527,13 @@ final class TriggerListener: @unchecked Sendable {
         held.destroyMessages()
         advance(partition, to: held.resumeOffset, pending: pending)
         withPartitionList([(partition, held.resumeOffset)]) { list in
+            // Resume first: librdkafka 2.0.2's resume does not wake the fetching broker thread
+            // (it would fetch again only within a second), the seek does.
+            _ = rd_kafka_resume_partitions(consumer, list)
             if let error = rd_kafka_seek_partitions(consumer, list, 5_000) {
                 logger.warning("Seeking partition \(partition) to \(held.resumeOffset) failed: \(String(cString: rd_kafka_error_string(error)))")
                 rd_kafka_error_destroy(error)
             }
-            _ = rd_kafka_resume_partitions(consumer, list)
         }
     }
 
