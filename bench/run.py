@@ -129,29 +129,33 @@ def start_broker(swiftfunc, partitions, topics, work, name="broker", brokers=1, 
     return process, address
 
 
-def bulk_producer(address):
-    return Producer({
+def bulk_producer(address, extra=None):
+    return Producer(dict({
         "bootstrap.servers": address,
         "linger.ms": 20,
         "batch.num.messages": 10000,
         "queue.buffering.max.messages": 2000000,
         "queue.buffering.max.kbytes": 2097151,
-    })
+    }, **(extra or {})))
 
 
-def produce(address, topic, partitions, per_partition):
-    producer = bulk_producer(address)
+def send_all(producer, topic, messages):
+    """Produces (value, key, partition) triples and waits for all; exits on any failure."""
     failures = []
-    value = bytes((ord("a") + i % 26) for i in range(VALUE_SIZE))
-    total = partitions * per_partition
-    for index in range(total):
-        producer.produce(topic, value, partition=index % partitions,
-                         on_delivery=lambda error, _: error and failures.append(error))
+    for index, (value, key, partition) in enumerate(messages):
+        producer.produce(topic, value, key=key, on_delivery=lambda error, _: error and failures.append(error),
+                         **({} if partition is None else {"partition": partition}))
         if index % 20000 == 0:
             producer.poll(0)
     producer.flush(120)
     if failures:
         sys.exit(f"bench: {len(failures)} messages were not delivered: {failures[0]}")
+
+
+def produce(address, topic, partitions, per_partition):
+    value = bytes((ord("a") + i % 26) for i in range(VALUE_SIZE))
+    send_all(bulk_producer(address), topic,
+             ((value, None, index % partitions) for index in range(partitions * per_partition)))
 
 
 def keyed_value(key, sequence):
@@ -164,24 +168,8 @@ def produce_keyed(address, topic, messages, keys):
     No partition is given: librdkafka's default partitioner hashes the key, so a key always goes
     to the same partition. Idempotence keeps each partition in produce order even if a request
     is retried."""
-    producer = Producer({
-        "bootstrap.servers": address,
-        "linger.ms": 20,
-        "batch.num.messages": 10000,
-        "queue.buffering.max.messages": 2000000,
-        "queue.buffering.max.kbytes": 2097151,
-        "enable.idempotence": True,
-    })
-    failures = []
-    for index in range(messages):
-        key = index % keys
-        producer.produce(topic, keyed_value(key, index // keys), key=f"k{key}".encode(),
-                         on_delivery=lambda error, _: error and failures.append(error))
-        if index % 20000 == 0:
-            producer.poll(0)
-    producer.flush(120)
-    if failures:
-        sys.exit(f"bench: {len(failures)} messages were not delivered: {failures[0]}")
+    send_all(bulk_producer(address, {"enable.idempotence": True}), topic,
+             ((keyed_value(index % keys, index // keys), f"k{index % keys}".encode(), None) for index in range(messages)))
 
 
 def end_offsets(address, topic, partitions):

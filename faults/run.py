@@ -227,13 +227,13 @@ def scenario_trap():
         scenario.close()
 
 
-def scenario_sigkill():
-    scenario = Scenario("sigkill", crash_or_kill=True)
+def scenario_sigkill(name="sigkill", count=400, under_way=50, **host_options):
+    scenario = Scenario(name, crash_or_kill=True)
     try:
-        host = scenario.host()
+        host = scenario.host(**host_options)
         host.wait_assigned()
-        scenario.produce(values("slow", 400))  # 20 ms each: about 8 s of work
-        wait_until("the stream to be under way", lambda: len(processed(scenario.function)) >= 50)
+        scenario.produce(values("slow", count))  # 20 ms each: about 8 s of work one at a time
+        wait_until("the stream to be under way", lambda: len(processed(scenario.function)) >= under_way)
         os.kill(host.worker_pid(), signal.SIGKILL)
         scenario.wait_all_accounted(expected_dead_letters=0)
         host.stop()
@@ -278,20 +278,20 @@ def scenario_rebalance():
         scenario.close()
 
 
-def scenario_sigterm_mid_batch():
-    scenario = Scenario("sigterm-mid-batch", crash_or_kill=False)
+def scenario_sigterm(name, count, under_way, **host_options):
+    """SIGTERM once `under_way` messages are processed, then a new host finishes the stream."""
+    scenario = Scenario(name, crash_or_kill=False)
     try:
-        host_json = {"version": "2.0", "extensions": {"kafka": {"maxBatchSize": 50}}}
-        host = scenario.host(entry="process_batch_durably", cardinality="MANY", host_json=host_json)
+        host = scenario.host(**host_options)
         host.wait_assigned()
-        scenario.produce(values("slow", 400))  # a batch of 50 takes about 1 s
-        wait_until("the first batch", lambda: len(processed(scenario.function)) >= 50)
+        scenario.produce(values("slow", count))
+        wait_until("the stream to be under way", lambda: len(processed(scenario.function)) >= under_way)
         status = host.stop(signal.SIGTERM)
         if status != 0:
             raise RuntimeError(f"the host exited with {status} after SIGTERM")
         if "Stopped." not in host.text():
             raise RuntimeError("the host did not report a clean stop")
-        scenario.host(entry="process_batch_durably", cardinality="MANY", host_json=host_json).wait_assigned()
+        scenario.host(**host_options).wait_assigned()
         scenario.wait_all_accounted(expected_dead_letters=0)
         scenario.hosts[-1].stop()
         return scenario.report()
@@ -299,41 +299,22 @@ def scenario_sigterm_mid_batch():
         scenario.close()
 
 
-# Ordering key: eight lanes, the values' sixteen keys spread over them.
+def scenario_sigterm_mid_batch():
+    # A batch of 50 takes about 1 s: the SIGTERM lands in the middle of one.
+    return scenario_sigterm("sigterm-mid-batch", 400, 50, entry="process_batch_durably", cardinality="MANY",
+                            host_json={"version": "2.0", "extensions": {"kafka": {"maxBatchSize": 50}}})
+
+
+# Ordering key: eight lanes, the values' sixteen keys spread over them (20 ms each: about 3 s).
 KEYED = {"ordering": "key", "maxConcurrency": 8}
 
 
 def scenario_sigkill_keyed():
-    scenario = Scenario("sigkill-key", crash_or_kill=True)
-    try:
-        host = scenario.host(trigger=KEYED)
-        host.wait_assigned()
-        scenario.produce(values("slow", 1200))  # 20 ms each on 8 lanes: about 3 s of work
-        wait_until("the stream to be under way", lambda: len(processed(scenario.function)) >= 100)
-        os.kill(host.worker_pid(), signal.SIGKILL)
-        scenario.wait_all_accounted(expected_dead_letters=0)
-        host.stop()
-        return scenario.report()
-    finally:
-        scenario.close()
+    return scenario_sigkill("sigkill-key", 1200, 100, trigger=KEYED)
 
 
 def scenario_sigterm_keyed():
-    scenario = Scenario("sigterm-key", crash_or_kill=False)
-    try:
-        host = scenario.host(trigger=KEYED)
-        host.wait_assigned()
-        scenario.produce(values("slow", 1200))
-        wait_until("the stream to be under way", lambda: len(processed(scenario.function)) >= 100)
-        status = host.stop(signal.SIGTERM)
-        if status != 0:
-            raise RuntimeError(f"the host exited with {status} after SIGTERM")
-        scenario.host(trigger=KEYED).wait_assigned()
-        scenario.wait_all_accounted(expected_dead_letters=0)
-        scenario.hosts[-1].stop()
-        return scenario.report()
-    finally:
-        scenario.close()
+    return scenario_sigterm("sigterm-key", 1200, 100, trigger=KEYED)
 
 
 def passed(result):

@@ -9,6 +9,12 @@ enum DeadLetterReason: String {
     case invalidUTF8 = "invalid-utf8"
     /// It crashed (or timed out) the host `maxCrashesPerMessage` times.
     case crashed
+
+    /// The `swiftfunc.dlq.error` of a message dead-lettered for invalid UTF-8.
+    static let invalidTextError = "the value is not valid UTF-8 and the function's dataType is string (use dataType binary to receive raw bytes); the function was not called"
+
+    /// The `swiftfunc.dlq.error` of a message dead-lettered for crashing the host.
+    static func crashedError(times: Int) -> String { "crashed or timed out the host \(times) times" }
 }
 
 /// Sends messages the function could not process to its dead-letter topic: the original key,

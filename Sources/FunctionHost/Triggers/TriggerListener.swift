@@ -305,12 +305,7 @@ final class TriggerListener: @unchecked Sendable {
             if resumeAt[partition] == nil { resumeAt[partition] = offset }
             return false
         }
-        let crashCount = crashes?.count(partition: partition, offset: offset) ?? 0
-        let disposition: InvocationLane.Disposition =
-            crashCount >= maxCrashesPerMessage ? .deadLetterCrashed
-            : invalidText(message) != nil ? .deadLetterInvalidText
-            : crashCount > 0 ? .invokeAlone : .invoke
-        if dispatcher.dispatch(message, disposition) {
+        if dispatcher.dispatch(message, disposition(message)) {
             nextToDispatch[Int(partition)] = offset + 1
             return true
         }
@@ -356,26 +351,23 @@ final class TriggerListener: @unchecked Sendable {
         var kept = 0
         // Messages that cannot be delivered are dead-lettered before the call, in order: they
         // crashed the host too often, or they are not text for a string function.
-        for message in batch {
-            let partition = message.pointee.partition
-            if progress.isHeld(partition) { continue }
-            if let crashes, crashes.count(partition: partition, offset: message.pointee.offset) >= maxCrashesPerMessage {
-                let count = crashes.count(partition: partition, offset: message.pointee.offset)
-                deadLetter([message], reason: .crashed, error: "crashed or timed out the host \(count) times", attempts: count)
-                continue
+        for message in batch where !progress.isHeld(message.pointee.partition) {
+            switch disposition(message) {
+            case .deadLetterCrashed:
+                let count = crashCount(message)
+                deadLetter([message], reason: .crashed, error: DeadLetterReason.crashedError(times: count), attempts: count)
+            case .deadLetterInvalidText:
+                deadLetter([message], reason: .invalidUTF8, error: DeadLetterReason.invalidTextError, attempts: 0)
+            case .invoke, .invokeAlone:
+                batch[kept] = message
+                kept += 1
             }
-            if let problem = invalidText(message) {
-                deadLetter([message], reason: .invalidUTF8, error: problem, attempts: 0)
-                continue
-            }
-            batch[kept] = message
-            kept += 1
         }
         guard kept > 0 else { return }
         let ready = UnsafeMutableBufferPointer(rebasing: batch[0..<kept])
         // A batch holding a message that crashed the host before is delivered one message at a
         // time, so the next crash points at the culprit alone.
-        if ready.count > 1, let crashes, ready.contains(where: { crashes.count(partition: $0.pointee.partition, offset: $0.pointee.offset) > 0 }) {
+        if ready.count > 1, ready.contains(where: { crashCount($0) > 0 }) {
             for index in ready.indices where !progress.isHeld(ready[index].pointee.partition) {
                 deliverFresh(UnsafeMutableBufferPointer(rebasing: ready[index...index]))
             }
@@ -559,10 +551,23 @@ final class TriggerListener: @unchecked Sendable {
         crashes?.forget(message)
     }
 
-    private func invalidText(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> String? {
-        guard function.trigger.dataType == .string, let payload = message.pointee.payload else { return nil }
-        if isValidUTF8(payload.assumingMemoryBound(to: UInt8.self), count: message.pointee.len) { return nil }
-        return "the value is not valid UTF-8 and the function's dataType is string (use dataType binary to receive raw bytes); the function was not called"
+    /// What becomes of a fresh message, whoever calls the function: dead-lettered without a
+    /// call when it crashed the host too often or is not text for a string function; called
+    /// alone when it crashed the host before; else called.
+    @inline(__always)
+    private func disposition(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> InvocationLane.Disposition {
+        let crashes = crashCount(message)
+        if crashes >= maxCrashesPerMessage { return .deadLetterCrashed }
+        if function.trigger.dataType == .string, let payload = message.pointee.payload,
+           !isValidUTF8(payload.assumingMemoryBound(to: UInt8.self), count: message.pointee.len) {
+            return .deadLetterInvalidText
+        }
+        return crashes > 0 ? .invokeAlone : .invoke
+    }
+
+    @inline(__always)
+    private func crashCount(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Int {
+        crashes?.count(partition: message.pointee.partition, offset: message.pointee.offset) ?? 0
     }
 
     // MARK: - Flushing and offsets

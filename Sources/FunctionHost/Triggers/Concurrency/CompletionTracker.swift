@@ -44,6 +44,17 @@ final class CompletionTracker: @unchecked Sendable {
             }
         }
 
+        /// Marks the in-flight `offset`. Nil when it is not in flight here; else the new
+        /// storable offset when it moved, or .some(nil).
+        mutating func mark(_ offset: Int64, as mark: Mark) -> Int64?? {
+            guard let index = index(of: offset), marks[index] == .inFlight else { return nil }
+            marks[index] = mark
+            inFlight -= 1
+            guard mark == .settled && index == start else { return .some(nil) }
+            advance()
+            return .some(storable)
+        }
+
         func index(of offset: Int64) -> Int? {
             var low = start, high = offsets.count
             while low < high {
@@ -99,16 +110,10 @@ final class CompletionTracker: @unchecked Sendable {
     private func mark(partition: Int32, offset: Int64, as mark: Mark) {
         lock.lock()
         defer { lock.unlock() }
-        guard var window = windows.removeValue(forKey: partition), let index = window.index(of: offset),
-              window.marks[index] == .inFlight else { return }
-        window.marks[index] = mark
-        window.inFlight -= 1
-        if mark == .settled && index == window.start {
-            window.advance()
-            onAdvance(partition, window.storable)
-        }
-        windows[partition] = window
-        if window.inFlight == 0 { lock.broadcast() }
+        // Mutated in place through the optional chain: one lookup, no copy of the arrays.
+        guard let advancedTo = windows[partition]?.mark(offset, as: mark) else { return }
+        if let advancedTo { onAdvance(partition, advancedTo) }
+        if windows[partition]?.inFlight == 0 { lock.broadcast() }
     }
 
     /// Partitions whose storable offset moved since the last call, with that offset.

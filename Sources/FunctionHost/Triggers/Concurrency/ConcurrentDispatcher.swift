@@ -16,7 +16,6 @@ final class ConcurrentDispatcher: @unchecked Sendable {
     let deadLetters: DeadLetterWriter
     let retry: RetryPolicy
     let logger: Logger
-    let invalidTextReason = "the value is not valid UTF-8 and the function's dataType is string (use dataType binary to receive raw bytes); the function was not called"
     private let ordering: Ordering
     private let topic: String
     private let crashes: CrashLedger?
@@ -79,7 +78,7 @@ final class ConcurrentDispatcher: @unchecked Sendable {
     func dispatch(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ disposition: InvocationLane.Disposition) -> Bool {
         let lane = lanes[laneIndex(message)]
         tracker.dispatched(partition: message.pointee.partition, offset: message.pointee.offset)
-        if lane.enqueue(message, disposition, waitingUntil: Date().addingTimeInterval(Self.roomWait)) { return true }
+        if lane.enqueue(message, disposition, roomWait: Self.roomWait) { return true }
         tracker.forgetLast(partition: message.pointee.partition)
         waitingForRoom.store(true, ordering: .relaxed)
         return false
@@ -99,7 +98,7 @@ final class ConcurrentDispatcher: @unchecked Sendable {
     /// message dropped ahead of one already settled would hold the commit back, and the new
     /// owner would get the settled one again.
     func quiesce(_ partitions: Set<Int32>) {
-        finish(partitions)
+        finishTaken(partitions)
     }
 
     /// `partitions` are gone: nothing more of theirs is stored.
@@ -110,13 +109,13 @@ final class ConcurrentDispatcher: @unchecked Sendable {
     /// The host stops: queued messages are invoked, waiting retries given up (bounded by the
     /// host's shutdownTimeout); then the lanes' threads end.
     func shutdown() {
-        finish(nil)
+        finishTaken(nil)
         lanes.forEach { $0.exit() }
     }
 
     /// Waits until no message of `partitions` (nil: any) is in flight; retries waiting meanwhile
     /// are given up.
-    private func finish(_ partitions: Set<Int32>?) {
+    private func finishTaken(_ partitions: Set<Int32>?) {
         givingUp.withLock { $0 = partitions }
         wakeWaiting.lock()
         wakeWaiting.broadcast()
@@ -133,9 +132,7 @@ final class ConcurrentDispatcher: @unchecked Sendable {
 
     private func laneIndex(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Int {
         switch ordering {
-        case .partition:
-            return Int(UInt32(bitPattern: message.pointee.partition)) % lanes.count
-        case .unordered:
+        case .partition, .unordered: // (ordering partition has no dispatcher)
             nextLane = nextLane + 1 == lanes.count ? 0 : nextLane + 1
             return nextLane
         case .key:

@@ -68,13 +68,16 @@ final class InvocationLane: @unchecked Sendable {
         thread.start()
     }
 
-    /// Queues `message`, waiting up to `deadline` while the lane is full; false when it stayed
-    /// full (the caller then pauses the partitions).
-    func enqueue(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ disposition: Disposition, waitingUntil deadline: Date) -> Bool {
+    /// Queues `message`, waiting up to `roomWait` seconds while the lane is full; false when it
+    /// stayed full (the caller then pauses the partitions).
+    func enqueue(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ disposition: Disposition, roomWait: Double) -> Bool {
         condition.lock()
         defer { condition.unlock() }
-        while count >= capacity {
-            if !condition.wait(until: deadline) && count >= capacity { return false }
+        if count >= capacity {
+            let deadline = Date().addingTimeInterval(roomWait)
+            while count >= capacity {
+                if !condition.wait(until: deadline) && count >= capacity { return false }
+            }
         }
         ring[(head + count) % capacity] = Entry(message: message, disposition: disposition)
         count += 1
@@ -109,9 +112,9 @@ final class InvocationLane: @unchecked Sendable {
                 invoke(messages)
             case .deadLetterCrashed:
                 let crashes = dispatcher.crashCount(messages[0])
-                deadLetter(Array(messages), reason: .crashed, error: "crashed or timed out the host \(crashes) times", attempts: crashes)
+                deadLetter(Array(messages), reason: .crashed, error: DeadLetterReason.crashedError(times: crashes), attempts: crashes)
             case .deadLetterInvalidText:
-                deadLetter(Array(messages), reason: .invalidUTF8, error: dispatcher.invalidTextReason, attempts: 0)
+                deadLetter(Array(messages), reason: .invalidUTF8, error: DeadLetterReason.invalidTextError, attempts: 0)
             }
             dispatcher.laneTookWork()
         }
@@ -145,22 +148,13 @@ final class InvocationLane: @unchecked Sendable {
 
     /// Calls the function; retries what failed per the retry policy, then dead-letters it.
     private func invoke(_ messages: UnsafeMutableBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) {
-        var outcome = invoker.attempt(UnsafeBufferPointer(messages))
+        let outcome = invoker.attempt(UnsafeBufferPointer(messages))
         dispatcher.noteOutcome(outcome)
         if outcome.succeeded {
             messages.forEach(dispatcher.settle)
             return
         }
-        var failed: [UnsafeMutablePointer<rd_kafka_message_t>] = []
-        var lastError = ""
-        for (index, message) in messages.enumerated() {
-            if outcome.failed(index) {
-                if failed.isEmpty { lastError = outcome.reason(for: index) }
-                failed.append(message)
-            } else {
-                dispatcher.settle(message)
-            }
-        }
+        var (failed, lastError) = settleSucceeded(messages, outcome)
         var failures = 1
         while true {
             let description = dispatcher.describe(failed)
@@ -172,20 +166,29 @@ final class InvocationLane: @unchecked Sendable {
             let delay = dispatcher.retry.delaySeconds(afterFailures: failures)
             dispatcher.logger.error("Function '\(dispatcher.functionName)' failed at \(description): \(lastError). Attempt \(failures) failed; trying again in \(delay) s (messages of the same key wait; the partition's offset is not committed past it before it is settled).")
             guard dispatcher.wait(seconds: delay, unlessGivingUp: failed) else { return }
-            outcome = failed.withUnsafeBufferPointer { invoker.attempt($0) }
-            var stillFailed: [UnsafeMutablePointer<rd_kafka_message_t>] = []
-            for (index, message) in failed.enumerated() {
-                if outcome.failed(index) {
-                    if stillFailed.isEmpty { lastError = outcome.reason(for: index) }
-                    stillFailed.append(message)
-                } else {
-                    dispatcher.settle(message)
-                }
-            }
-            if stillFailed.isEmpty { return }
-            failed = stillFailed
+            let retried = failed.withUnsafeBufferPointer { invoker.attempt($0) }
+            (failed, lastError) = settleSucceeded(failed, retried)
+            if failed.isEmpty { return }
             failures += 1
         }
+    }
+
+    /// Settles the messages `outcome` did not fail; returns the failed ones, in order, and the
+    /// first one's reason.
+    private func settleSucceeded<Messages: Collection<UnsafeMutablePointer<rd_kafka_message_t>>>(
+        _ messages: Messages, _ outcome: InvocationOutcome
+    ) -> (failed: [UnsafeMutablePointer<rd_kafka_message_t>], reason: String) {
+        var failed: [UnsafeMutablePointer<rd_kafka_message_t>] = []
+        var reason = ""
+        for (index, message) in messages.enumerated() {
+            if outcome.failed(index) {
+                if failed.isEmpty { reason = outcome.reason(for: index) }
+                failed.append(message)
+            } else {
+                dispatcher.settle(message)
+            }
+        }
+        return (failed, reason)
     }
 
     /// Sends `messages` to the dead-letter topic, trying again every 5 s while that fails (the
