@@ -5,6 +5,15 @@ import Testing
 /// Messages produced by an independent client reach the function exactly as produced.
 @Suite("Delivery to functions")
 struct DeliveryToFunctionTests {
+    @Test("The embedded broker is recognised, so consumers shorten its fetch wait; an unknown cluster keeps librdkafka's")
+    func mockClusterFetchWait() throws {
+        let broker = try EmbeddedBroker()
+        let embedded = MockClusterDetection.consumerProperties(for: KafkaConnection(brokerList: broker.bootstrapServers))
+        #expect(embedded.map { "\($0.0)=\($0.1)" } == ["fetch.wait.max.ms=5"])
+        // Nothing listens on port 1: no cluster id within the probe's 2 s, so nothing is changed.
+        #expect(MockClusterDetection.consumerProperties(for: KafkaConnection(brokerList: "127.0.0.1:1")).isEmpty)
+    }
+
     @Test("A ONE function gets each record's exact key, value, headers, partition, offset and timestamp")
     func oneFunctionGetsExactRecords() throws {
         let broker = try EmbeddedBroker()
