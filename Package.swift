@@ -31,6 +31,7 @@ let package = Package(
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         .systemLibrary(name: "CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
         .systemLibrary(name: "FunctionABI"),
+        .systemLibrary(name: "CSharedMemory"),
 
         // The SDK a function author imports.
         .target(name: "SwiftFunctions", dependencies: ["FunctionABI"]),
@@ -39,7 +40,7 @@ let package = Package(
         .target(
             name: "FunctionHost",
             dependencies: [
-                "CRdKafka", "CFFI", "FunctionABI",
+                "CRdKafka", "CFFI", "FunctionABI", "CSharedMemory",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

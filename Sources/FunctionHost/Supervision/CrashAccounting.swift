@@ -23,7 +23,7 @@ public enum CrashAccounting {
         for file in files where file.lastPathComponent.hasPrefix("inflight-") && file.pathExtension == "journal" {
             guard let journal = InvocationJournal.read(file), journal.state != .idle, !journal.ranges.isEmpty else { continue }
             let function = InvocationJournal.function(ofJournal: file)
-            var records = CrashRecords(directory: directory, function: function)
+            var records = CrashRecords(directory: directory, function: function, subject: journal.subject)
             let crashes = records.recordCrash(journal.ranges)
             try? records.save()
             result.append(InFlight(function: function, ranges: journal.ranges, timedOut: journal.state == .timedOut, crashes: crashes))

@@ -3,7 +3,9 @@ import Foundation
 /// How many times each message of a function has crashed (or timed out) the host, kept in
 /// `crashes-FUNCTION.json` in the state directory. The supervisor adds to it after a worker
 /// died; the worker reads it at start, isolates messages that crashed before, dead-letters those
-/// that reached the limit, and forgets a message once it is settled.
+/// that reached the limit, and forgets a message once it is settled. The file names the consumer
+/// group and topic its offsets are about; counts about anything else are not applied (a function
+/// pointed at another topic starts with none).
 struct CrashRecords: Sendable {
     struct Key: Hashable, Sendable {
         var partition: Int32
@@ -12,11 +14,16 @@ struct CrashRecords: Sendable {
 
     private(set) var counts: [Key: Int] = [:]
     let url: URL
+    /// ``SettlementJournal/Subject/text`` of the consumer group and topic the offsets are about.
+    let subject: String
 
-    init(directory: URL, function: String) {
+    init(directory: URL, function: String, subject: String) {
         url = directory.appendingPathComponent("crashes-\(function).json")
+        self.subject = subject
         guard let data = try? Data(contentsOf: url),
-              let object = try? JSONSerialization.jsonObject(with: data) as? [String: Int] else { return }
+              let file = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+              file["subject"] as? String == subject,
+              let object = file["counts"] as? [String: Int] else { return }
         for (key, count) in object {
             let parts = key.split(separator: ":")
             if parts.count == 2, let partition = Int32(parts[0]), let offset = Int64(parts[1]) {
@@ -52,6 +59,7 @@ struct CrashRecords: Sendable {
 
     func save() throws {
         let object = Dictionary(uniqueKeysWithValues: counts.map { ("\($0.key.partition):\($0.key.offset)", $0.value) })
-        try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]).write(to: url, options: .atomic)
+        try JSONSerialization.data(withJSONObject: ["subject": subject, "counts": object] as [String: Any], options: [.sortedKeys])
+            .write(to: url, options: .atomic)
     }
 }

@@ -1,25 +1,21 @@
 import Foundation
-import Glibc
 
-/// A small memory-mapped file per function saying which messages are being invoked right now.
-/// Stores go to a shared file mapping, so they survive a crash of the process: the supervisor
-/// reads the journal after the worker died to learn which messages were in flight. Recording an
-/// invocation is a handful of stores, no system call.
+/// A small memory-mapped file per function (per concurrency lane) saying which messages are being
+/// invoked right now. Stores go to a shared file mapping, so they survive a crash of the process:
+/// the supervisor reads the journal after the worker died to learn which messages were in flight
+/// and what they were about (consumer group and topic). Recording an invocation is a handful of
+/// stores, no system call. (How far partitions are settled is the ``SettlementJournal``'s job.)
 ///
-/// It also keeps, per partition, the offset up to which messages were settled (processed or
-/// dead-lettered) — stored before they are committed. After a crash the next worker commits
-/// those, so a message processed just before the crash is not delivered again. A clean stop
-/// (everything committed) clears them.
-///
-/// Layout (little-endian Int64s): state (0 idle, 1 invoking, 2 timed out), started-at (ms since
-/// the epoch), range count, `maximumRanges` ranges of (partition, first offset, last offset),
-/// then `maximumPartitions` settled offsets (0: unknown).
+/// Layout (64-bit words): magic, state (0 idle, 1 invoking, 2 timed out), started-at (ms since
+/// the epoch), range count, subject length, 3 spare, subject text (512 bytes), then
+/// `maximumRanges` ranges of (partition, first offset, last offset).
 public final class InvocationJournal: @unchecked Sendable {
     static let maximumRanges = 200
-    static let maximumPartitions = 1024
-    private static let headerWords = 3
-    private static let settledStart = headerWords + maximumRanges * 3
-    private static let size = (settledStart + maximumPartitions) * 8
+    static let magic: Int64 = 0x5346_494E_464C_0002 // "SFINFL", format 2
+    private static let subjectStart = 8
+    private static let subjectWords = 64
+    private static let rangesStart = subjectStart + subjectWords
+    private static let wordCount = rangesStart + maximumRanges * 3
 
     public enum State: Int64, Sendable {
         case idle = 0
@@ -33,47 +29,18 @@ public final class InvocationJournal: @unchecked Sendable {
         public var last: Int64
     }
 
-    let url: URL
-    private let words: UnsafeMutablePointer<Int64>
-    /// Settled offsets a previous worker left behind when it died (partition: next offset).
-    private(set) var recoveredSettled: [Int32: Int64] = [:]
+    private let file: SharedFileMapping
+    var url: URL { file.url }
 
     /// Opens (creating or resetting) the journal of `function` in `directory`; with `lane`, the
     /// journal of one of its concurrency lanes (ordering `key` or `unordered`).
-    init(directory: URL, function: String, lane: Int? = nil) throws {
-        url = Self.url(directory: directory, function: function, lane: lane)
-        let descriptor = open(url.path, O_RDWR | O_CREAT, 0o644)
-        guard descriptor >= 0 else { throw JournalError("cannot open \(url.path): \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
-        guard ftruncate(descriptor, off_t(Self.size)) == 0,
-              let mapping = mmap(nil, Self.size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), mapping != MAP_FAILED else {
-            throw JournalError("cannot map \(url.path): \(String(cString: strerror(errno)))")
-        }
-        words = mapping.assumingMemoryBound(to: Int64.self)
-        words[0] = State.idle.rawValue
-        for partition in 0..<Self.maximumPartitions where words[Self.settledStart + partition] > 0 {
-            recoveredSettled[Int32(partition)] = words[Self.settledStart + partition]
-            words[Self.settledStart + partition] = 0
-        }
-    }
-
-    /// Everything of `partition` before `offset` is settled.
-    @inline(__always)
-    func recordSettled(partition: Int32, offset: Int64) {
-        if partition >= 0 && Int(partition) < Self.maximumPartitions { words[Self.settledStart + Int(partition)] = offset }
-    }
-
-    /// After a clean stop everything settled is committed: nothing to recover.
-    func clearSettled() {
-        for partition in 0..<Self.maximumPartitions { words[Self.settledStart + partition] = 0 }
-    }
-
-    func forgetRecovered(_ partition: Int32) {
-        recoveredSettled.removeValue(forKey: partition)
-    }
-
-    deinit {
-        munmap(words, Self.size)
+    init(directory: URL, function: String, lane: Int? = nil, subject: SettlementJournal.Subject) throws {
+        file = try SharedFileMapping(url: Self.url(directory: directory, function: function, lane: lane), wordCount: Self.wordCount)
+        file.store(0, at: 0)
+        file.store(State.idle.rawValue, at: 1)
+        file.store(0, at: 3)
+        file.store(Int64(file.storeText(subject.text, at: Self.subjectStart, capacityWords: Self.subjectWords)), at: 4)
+        file.store(Self.magic, at: 0)
     }
 
     static func url(directory: URL, function: String, lane: Int? = nil) -> URL {
@@ -89,51 +56,50 @@ public final class InvocationJournal: @unchecked Sendable {
         return String(name.split(separator: laneSeparator, maxSplits: 1, omittingEmptySubsequences: false).first ?? name)
     }
 
-    /// Records that the messages in `ranges` are about to be invoked.
+    /// Records that the messages in `ranges` are about to be invoked (none: the flush call).
     @inline(__always)
     func begin(_ ranges: UnsafeBufferPointer<Range>, startedAtMs: Int64) {
         let count = min(ranges.count, Self.maximumRanges)
         for index in 0..<count {
-            words[Self.headerWords + index * 3] = Int64(ranges[index].partition)
-            words[Self.headerWords + index * 3 + 1] = ranges[index].first
-            words[Self.headerWords + index * 3 + 2] = ranges[index].last
+            file.store(Int64(ranges[index].partition), at: Self.rangesStart + index * 3)
+            file.store(ranges[index].first, at: Self.rangesStart + index * 3 + 1)
+            file.store(ranges[index].last, at: Self.rangesStart + index * 3 + 2)
         }
-        words[2] = Int64(count)
-        words[1] = startedAtMs
-        words[0] = State.invoking.rawValue
+        file.store(Int64(count), at: 3)
+        file.store(startedAtMs, at: 2)
+        file.store(State.invoking.rawValue, at: 1)
     }
 
     @inline(__always)
     func end() {
-        words[0] = State.idle.rawValue
+        file.store(State.idle.rawValue, at: 1)
     }
 
     func markTimedOut() {
-        words[0] = State.timedOut.rawValue
+        file.store(State.timedOut.rawValue, at: 1)
     }
 
-    /// When the invocation in progress started (ms since the epoch), or nil when idle.
+    /// When the invocation in progress started (ms since the epoch), or nil when idle. Read by the
+    /// watchdog thread while the invoking thread writes.
     var invocationStartedAtMs: Int64? {
-        words[0] == State.invoking.rawValue ? words[1] : nil
+        file.load(1) == State.invoking.rawValue ? file.load(2) : nil
     }
 
-    /// What a journal file left behind says: its state and in-flight ranges.
-    public static func read(_ url: URL) -> (state: State, ranges: [Range])? {
-        guard let data = try? Data(contentsOf: url), data.count >= settledStart * 8 else { return nil }
+    /// What a journal file left behind says: its state, in-flight ranges and subject. Nil for a
+    /// file that is not a journal of this format.
+    public static func read(_ url: URL) -> (state: State, ranges: [Range], subject: String)? {
+        guard let data = try? Data(contentsOf: url), data.count == wordCount * 8 else { return nil }
         return data.withUnsafeBytes { raw in
             let words = raw.bindMemory(to: Int64.self)
-            guard let state = State(rawValue: words[0]) else { return nil }
-            let count = Int(min(max(words[2], 0), Int64(maximumRanges)))
+            guard words[0] == magic, let state = State(rawValue: words[1]) else { return nil }
+            let count = Int(min(max(words[3], 0), Int64(maximumRanges)))
             let ranges = (0..<count).map { index in
-                Range(partition: Int32(truncatingIfNeeded: words[headerWords + index * 3]),
-                      first: words[headerWords + index * 3 + 1], last: words[headerWords + index * 3 + 2])
+                Range(partition: Int32(truncatingIfNeeded: words[rangesStart + index * 3]),
+                      first: words[rangesStart + index * 3 + 1], last: words[rangesStart + index * 3 + 2])
             }
-            return (state, ranges)
+            let length = Int(min(max(words[4], 0), Int64(subjectWords * 8)))
+            let subjectBytes = UnsafeRawBufferPointer(rebasing: raw[(subjectStart * 8)..<(subjectStart * 8 + length)])
+            return (state, ranges, String(decoding: subjectBytes, as: UTF8.self))
         }
     }
-}
-
-struct JournalError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
 }

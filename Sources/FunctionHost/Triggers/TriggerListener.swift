@@ -53,13 +53,17 @@ final class TriggerListener: @unchecked Sendable {
     private var retainedThisFetch: Set<UnsafeMutablePointer<rd_kafka_message_t>> = []
     private var lastFlush = monotonicNanoseconds()
     private var warnedAboutMissingFlush = false
+    /// A revoke's commit failed: what it carried stays in the settlement journal after a stop.
+    private var revokeCommitFailed = false
+    /// The consuming thread's in-flight journal (ordering `partition`).
     let journal: InvocationJournal?
+    /// How far each partition is settled, kept across a crash.
+    let settlement: SettlementJournal?
+    private let committer: OffsetCommitter
     private let crashes: CrashLedger?
     private let maxCrashesPerMessage: Int
     private var consumer: OpaquePointer!
     private var queue: OpaquePointer!
-    /// The trigger's topic as a C string, for partition lists.
-    private let topicName: UnsafeMutablePointer<CChar>
     /// Ordering `key` or `unordered`: the lanes that call the function; nil for `partition`,
     /// where the consuming thread calls it.
     private var dispatcher: ConcurrentDispatcher?
@@ -88,16 +92,23 @@ final class TriggerListener: @unchecked Sendable {
         // Room for a fetch plus the messages carried over from the previous one.
         fetched = .allocate(capacity: 2 * fetchCapacity)
         eligible = .allocate(capacity: 2 * fetchCapacity)
-        topicName = strdup(function.trigger.topic)
+        let subject = SettlementJournal.Subject(consumerGroup: function.trigger.consumerGroup, topic: function.trigger.topic)
         if let crashProtection {
-            journal = try InvocationJournal(directory: crashProtection.directory, function: function.name)
-            crashes = CrashLedger(CrashRecords(directory: crashProtection.directory, function: function.name))
+            journal = try InvocationJournal(directory: crashProtection.directory, function: function.name, subject: subject)
+            settlement = try SettlementJournal(directory: crashProtection.directory, function: function.name, subject: subject)
+            crashes = CrashLedger(CrashRecords(directory: crashProtection.directory, function: function.name, subject: subject.text))
             maxCrashesPerMessage = crashProtection.maxCrashesPerMessage
         } else {
             journal = nil
+            settlement = nil
             crashes = nil
             maxCrashesPerMessage = .max
         }
+        if let settlement, let reason = settlement.discarded {
+            logger.info("'\(function.name)': the settlement journal \(settlement.url.lastPathComponent) was set aside: \(reason); nothing from it is applied")
+        }
+        committer = OffsetCommitter(topic: function.trigger.topic, functionName: function.name, journal: settlement,
+                                    intervalMs: options.autoCommitIntervalMs, logger: logger)
         invoker = try Invoker(function: function, library: library, capacity: fetchCapacity, producers: producers,
                               journal: journal, logger: logger)
         if function.trigger.ordering != .partition && flushFunction != nil {
@@ -108,8 +119,8 @@ final class TriggerListener: @unchecked Sendable {
         var properties: [(String, String)] = [
             ("group.id", function.trigger.consumerGroup),
             ("client.id", "swiftfunc-\(function.name)"),
-            // Offsets are stored by the host once settled and committed by librdkafka.
-            ("enable.auto.commit", "true"),
+            // The host commits settled offsets itself, tagged for crash recovery (OffsetCommitter).
+            ("enable.auto.commit", "false"),
             ("enable.auto.offset.store", "false"),
             ("enable.partition.eof", "false"),
         ]
@@ -121,13 +132,12 @@ final class TriggerListener: @unchecked Sendable {
         rd_kafka_conf_set_opaque(configuration, Unmanaged.passUnretained(self).toOpaque())
         rd_kafka_conf_set_rebalance_cb(configuration, rebalanceCallback)
         rd_kafka_conf_set_error_cb(configuration, errorCallback)
+        rd_kafka_conf_set_offset_commit_cb(configuration, offsetCommitCallback)
         consumer = try KafkaClient.make(RD_KAFKA_CONSUMER, configuration: configuration)
         rd_kafka_poll_set_consumer(consumer)
         queue = rd_kafka_queue_get_consumer(consumer)
-        let topics = rd_kafka_topic_partition_list_new(1)
-        rd_kafka_topic_partition_list_add(topics, topicName, crdkafka_partition_unassigned())
-        let result = rd_kafka_subscribe(consumer, topics)
-        rd_kafka_topic_partition_list_destroy(topics)
+        let topics = RDKafkaTopicPartitionList(topic: function.trigger.topic, [(crdkafka_partition_unassigned(), crdkafka_offset_invalid())])
+        let result = topics.withListPointer { rd_kafka_subscribe(consumer, $0) }
         if result != RD_KAFKA_RESP_ERR_NO_ERROR {
             close()
             throw KafkaError(result, while: "subscribing to '\(function.trigger.topic)'")
@@ -136,7 +146,7 @@ final class TriggerListener: @unchecked Sendable {
             dispatcher = try ConcurrentDispatcher(
                 function: function, library: library, options: options, retry: retry, producers: producers,
                 deadLetters: deadLetters, crashes: crashes, journalDirectory: crashProtection?.directory,
-                settledJournal: journal, logger: logger,
+                settlementJournal: settlement, logger: logger,
                 onSettled: { [unowned self] in settledCount.wrappingAdd(1, ordering: .relaxed) },
                 onRoom: { [unowned self] in if let queue { rd_kafka_queue_yield(queue) } })
         }
@@ -150,7 +160,6 @@ final class TriggerListener: @unchecked Sendable {
     deinit {
         fetched.deallocate()
         eligible.deallocate()
-        free(topicName)
     }
 
     /// Starts consuming on a dedicated thread.
@@ -509,7 +518,7 @@ final class TriggerListener: @unchecked Sendable {
     private func advance(_ partition: Int32, to offset: Int64, pending: Bool) {
         settledCount.wrappingAdd(1, ordering: .relaxed)
         progress.advance(partition, to: offset, pending: pending)
-        if let journal, !pending { journal.recordSettled(partition: partition, offset: offset) }
+        if let settlement, !pending { settlement.recordSettled(partition: partition, settled: offset) }
     }
 
     /// A held partition's messages are settled: store past them, seek to where the partition
@@ -583,10 +592,14 @@ final class TriggerListener: @unchecked Sendable {
         lastFlush = monotonicNanoseconds()
         guard let flushFunction, progress.hasPending else { return }
         context.begin(invocationID: Invoker.nextInvocationID())
+        // Under the function-timeout watchdog like any invocation (no messages: a crash in the
+        // flush is not pinned on any).
+        journal?.begin(UnsafeBufferPointer(start: nil, count: 0), startedAtMs: wallClockMilliseconds())
         let result = flushFunction(context.pointer)
+        journal?.end()
         if result == SF_OK {
             progress.pendingBecameDurable()
-            if let journal { progress.offsetsToStore.forEach { journal.recordSettled(partition: $0.partition, offset: $0.offset) } }
+            if let settlement { progress.offsetsToStore.forEach { settlement.recordSettled(partition: $0.partition, settled: $0.offset) } }
             storeOffsets()
             logger.debug("Flushed '\(function.name)' (\(reason))")
         } else {
@@ -601,23 +614,12 @@ final class TriggerListener: @unchecked Sendable {
         } else {
             offsets = progress.takeOffsetsToStore()
         }
-        guard !offsets.isEmpty else { return }
-        withPartitionList(offsets) { list in
-            let result = rd_kafka_offsets_store(consumer, list)
-            if result != RD_KAFKA_RESP_ERR_NO_ERROR {
-                // A partition revoked meanwhile cannot be stored for; its new owner starts at the last commit.
-                logger.debug("Storing offsets: \(String(cString: rd_kafka_err2str(result)))")
-            }
-        }
+        for entry in offsets { committer.settled(entry.partition, upTo: entry.offset) }
+        committer.commitIfDue(consumer)
     }
 
     private func withPartitionList<R>(_ entries: [(partition: Int32, offset: Int64)], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> R) -> R {
-        let list = rd_kafka_topic_partition_list_new(Int32(entries.count))!
-        defer { rd_kafka_topic_partition_list_destroy(list) }
-        for entry in entries {
-            rd_kafka_topic_partition_list_add(list, topicName, entry.partition).pointee.offset = entry.offset
-        }
-        return body(list)
+        RDKafkaTopicPartitionList(topic: function.trigger.topic, entries).withListPointer(body)
     }
 
     /// Asks the cluster for metadata through this consumer: true when a broker answered within
@@ -637,16 +639,17 @@ final class TriggerListener: @unchecked Sendable {
         guard let consumer else { return }
         handleLock.withLock { $0 = false }
         storeOffsets()
-        let commit = rd_kafka_commit(consumer, nil, 0)
-        if commit != RD_KAFKA_RESP_ERR_NO_ERROR && commit != RD_KAFKA_RESP_ERR__NO_OFFSET {
-            logger.warning("Final commit of '\(function.name)' failed: \(String(cString: rd_kafka_err2str(commit)))")
+        let commitError = committer.commitNow(consumer)
+        if let commitError {
+            logger.warning("Final commit of '\(function.name)' failed: \(String(cString: rd_kafka_err2str(commitError))); the settlement journal keeps what was settled for the next start")
         }
         let closed = rd_kafka_consumer_close(consumer)
         if closed != RD_KAFKA_RESP_ERR_NO_ERROR {
             logger.warning("Leaving the consumer group of '\(function.name)' failed: \(String(cString: rd_kafka_err2str(closed)))")
         }
         progress.resetAll()
-        if commit == RD_KAFKA_RESP_ERR_NO_ERROR || commit == RD_KAFKA_RESP_ERR__NO_OFFSET { journal?.clearSettled() }
+        // Everything settled is committed: a clean stop leaves nothing to recover.
+        if commitError == nil && !revokeCommitFailed { settlement?.remove() }
         rd_kafka_queue_destroy(queue)
         rd_kafka_destroy(consumer)
         self.consumer = nil
@@ -657,13 +660,13 @@ final class TriggerListener: @unchecked Sendable {
 
     fileprivate func rebalance(_ error: rd_kafka_resp_err_t, _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
         let cooperative = String(cString: rd_kafka_rebalance_protocol(consumer)) == "COOPERATIVE"
-        let numbers = partitionNumbers(partitions)
+        let numbers = RDKafkaTopicPartitionList.partitions(of: partitions)
         switch error {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             numbers.forEach { progress.reset($0) }
             assigned.formUnion(numbers)
             for partition in numbers where Int(partition) < nextToDispatch.count { nextToDispatch[Int(partition)] = -1 }
-            if let partitions { resumePastRecoveredOffsets(partitions) }
+            if let partitions { committer.assigned(partitions, consumer: consumer) }
             logger.info("'\(function.name)' was assigned partitions \(numbers) of \(function.trigger.topic)")
             if cooperative {
                 if let error = rd_kafka_incremental_assign(consumer, partitions) { rd_kafka_error_destroy(error) }
@@ -679,10 +682,11 @@ final class TriggerListener: @unchecked Sendable {
             dispatcher?.quiesce(Set(numbers))
             flush(reason: "partitions revoked")
             storeOffsets()
-            let commit = rd_kafka_commit(consumer, nil, 0)
-            if commit != RD_KAFKA_RESP_ERR_NO_ERROR && commit != RD_KAFKA_RESP_ERR__NO_OFFSET {
-                logger.warning("Committing revoked partitions of '\(function.name)' failed: \(String(cString: rd_kafka_err2str(commit)))")
+            if let commitError = committer.commitNow(consumer, only: Set(numbers)) {
+                revokeCommitFailed = true
+                logger.warning("Committing revoked partitions of '\(function.name)' failed: \(String(cString: rd_kafka_err2str(commitError)))")
             }
+            committer.revoked(numbers)
             if let partitions { _ = rd_kafka_resume_partitions(consumer, partitions) }
             numbers.forEach { progress.reset($0) }
             dispatcher?.forget(Set(numbers))
@@ -697,31 +701,8 @@ final class TriggerListener: @unchecked Sendable {
         }
     }
 
-    /// After a crash: messages the previous worker settled but had not committed yet are not
-    /// delivered again. Where the journal's settled offset is past the committed one, it is
-    /// committed and consumption starts there.
-    private func resumePastRecoveredOffsets(_ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
-        guard let journal, !journal.recoveredSettled.isEmpty, let elements = partitions.pointee.elems else { return }
-        let assigned = (0..<Int(partitions.pointee.cnt)).map { elements[$0].partition }
-        let recovered = assigned.compactMap { partition in journal.recoveredSettled[partition].map { (partition, $0) } }
-        guard !recovered.isEmpty else { return }
-        withPartitionList(recovered.map { ($0.0, crdkafka_offset_invalid()) }) { committed in
-            guard rd_kafka_committed(consumer, committed, 10_000) == RD_KAFKA_RESP_ERR_NO_ERROR else { return }
-            var ahead: [(partition: Int32, offset: Int64)] = []
-            for index in 0..<Int(committed.pointee.cnt) {
-                let element = committed.pointee.elems[index]
-                if let settled = journal.recoveredSettled[element.partition], settled > element.offset {
-                    ahead.append((element.partition, settled))
-                }
-            }
-            guard !ahead.isEmpty else { return }
-            withPartitionList(ahead) { list in _ = rd_kafka_commit(consumer, list, 0) }
-            for (partition, offset) in ahead {
-                for index in 0..<Int(partitions.pointee.cnt) where elements[index].partition == partition { elements[index].offset = offset }
-                logger.info("'\(function.name)' resumes partition \(partition) at offset \(offset): the host had processed up to there before it stopped abnormally")
-            }
-        }
-        recovered.forEach { journal.forgetRecovered($0.0) }
+    fileprivate func commitAnswered(_ error: rd_kafka_resp_err_t) {
+        committer.commitAnswered(error)
     }
 
     fileprivate func clientError(_ code: rd_kafka_resp_err_t, _ reason: String) {
@@ -734,12 +715,6 @@ final class TriggerListener: @unchecked Sendable {
         logger.warning("Consuming \(function.trigger.topic) for '\(function.name)': \(text)")
     }
 
-    // MARK: - Partition lists
-
-    private func partitionNumbers(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> [Int32] {
-        guard let list, let elements = list.pointee.elems else { return [] }
-        return (0..<Int(list.pointee.cnt)).map { elements[$0].partition }.sorted()
-    }
 }
 
 private func formatSeconds(_ seconds: Double) -> String {
@@ -752,6 +727,10 @@ private func listener(_ opaque: UnsafeMutableRawPointer?) -> TriggerListener? {
 
 private let rebalanceCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?) -> Void = { _, error, partitions, opaque in
     listener(opaque)?.rebalance(error, partitions)
+}
+
+private let offsetCommitCallback: @convention(c) (OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?) -> Void = { _, error, _, opaque in
+    listener(opaque)?.commitAnswered(error)
 }
 
 private let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void = { _, code, reason, opaque in

@@ -36,7 +36,7 @@ final class ConcurrentDispatcher: @unchecked Sendable {
     /// Creates the lanes and starts their threads.
     init(function: FunctionConfiguration, library: FunctionLibrary, options: KafkaOptions, retry: RetryPolicy,
          producers: ProducerPool, deadLetters: DeadLetterWriter, crashes: CrashLedger?, journalDirectory: URL?,
-         settledJournal: InvocationJournal?, logger: Logger, onSettled: @escaping @Sendable () -> Void, onRoom: @escaping @Sendable () -> Void) throws {
+         settlementJournal: SettlementJournal?, logger: Logger, onSettled: @escaping @Sendable () -> Void, onRoom: @escaping @Sendable () -> Void) throws {
         functionName = function.name
         deadLetterTopic = function.deadLetterTopic
         topic = function.trigger.topic
@@ -47,13 +47,14 @@ final class ConcurrentDispatcher: @unchecked Sendable {
         self.crashes = crashes
         self.onSettled = onSettled
         self.onRoom = onRoom
-        tracker = CompletionTracker { partition, offset in settledJournal?.recordSettled(partition: partition, offset: offset) }
+        tracker = CompletionTracker { partition, offset in settlementJournal?.recordSettled(partition: partition, settled: offset) }
         let count = function.trigger.maxConcurrency
         let batchLimit = function.trigger.cardinality == .many ? options.maxBatchSize : 1
         // The lanes share `maxQueuedMessages`: a bounded number of messages held per function.
         let capacity = max(1, function.trigger.maxQueuedMessages / count)
         for index in 0..<count {
-            let journal = try journalDirectory.map { try InvocationJournal(directory: $0, function: function.name, lane: index) }
+            let subject = SettlementJournal.Subject(consumerGroup: function.trigger.consumerGroup, topic: function.trigger.topic)
+            let journal = try journalDirectory.map { try InvocationJournal(directory: $0, function: function.name, lane: index, subject: subject) }
             let invoker = try Invoker(function: function, library: library, capacity: batchLimit, producers: producers,
                                       journal: journal, logger: logger)
             lanes.append(InvocationLane(index: index, capacity: capacity, batchLimit: batchLimit, invoker: invoker, dispatcher: self))

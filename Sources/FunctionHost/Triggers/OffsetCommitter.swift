@@ -1,0 +1,149 @@
+import CRdKafka
+import Foundation
+import Logging
+
+/// Commits a trigger's settled offsets to its consumer group, and at each assignment recovers
+/// what a worker that crashed had settled but not committed.
+///
+/// The host commits itself (librdkafka's auto-commit is off) because every commit carries its
+/// assignment's tag as commit metadata (see ``SettlementJournal``): that tag is what lets a later
+/// worker prove a committed offset is its own lineage's before it moves it forward. Commits go
+/// out asynchronously every `autoCommitIntervalMs`, and synchronously on revoke and at stop.
+/// Used by the consuming thread only.
+final class OffsetCommitter {
+    private struct Progress {
+        /// Everything before it is settled; -1 while nothing is.
+        var storable: Int64 = -1
+        /// The last offset sent in a commit.
+        var sent: Int64 = -1
+    }
+
+    private let topic: String
+    private let functionName: String
+    private let journal: SettlementJournal?
+    private let intervalNs: UInt64
+    private let logger: Logger
+    private var lastCommit = monotonicNanoseconds()
+    private var partitions: [Int32: Progress] = [:]
+
+    init(topic: String, functionName: String, journal: SettlementJournal?, intervalMs: Int, logger: Logger) {
+        self.topic = topic
+        self.functionName = functionName
+        self.journal = journal
+        self.intervalNs = UInt64(max(intervalMs, 1)) * 1_000_000
+        self.logger = logger
+    }
+
+    /// Everything of `partition` before `offset` is settled (and recorded in the journal).
+    func settled(_ partition: Int32, upTo offset: Int64) {
+        guard partitions[partition] != nil else { return }
+        partitions[partition]!.storable = max(partitions[partition]!.storable, offset)
+    }
+
+    /// Sends an asynchronous commit of what moved, when the interval has passed.
+    func commitIfDue(_ consumer: OpaquePointer) {
+        let now = monotonicNanoseconds()
+        guard now - lastCommit >= intervalNs else { return }
+        lastCommit = now
+        let moved = partitions.filter { $0.value.storable > $0.value.sent }.map { (partition: $0.key, offset: $0.value.storable) }
+        guard !moved.isEmpty else { return }
+        let list = makeList(moved)
+        for entry in moved { partitions[entry.partition]!.sent = entry.offset }
+        let result = list.withListPointer { rd_kafka_commit(consumer, $0, 1) }
+        if result != RD_KAFKA_RESP_ERR_NO_ERROR {
+            logger.warning("Committing offsets of '\(functionName)' failed: \(String(cString: rd_kafka_err2str(result))) (tried again at the next interval)")
+            for entry in moved { partitions[entry.partition]!.sent = -1 }
+        }
+    }
+
+    /// Commits every settled offset of `only` (nil: of every partition) and waits for the answer.
+    /// - Returns: the error, or nil when everything settled is committed (or nothing was).
+    func commitNow(_ consumer: OpaquePointer, only: Set<Int32>? = nil) -> rd_kafka_resp_err_t? {
+        let settled = partitions.filter { $0.value.storable >= 0 && (only?.contains($0.key) ?? true) }
+            .map { (partition: $0.key, offset: $0.value.storable) }
+        guard !settled.isEmpty else { return nil }
+        let list = makeList(settled)
+        let result = list.withListPointer { rd_kafka_commit(consumer, $0, 0) }
+        if result == RD_KAFKA_RESP_ERR_NO_ERROR || result == RD_KAFKA_RESP_ERR__NO_OFFSET {
+            for entry in settled { partitions[entry.partition]!.sent = entry.offset }
+            return nil
+        }
+        return result
+    }
+
+    /// The commit of the consumer's periodic commits, told by librdkafka: failures are logged.
+    func commitAnswered(_ error: rd_kafka_resp_err_t) {
+        if error != RD_KAFKA_RESP_ERR_NO_ERROR && error != RD_KAFKA_RESP_ERR__NO_OFFSET {
+            logger.warning("Committing offsets of '\(functionName)' failed: \(String(cString: rd_kafka_err2str(error))) (tried again at the next interval)")
+            for partition in partitions.keys { partitions[partition]!.sent = -1 }
+        }
+    }
+
+    /// `assignment` (librdkafka's list, about to be assigned) starts a new epoch for each of its
+    /// partitions. Where the journal proves a crashed worker settled past the group's committed
+    /// offset, that partition starts there instead, and the offset is committed.
+    func assigned(_ assignment: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>, consumer: OpaquePointer) {
+        let numbers = RDKafkaTopicPartitionList.partitions(of: assignment)
+        for partition in numbers { partitions[partition] = Progress() }
+        guard let journal else { return }
+        guard let cluster = clusterID(consumer) else {
+            logger.warning("'\(functionName)': the cluster did not say its id within 5 s; offsets settled before a crash are not recovered this time (those messages may be delivered again)")
+            numbers.forEach { journal.beginAssignment(partition: $0) }
+            return
+        }
+        if !journal.confirmCluster(cluster), let reason = journal.discarded {
+            logger.info("'\(functionName)': the settlement journal \(journal.url.lastPathComponent) was set aside: \(reason); nothing from it is applied")
+        }
+        // The group's committed offsets and their tags, read before the new epochs overwrite anything.
+        let committed = RDKafkaTopicPartitionList(topic: topic, numbers.map { ($0, crdkafka_offset_invalid()) })
+        let answer = committed.withListPointer { rd_kafka_committed(consumer, $0, 10_000) }
+        var resumed: [(partition: Int32, offset: Int64)] = []
+        var epochs: [Int32: Int64] = [:]
+        for partition in numbers { epochs[partition] = journal.beginAssignment(partition: partition) }
+        guard answer == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            logger.warning("'\(functionName)': reading the committed offsets of \(topic) failed (\(String(cString: rd_kafka_err2str(answer)))); offsets settled before a crash are not recovered this time (those messages may be delivered again)")
+            return
+        }
+        for element in committed.elements {
+            if let offset = journal.resumeOffset(partition: element.partition, committed: element.offset, metadata: element.metadata) {
+                resumed.append((element.partition, offset))
+            } else if element.offset >= 0 {
+                journal.recordSettled(partition: element.partition, settled: element.offset)
+            }
+        }
+        guard !resumed.isEmpty else { return }
+        let commit = makeList(resumed)
+        let result = commit.withListPointer { rd_kafka_commit(consumer, $0, 0) }
+        for (partition, offset) in resumed {
+            RDKafkaTopicPartitionList.setOffset(offset, of: partition, in: assignment)
+            partitions[partition]!.storable = offset
+            if result == RD_KAFKA_RESP_ERR_NO_ERROR {
+                partitions[partition]!.sent = offset
+                journal.recordSettled(partition: partition, settled: offset)
+            }
+            let committedOffset = committed.elements.first { $0.partition == partition }?.offset ?? -1
+            logger.info("'\(functionName)' resumes partition \(partition) of \(topic) at offset \(offset): the host had settled up to there before it stopped abnormally (the group had committed \(committedOffset), with this host's tag)")
+        }
+        if result != RD_KAFKA_RESP_ERR_NO_ERROR {
+            logger.warning("'\(functionName)': committing the recovered offsets failed (\(String(cString: rd_kafka_err2str(result)))); they are committed with the next commit")
+        }
+    }
+
+    /// `revoked` are gone: nothing more of theirs is committed by this member.
+    func revoked(_ revoked: [Int32]) {
+        for partition in revoked {
+            partitions.removeValue(forKey: partition)
+            journal?.endAssignment(partition: partition)
+        }
+    }
+
+    private func makeList(_ entries: [(partition: Int32, offset: Int64)]) -> RDKafkaTopicPartitionList {
+        RDKafkaTopicPartitionList(topic: topic, entries) { [journal] partition in journal?.tag(partition: partition) }
+    }
+
+    private func clusterID(_ consumer: OpaquePointer) -> String? {
+        guard let id = rd_kafka_clusterid(consumer, 5_000) else { return nil }
+        defer { rd_kafka_mem_free(consumer, id) }
+        return String(cString: id)
+    }
+}
