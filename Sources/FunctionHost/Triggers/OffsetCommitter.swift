@@ -26,8 +26,12 @@ final class OffsetCommitter {
     private var lastCommit = monotonicNanoseconds()
     private var partitions: [Int32: Progress] = [:]
 
-    init(topic: String, functionName: String, journal: SettlementJournal?, intervalMs: Int, logger: Logger) {
+    /// Where a partition with no committed offset starts: "earliest" or "latest".
+    private let startWithoutCommit: String
+
+    init(topic: String, functionName: String, journal: SettlementJournal?, intervalMs: Int, startWithoutCommit: String, logger: Logger) {
         self.topic = topic
+        self.startWithoutCommit = startWithoutCommit
         self.functionName = functionName
         self.journal = journal
         self.intervalNs = UInt64(max(intervalMs, 1)) * 1_000_000
@@ -81,7 +85,11 @@ final class OffsetCommitter {
 
     /// `assignment` (librdkafka's list, about to be assigned) starts a new epoch for each of its
     /// partitions. Where the journal proves a crashed worker settled past the group's committed
-    /// offset, that partition starts there instead, and the offset is committed.
+    /// offset, that partition starts there instead, and the offset is committed. A partition the
+    /// group never committed starts where the reset policy says, and that start is committed with
+    /// the new epoch's tag at once: from then on, every committed offset of the partition carries
+    /// a tag, so a crash before the first periodic commit is recovered too — while a group whose
+    /// offsets vanish (a recreated topic, deleted offsets) has no tag, and nothing is applied.
     func assigned(_ assignment: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>, consumer: OpaquePointer) {
         let numbers = RDKafkaTopicPartitionList.partitions(of: assignment)
         for partition in numbers { partitions[partition] = Progress() }
@@ -104,29 +112,40 @@ final class OffsetCommitter {
             logger.warning("'\(functionName)': reading the committed offsets of \(topic) failed (\(String(cString: rd_kafka_err2str(answer)))); offsets settled before a crash are not recovered this time (those messages may be delivered again)")
             return
         }
+        var baselines: [(partition: Int32, offset: Int64)] = []
         for element in committed.elements {
             if let offset = journal.resumeOffset(partition: element.partition, committed: element.offset, metadata: element.metadata) {
                 resumed.append((element.partition, offset))
+                logger.info("'\(functionName)' resumes partition \(element.partition) of \(topic) at offset \(offset): the host had settled up to there before it stopped abnormally (the group had committed \(element.offset), with this host's tag)")
             } else if element.offset >= 0 {
                 journal.recordSettled(partition: element.partition, settled: element.offset)
+            } else if let start = startOffset(element.partition, consumer: consumer) {
+                baselines.append((element.partition, start))
             }
         }
-        guard !resumed.isEmpty else { return }
-        let commit = makeList(resumed)
-        let result = commit.withListPointer { rd_kafka_commit(consumer, $0, 0) }
-        for (partition, offset) in resumed {
+        let starts = resumed + baselines
+        guard !starts.isEmpty else { return }
+        let result = makeList(starts).withListPointer { rd_kafka_commit(consumer, $0, 0) }
+        for (partition, offset) in starts {
             RDKafkaTopicPartitionList.setOffset(offset, of: partition, in: assignment)
             partitions[partition]!.storable = offset
             if result == RD_KAFKA_RESP_ERR_NO_ERROR {
                 partitions[partition]!.sent = offset
                 journal.recordSettled(partition: partition, settled: offset)
             }
-            let committedOffset = committed.elements.first { $0.partition == partition }?.offset ?? -1
-            logger.info("'\(functionName)' resumes partition \(partition) of \(topic) at offset \(offset): the host had settled up to there before it stopped abnormally (the group had committed \(committedOffset), with this host's tag)")
         }
         if result != RD_KAFKA_RESP_ERR_NO_ERROR {
-            logger.warning("'\(functionName)': committing the recovered offsets failed (\(String(cString: rd_kafka_err2str(result)))); they are committed with the next commit")
+            logger.warning("'\(functionName)': committing where partitions \(starts.map(\.partition)) start failed (\(String(cString: rd_kafka_err2str(result)))); they are committed with the next commit")
         }
+    }
+
+    /// Where a partition without a committed offset starts under the reset policy, asked of the
+    /// cluster (bounded); nil when it does not answer (then librdkafka's own reset applies, and
+    /// nothing is recovered for it after a crash before its first commit).
+    private func startOffset(_ partition: Int32, consumer: OpaquePointer) -> Int64? {
+        var low: Int64 = -1, high: Int64 = -1
+        guard rd_kafka_query_watermark_offsets(consumer, topic, partition, &low, &high, 5_000) == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
+        return startWithoutCommit == "latest" ? high : low
     }
 
     /// `revoked` are gone: nothing more of theirs is committed by this member.

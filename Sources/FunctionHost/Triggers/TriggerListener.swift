@@ -108,7 +108,7 @@ final class TriggerListener: @unchecked Sendable {
             logger.info("'\(function.name)': the settlement journal \(settlement.url.lastPathComponent) was set aside: \(reason); nothing from it is applied")
         }
         committer = OffsetCommitter(topic: function.trigger.topic, functionName: function.name, journal: settlement,
-                                    intervalMs: options.autoCommitIntervalMs, logger: logger)
+                                    intervalMs: options.autoCommitIntervalMs, startWithoutCommit: options.autoOffsetReset, logger: logger)
         invoker = try Invoker(function: function, library: library, capacity: fetchCapacity, producers: producers,
                               journal: journal, logger: logger)
         if function.trigger.ordering != .partition && flushFunction != nil {
