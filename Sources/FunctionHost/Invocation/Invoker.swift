@@ -37,7 +37,7 @@ final class Invoker {
             format: function.trigger.eventFormat, cardinality: function.trigger.cardinality,
             dataType: function.trigger.dataType, bootstrapServers: function.trigger.connection.brokerList)
         context = InvocationContext(functionName: function.name, logger: logger)
-        outputs = try function.outputs.map { OutputHandle(binding: $0, producer: try producers.producer(for: $0.connection)) }
+        outputs = try function.outputs.map { try OutputHandle(binding: $0, producer: try producers.producer(for: $0.connection)) }
         events = EventBuffer(capacity: capacity)
         journalRanges = .allocate(capacity: InvocationJournal.maximumRanges)
         // The slots that never change: output handles, then the context.

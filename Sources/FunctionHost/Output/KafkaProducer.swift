@@ -32,10 +32,13 @@ final class KafkaProducer: @unchecked Sendable {
     }
 
     /// The topic handle for `name`, created once.
-    func topic(_ name: String) -> OpaquePointer {
-        topicsLock.withLock { topics in
+    /// - Throws: ``KafkaError`` when librdkafka refuses the name.
+    func topic(_ name: String) throws -> OpaquePointer {
+        try topicsLock.withLock { topics in
             if let topic = topics[name] { return topic }
-            let topic = rd_kafka_topic_new(handle, name, nil)!
+            guard let topic = rd_kafka_topic_new(handle, name, nil) else {
+                throw KafkaError(rd_kafka_last_error(), while: "librdkafka refused topic name '\(name)'")
+            }
             topics[name] = topic
             return topic
         }

@@ -13,10 +13,10 @@ final class OutputHandle: @unchecked Sendable {
     /// Records queued during the invocation in progress.
     let invocationTracker = DeliveryTracker()
 
-    init(binding: KafkaOutputBinding, producer: KafkaProducer) {
+    init(binding: KafkaOutputBinding, producer: KafkaProducer) throws {
         self.binding = binding
         self.producer = producer
-        topic = producer.topic(binding.topic)
+        topic = try producer.topic(binding.topic)
         topicName = strdup(binding.topic)
         pointer = .allocate(capacity: 1)
         pointer.initialize(to: sf_output(topic: topicName, host_data: nil, send: sendCallback))

@@ -16,7 +16,7 @@ public final class RecordProducer {
     /// - Throws: ``KafkaError`` when librdkafka refuses the broker list.
     public init(brokerList: String, topic: String) throws {
         producer = try KafkaProducer(connection: KafkaConnection(brokerList: brokerList), options: KafkaOptions())
-        self.topic = producer.topic(topic)
+        self.topic = try producer.topic(topic)
     }
 
     /// Queues one record (`nil` value or key: null, as opposed to empty).

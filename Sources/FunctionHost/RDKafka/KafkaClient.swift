@@ -8,6 +8,7 @@ package enum KafkaClient {
     /// - Throws: ``KafkaError`` naming the property librdkafka refused.
     package static func makeConfiguration(_ properties: [(String, String)], origin: String) throws -> OpaquePointer {
         let configuration = rd_kafka_conf_new()!
+        RDKafkaLog.install(on: configuration)
         var errorText = [CChar](repeating: 0, count: 512)
         for (name, value) in properties {
             let result = rd_kafka_conf_set(configuration, name, value, &errorText, errorText.count)

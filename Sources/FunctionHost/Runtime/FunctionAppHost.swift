@@ -46,6 +46,7 @@ public final class FunctionAppHost: @unchecked Sendable {
         var logger = logger
         logger.logLevel = configuration.logLevel
         self.logger = logger
+        RDKafkaLog.setHostLogger(logger)
         self.brokerOverride = brokerOverride
         self.crashProtectionDirectory = crashProtectionDirectory
         self.producers = ProducerPool(options: configuration.kafka)
@@ -91,6 +92,7 @@ public final class FunctionAppHost: @unchecked Sendable {
                     crashProtection: crashProtectionDirectory.map {
                         TriggerListener.CrashProtection(directory: $0, maxCrashesPerMessage: configuration.maxCrashesPerMessage)
                     },
+                    drainTimeoutSeconds: configuration.shutdownTimeoutSeconds,
                     logger: functionLogger)
                 listeners.append(listener)
             } catch {

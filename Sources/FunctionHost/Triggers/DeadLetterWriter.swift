@@ -30,7 +30,7 @@ final class DeadLetterWriter {
         topicName = function.deadLetterTopic
         functionName = function.name
         producer = try producers.producer(for: function.trigger.connection)
-        topic = producer.topic(function.deadLetterTopic)
+        topic = try producer.topic(function.deadLetterTopic)
     }
 
     /// Sends `messages` and waits for their delivery.

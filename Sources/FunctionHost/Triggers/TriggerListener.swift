@@ -80,8 +80,10 @@ final class TriggerListener: @unchecked Sendable {
 
     /// Creates the consumer and subscribes it; nothing is consumed until ``start()``.
     /// - Throws: ``KafkaError`` when librdkafka refuses the configuration.
+    /// - Parameter drainTimeoutSeconds: how long a revocation or a stop waits for invocations in
+    ///   progress (the host's shutdownTimeout); past it they are given up and delivered again later.
     init(function: FunctionConfiguration, library: FunctionLibrary, options: KafkaOptions, retry: RetryPolicy,
-         producers: ProducerPool, crashProtection: CrashProtection?, logger: Logger) throws {
+         producers: ProducerPool, crashProtection: CrashProtection?, drainTimeoutSeconds: Double = 30, logger: Logger) throws {
         self.function = function
         self.options = options
         self.retry = retry
@@ -128,6 +130,7 @@ final class TriggerListener: @unchecked Sendable {
         properties += MockClusterDetection.consumerProperties(for: function.trigger.connection)
         properties += function.trigger.connection.librdkafkaProperties
         properties += options.librdkafka.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        RDKafkaLog.register(clientID: "swiftfunc-\(function.name)", logger: logger)
         let configuration = try KafkaClient.makeConfiguration(properties, origin: "consumer of \(function.name)")
         rd_kafka_conf_set_opaque(configuration, Unmanaged.passUnretained(self).toOpaque())
         rd_kafka_conf_set_rebalance_cb(configuration, rebalanceCallback)
@@ -146,7 +149,7 @@ final class TriggerListener: @unchecked Sendable {
             dispatcher = try ConcurrentDispatcher(
                 function: function, library: library, options: options, retry: retry, producers: producers,
                 deadLetters: deadLetters, crashes: crashes, journalDirectory: crashProtection?.directory,
-                settlementJournal: settlement, logger: logger,
+                settlementJournal: settlement, drainTimeoutSeconds: drainTimeoutSeconds, logger: logger,
                 onSettled: { [unowned self] in settledCount.wrappingAdd(1, ordering: .relaxed) },
                 onRoom: { [unowned self] in if let queue { rd_kafka_queue_yield(queue) } })
         }
@@ -707,7 +710,13 @@ final class TriggerListener: @unchecked Sendable {
 
     fileprivate func clientError(_ code: rd_kafka_resp_err_t, _ reason: String) {
         lastClientError.withLock { $0 = "\(reason) (\(String(cString: rd_kafka_err2name(code))))" }
-        logger.warning("Kafka client of '\(function.name)': \(reason) (\(String(cString: rd_kafka_err2name(code))))")
+        // librdkafka logs the same event through its log (RDKafkaLog): said once, there. A fatal
+        // error is the exception: the consumer cannot go on.
+        if code == RD_KAFKA_RESP_ERR__FATAL {
+            logger.critical("Kafka client of '\(function.name)' hit a fatal error: \(reason)")
+        } else {
+            logger.debug("Kafka client of '\(function.name)': \(reason) (\(String(cString: rd_kafka_err2name(code))))")
+        }
     }
 
     private func reportConsumeError(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {

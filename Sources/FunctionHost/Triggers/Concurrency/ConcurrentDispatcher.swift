@@ -32,11 +32,13 @@ final class ConcurrentDispatcher: @unchecked Sendable {
     private let givingUp = Mutex<Set<Int32>?>([])
     private let wakeWaiting = NSCondition()
     private let warnedAboutPending = Atomic<Bool>(false)
+    /// How long a revocation or a stop waits for the lanes (the host's shutdownTimeout).
+    private let drainTimeoutSeconds: Double
 
     /// Creates the lanes and starts their threads.
     init(function: FunctionConfiguration, library: FunctionLibrary, options: KafkaOptions, retry: RetryPolicy,
          producers: ProducerPool, deadLetters: DeadLetterWriter, crashes: CrashLedger?, journalDirectory: URL?,
-         settlementJournal: SettlementJournal?, logger: Logger, onSettled: @escaping @Sendable () -> Void, onRoom: @escaping @Sendable () -> Void) throws {
+         settlementJournal: SettlementJournal?, drainTimeoutSeconds: Double, logger: Logger, onSettled: @escaping @Sendable () -> Void, onRoom: @escaping @Sendable () -> Void) throws {
         functionName = function.name
         deadLetterTopic = function.deadLetterTopic
         topic = function.trigger.topic
@@ -45,6 +47,7 @@ final class ConcurrentDispatcher: @unchecked Sendable {
         self.retry = retry
         self.logger = logger
         self.crashes = crashes
+        self.drainTimeoutSeconds = drainTimeoutSeconds
         self.onSettled = onSettled
         self.onRoom = onRoom
         tracker = CompletionTracker { partition, offset in settlementJournal?.recordSettled(partition: partition, settled: offset) }
@@ -111,20 +114,29 @@ final class ConcurrentDispatcher: @unchecked Sendable {
     /// host's shutdownTimeout); then the lanes' threads end.
     func shutdown() {
         finishTaken(nil)
-        lanes.forEach { $0.exit() }
+        let deadline = DispatchTime.now() + 5
+        lanes.forEach { $0.exit(deadline: deadline) }
     }
 
-    /// Waits until no message of `partitions` (nil: any) is in flight; retries waiting meanwhile
-    /// are given up.
+    /// Waits until no message of `partitions` (nil: any) is in flight, up to the drain timeout;
+    /// retries waiting meanwhile are given up. Past the timeout (a function that hangs) the
+    /// partitions are given up anyway: what was not settled is not committed, and whoever owns
+    /// them next gets those messages again.
     private func finishTaken(_ partitions: Set<Int32>?) {
         givingUp.withLock { $0 = partitions }
         wakeWaiting.lock()
         wakeWaiting.broadcast()
         wakeWaiting.unlock()
+        let what = partitions.map { "partitions \($0.sorted())" } ?? "its partitions"
+        let deadline = Date().addingTimeInterval(drainTimeoutSeconds)
         var announced = false
-        while !tracker.waitUntilIdle(partitions, deadline: Date().addingTimeInterval(5)) {
+        while !tracker.waitUntilIdle(partitions, deadline: min(deadline, Date().addingTimeInterval(5))) {
+            if Date() >= deadline {
+                logger.error("'\(functionName)' gave up waiting for \(tracker.inFlight) message(s) still in its lanes after \(drainTimeoutSeconds) s (shutdownTimeout) and lets go of \(what) of \(topic): they are not committed, and are delivered again")
+                break
+            }
             if !announced {
-                logger.warning("'\(functionName)' is waiting for \(tracker.inFlight) message(s) taken by its lanes to be done before it gives up partitions \(partitions.map { $0.sorted().description } ?? "(all)") of \(topic)")
+                logger.warning("'\(functionName)' is waiting for \(tracker.inFlight) message(s) taken by its lanes to be done before it lets go of \(what) of \(topic) (up to \(drainTimeoutSeconds) s)")
                 announced = true
             }
         }

@@ -93,13 +93,13 @@ final class InvocationLane: @unchecked Sendable {
         return count
     }
 
-    /// Lets the thread end once its queue is empty; waits for it.
-    func exit() {
+    /// Lets the thread end once its queue is empty; waits for it until `deadline`.
+    func exit(deadline: DispatchTime) {
         condition.lock()
         exiting = true
         condition.signal()
         condition.unlock()
-        finished.wait()
+        _ = finished.wait(timeout: deadline)
     }
 
     // MARK: - The lane's thread
