@@ -26,7 +26,7 @@ final class TriggerListener: @unchecked Sendable {
 
     let function: FunctionConfiguration
     private let options: KafkaOptions
-    private let retry: RetryPolicy
+    private let failures: FailurePolicy
     private let logger: Logger
     /// Calls the function from the consuming thread (ordering `partition`).
     private let invoker: Invoker
@@ -86,10 +86,10 @@ final class TriggerListener: @unchecked Sendable {
          producers: ProducerPool, crashProtection: CrashProtection?, drainTimeoutSeconds: Double = 30, logger: Logger) throws {
         self.function = function
         self.options = options
-        self.retry = retry
         self.logger = logger
         flushFunction = library.flushFunction.map { unsafeBitCast($0, to: FlushFunction.self) }
         deadLetters = try DeadLetterWriter(function: function, producers: producers)
+        failures = FailurePolicy(retry: retry, functionName: function.name, deadLetterTopic: function.deadLetterTopic, logger: logger)
         fetchCapacity = function.trigger.cardinality == .many ? options.maxBatchSize : Self.fetchSizeForOne
         // Room for a fetch plus the messages carried over from the previous one.
         fetched = .allocate(capacity: 2 * fetchCapacity)
@@ -427,17 +427,10 @@ final class TriggerListener: @unchecked Sendable {
 
     /// After a failed attempt: log it, and either schedule a retry or dead-letter the messages.
     private func scheduleNextAttempt(_ partition: Int32, _ held: HeldMessages) {
-        let offsets = held.messages.map { "\($0.pointee.offset)" }.joined(separator: ",")
-        if retry.retries(afterFailures: held.failures) {
-            let delay = retry.delaySeconds(afterFailures: held.failures)
+        switch failures.decide(afterFailures: held.failures, messages: describe(held.messages), error: held.lastError, waiting: "the partition") {
+        case .retry(let delay):
             held.due = monotonicNanoseconds() + UInt64(delay * 1e9)
-            logger.error(
-                "Function '\(function.name)' failed at topic \(function.trigger.topic) partition \(partition) offset \(offsets): \(held.lastError). Attempt \(held.failures) failed; trying again in \(formatSeconds(delay)) (the partition waits; nothing after it is committed before it is settled).",
-                metadata: ["partition": "\(partition)", "offset": "\(offsets)"])
-        } else {
-            logger.error(
-                "Function '\(function.name)' failed at topic \(function.trigger.topic) partition \(partition) offset \(offsets): \(held.lastError). Attempt \(held.failures) failed and the retry policy allows no more; sending to dead-letter topic \(deadLetters.topicName).",
-                metadata: ["partition": "\(partition)", "offset": "\(offsets)"])
+        case .deadLetter:
             held.deadLetterReason = .failed
             sendHeldToDeadLetters(partition, held)
         }
@@ -479,14 +472,11 @@ final class TriggerListener: @unchecked Sendable {
     private func sendHeldToDeadLetters(_ partition: Int32, _ held: HeldMessages) {
         let reason = held.deadLetterReason ?? .failed
         if let failure = deadLetters.send(held.messages, reason: reason, error: held.lastError, attempts: held.failures) {
-            let delay = 5.0
-            held.due = monotonicNanoseconds() + UInt64(delay * 1e9)
-            logger.critical(
-                "Function '\(function.name)': sending \(held.messages.count) message(s) of partition \(partition) from offset \(held.firstOffset) to dead-letter topic \(deadLetters.topicName) FAILED: \(failure). The partition does not move forward (nothing is skipped); trying again in \(formatSeconds(delay)).",
-                metadata: ["partition": "\(partition)", "offset": "\(held.firstOffset)"])
+            held.due = monotonicNanoseconds() + UInt64(FailurePolicy.deadLetterRetrySeconds * 1e9)
+            failures.deadLetterFailed(messages: describe(held.messages), failure: failure)
             return
         }
-        logger.warning("Function '\(function.name)': sent \(held.messages.count) message(s) of partition \(partition) from offset \(held.firstOffset) to dead-letter topic \(deadLetters.topicName) (\(reason.rawValue) after \(held.failures) attempt(s))")
+        failures.deadLettered(messages: describe(held.messages), reason: reason, attempts: held.failures)
         held.messages.forEach(forgetCrashes)
         held.destroyMessages()
         settle(partition, pending: false)
@@ -497,23 +487,23 @@ final class TriggerListener: @unchecked Sendable {
     private func deadLetter(_ messages: [UnsafeMutablePointer<rd_kafka_message_t>], reason: DeadLetterReason, error: String, attempts: Int) {
         let partition = messages[0].pointee.partition
         let offset = messages[0].pointee.offset
-        logger.error(
-            "Function '\(function.name)' cannot take topic \(function.trigger.topic) partition \(partition) offset \(offset): \(error). Sending it to dead-letter topic \(deadLetters.topicName).",
-            metadata: ["partition": "\(partition)", "offset": "\(offset)"])
+        failures.refused(messages: describe(messages), error: error)
         if let failure = deadLetters.send(messages, reason: reason, error: error, attempts: attempts) {
             let held = HeldMessages(messages: messages, failures: attempts, lastError: error,
-                                    due: monotonicNanoseconds() + 5_000_000_000, resumeOffset: offset + 1)
+                                    due: monotonicNanoseconds() + UInt64(FailurePolicy.deadLetterRetrySeconds * 1e9), resumeOffset: offset + 1)
             held.deadLetterReason = reason
             messages.forEach { retainedThisFetch.insert($0) }
             progress.hold(partition, held)
             pause(partition)
-            logger.critical(
-                "Function '\(function.name)': sending partition \(partition) offset \(offset) to dead-letter topic \(deadLetters.topicName) FAILED: \(failure). The partition does not move forward (nothing is skipped); trying again in 5 s.",
-                metadata: ["partition": "\(partition)", "offset": "\(offset)"])
+            failures.deadLetterFailed(messages: describe(messages), failure: failure)
             return
         }
         messages.forEach(forgetCrashes)
         advance(partition, to: offset + 1, pending: false)
+    }
+
+    private func describe(_ messages: [UnsafeMutablePointer<rd_kafka_message_t>]) -> String {
+        FailurePolicy.describe(topic: function.trigger.topic, messages.map { ($0.pointee.partition, $0.pointee.offset) })
     }
 
     /// Everything of `partition` before `offset` is settled (pending: not durable until a flush).
@@ -724,10 +714,6 @@ final class TriggerListener: @unchecked Sendable {
         logger.warning("Consuming \(function.trigger.topic) for '\(function.name)': \(text)")
     }
 
-}
-
-private func formatSeconds(_ seconds: Double) -> String {
-    seconds == seconds.rounded() ? "\(Int(seconds)) s" : "\(seconds) s"
 }
 
 private func listener(_ opaque: UnsafeMutableRawPointer?) -> TriggerListener? {

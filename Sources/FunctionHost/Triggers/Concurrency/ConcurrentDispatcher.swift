@@ -12,9 +12,8 @@ import Synchronization
 /// lanes call the rest.
 final class ConcurrentDispatcher: @unchecked Sendable {
     let functionName: String
-    let deadLetterTopic: String
     let deadLetters: DeadLetterWriter
-    let retry: RetryPolicy
+    let failures: FailurePolicy
     let logger: Logger
     private let ordering: Ordering
     private let topic: String
@@ -40,11 +39,10 @@ final class ConcurrentDispatcher: @unchecked Sendable {
          producers: ProducerPool, deadLetters: DeadLetterWriter, crashes: CrashLedger?, journalDirectory: URL?,
          settlementJournal: SettlementJournal?, drainTimeoutSeconds: Double, logger: Logger, onSettled: @escaping @Sendable () -> Void, onRoom: @escaping @Sendable () -> Void) throws {
         functionName = function.name
-        deadLetterTopic = function.deadLetterTopic
         topic = function.trigger.topic
         ordering = function.trigger.ordering
         self.deadLetters = deadLetters
-        self.retry = retry
+        failures = FailurePolicy(retry: retry, functionName: function.name, deadLetterTopic: function.deadLetterTopic, logger: logger)
         self.logger = logger
         self.crashes = crashes
         self.drainTimeoutSeconds = drainTimeoutSeconds
@@ -221,9 +219,6 @@ final class ConcurrentDispatcher: @unchecked Sendable {
 
     /// "topic T partition P offset O[,O...]" for log lines.
     func describe(_ messages: [UnsafeMutablePointer<rd_kafka_message_t>]) -> String {
-        let partitions = Dictionary(grouping: messages, by: { $0.pointee.partition })
-        return partitions.keys.sorted().map { partition in
-            "topic \(topic) partition \(partition) offset \(partitions[partition]!.map { "\($0.pointee.offset)" }.joined(separator: ","))"
-        }.joined(separator: "; ")
+        FailurePolicy.describe(topic: topic, messages.map { ($0.pointee.partition, $0.pointee.offset) })
     }
 }

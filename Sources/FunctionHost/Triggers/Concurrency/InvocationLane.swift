@@ -157,14 +157,12 @@ final class InvocationLane: @unchecked Sendable {
         var (failed, lastError) = settleSucceeded(messages, outcome)
         var failures = 1
         while true {
-            let description = dispatcher.describe(failed)
-            guard dispatcher.retry.retries(afterFailures: failures) else {
-                dispatcher.logger.error("Function '\(dispatcher.functionName)' failed at \(description): \(lastError). Attempt \(failures) failed and the retry policy allows no more; sending to dead-letter topic \(dispatcher.deadLetterTopic).")
+            let decision = dispatcher.failures.decide(afterFailures: failures, messages: dispatcher.describe(failed), error: lastError,
+                                                      waiting: "the lane, with the messages of the same key,")
+            guard case .retry(let delay) = decision else {
                 deadLetter(failed, reason: .failed, error: lastError, attempts: failures)
                 return
             }
-            let delay = dispatcher.retry.delaySeconds(afterFailures: failures)
-            dispatcher.logger.error("Function '\(dispatcher.functionName)' failed at \(description): \(lastError). Attempt \(failures) failed; trying again in \(delay) s (messages of the same key wait; the partition's offset is not committed past it before it is settled).")
             guard dispatcher.wait(seconds: delay, unlessGivingUp: failed) else { return }
             let retried = failed.withUnsafeBufferPointer { invoker.attempt($0) }
             (failed, lastError) = settleSucceeded(failed, retried)
@@ -194,13 +192,14 @@ final class InvocationLane: @unchecked Sendable {
     /// Sends `messages` to the dead-letter topic, trying again every 5 s while that fails (the
     /// lane waits: nothing is skipped).
     private func deadLetter(_ messages: [UnsafeMutablePointer<rd_kafka_message_t>], reason: DeadLetterReason, error: String, attempts: Int) {
+        if reason != .failed { dispatcher.failures.refused(messages: dispatcher.describe(messages), error: error) }
         while true {
             if let failure = dispatcher.deadLetters.send(messages, reason: reason, error: error, attempts: attempts) {
-                dispatcher.logger.critical("Function '\(dispatcher.functionName)': sending \(dispatcher.describe(messages)) to dead-letter topic \(dispatcher.deadLetterTopic) FAILED: \(failure). Nothing is skipped: its offset is not committed past it; trying again in 5 s.")
-                guard dispatcher.wait(seconds: 5, unlessGivingUp: messages) else { return }
+                dispatcher.failures.deadLetterFailed(messages: dispatcher.describe(messages), failure: failure)
+                guard dispatcher.wait(seconds: FailurePolicy.deadLetterRetrySeconds, unlessGivingUp: messages) else { return }
                 continue
             }
-            dispatcher.logger.warning("Function '\(dispatcher.functionName)': sent \(dispatcher.describe(messages)) to dead-letter topic \(dispatcher.deadLetterTopic) (\(reason.rawValue) after \(attempts) attempt(s))")
+            dispatcher.failures.deadLettered(messages: dispatcher.describe(messages), reason: reason, attempts: attempts)
             messages.forEach(dispatcher.settle)
             return
         }
