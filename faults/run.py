@@ -93,9 +93,9 @@ class Host:
     def kill_all(self):
         """SIGKILL the worker and the supervisor at once: nothing gets to clean up."""
         worker = self.worker_pid()
+        self.process.kill()
         if worker:
             os.kill(worker, signal.SIGKILL)
-        self.process.kill()
         self.process.wait(timeout=30)
         self.log.close()
 
@@ -184,12 +184,19 @@ class Scenario:
         self.values += values
         produce(self.broker, topic or self.topic, values)
 
-    def wait_all_accounted(self, expected_dead_letters):
+    def wait_all_accounted(self, expected_dead_letters, timeout=180, report_loss=False):
+        """`report_loss`: past the timeout the scenario goes on to report what is missing as lost
+        (for faults that lose messages silently, with their offsets committed), instead of failing
+        with a timeout."""
         def accounted():
             done = set(processed(self.function))
             missing = set(self.values) - done
             return len(missing) <= expected_dead_letters
-        wait_until(f"{self.name}: every message processed or bound for the dead-letter topic", accounted, timeout=180)
+        try:
+            wait_until(f"{self.name}: every message processed or bound for the dead-letter topic", accounted, timeout=timeout)
+        except TimeoutError:
+            if not report_loss:
+                raise
         if expected_dead_letters:
             wait_until(f"{self.name}: the dead letters", lambda: len(dead_letters(self.broker, f"{self.topic}.dlq")) >= expected_dead_letters, timeout=120)
 
@@ -356,7 +363,7 @@ def scenario_retarget(name, stop):
         write_function(first.root, scenario.broker, topic_b, scenario.function, f"{scenario.function}-b")
         scenario.produce(values("b", 3000), topic=topic_b)
         scenario.host(root=first.root).wait_assigned()
-        scenario.wait_all_accounted(expected_dead_letters=0)
+        scenario.wait_all_accounted(expected_dead_letters=0, timeout=60, report_loss=True)
         scenario.hosts[-1].stop()
         return scenario.report()
     finally:
@@ -372,17 +379,15 @@ def scenario_retarget_after_kill():
 
 
 def reset_group_offsets(broker, topic, group, offset=0):
-    """What an operator's admin tool does: commit `offset` for every partition, without metadata."""
-    consumer = Consumer({"bootstrap.servers": broker.address, "group.id": group, "enable.auto.commit": False})
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            consumer.commit(offsets=[TopicPartition(topic, partition, offset) for partition in range(PARTITIONS)], asynchronous=False)
-            break
-        except Exception:  # the group still has the killed member until its session times out
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
+    """What an operator does to replay a topic: commit `offset` for every partition, without
+    metadata. librdkafka's mock cluster refuses a commit from outside the group while the killed
+    member is still in it, so this client joins the group (the killed member is dropped from it
+    after its session timeout) and commits as its member."""
+    consumer = Consumer({"bootstrap.servers": broker.address, "group.id": group, "enable.auto.commit": False,
+                         "session.timeout.ms": 10000, "heartbeat.interval.ms": 3000, "max.poll.interval.ms": 10000})
+    consumer.subscribe([topic])
+    wait_until("the resetting client to join the group", lambda: (consumer.poll(0.2), len(consumer.assignment()) == PARTITIONS)[1], timeout=120)
+    consumer.commit(offsets=[TopicPartition(topic, partition, offset) for partition in range(PARTITIONS)], asynchronous=False)
     consumer.close()
 
 
@@ -401,8 +406,11 @@ def scenario_offsets_reset_after_kill():
         scenario.host(root=first.root).wait_assigned()
         scenario.wait_all_accounted(expected_dead_letters=0)
         # Everything was reset: every message must be delivered again after the restart.
-        wait_until("every message to be delivered again after the reset",
-                   lambda: set(scenario.values) <= set(processed(scenario.function)[before_restart:]), timeout=120)
+        try:
+            wait_until("every message to be delivered again after the reset",
+                       lambda: set(scenario.values) <= set(processed(scenario.function)[before_restart:]), timeout=60)
+        except TimeoutError:
+            pass  # reported below as lost
         scenario.hosts[-1].stop()
         result = scenario.report()
         again = set(processed(scenario.function)[before_restart:])
