@@ -69,7 +69,7 @@ struct RetryAndDeadLetterTests {
         let placements = try IndependentClient.produce(broker: broker.bootstrapServers, values.map { OutgoingMessage(topic: topic, value: $0, partition: 0) })
         let deadLetters = try IndependentClient.consume(broker: broker.bootstrapServers, topic: "\(topic).\(function).dlq", partitions: 1, count: 1)
         try waitUntil("the offset to be stored past the batch") {
-            harness.log.contains("sent 1 message(s) of partition 0 from offset \(placements[1].offset)")
+            harness.log.contains("sent topic \(topic) partition 0 offset \(placements[1].offset) to dead-letter topic")
         }
         harness.stop()
 
