@@ -1,3 +1,5 @@
+import Foundation
+
 /// The function's `kafkaTrigger` binding.
 public struct KafkaTriggerBinding: Sendable {
     public var name: String
@@ -22,7 +24,19 @@ public struct KafkaTriggerBinding: Sendable {
     /// The consumer group of a trigger that names none: stable across restarts, one per function.
     public static func defaultConsumerGroup(function: String) -> String { "swiftfunc-\(function)" }
 
-    static func parse(_ binding: JSONObject, function: String, settings: AppSettings) throws -> KafkaTriggerBinding {
+    /// The kafkaTrigger binding's fields.
+    static let fields = KnownFields(
+        used: ["type", "direction", "name", "topic", "consumerGroup", "cardinality", "dataType", "eventFormat", "ordering",
+               "maxConcurrency", "maxQueuedMessages"] + KafkaConnection.fieldNames,
+        unsupported: KafkaConnection.unsupportedFields.merging([
+            "lagThreshold": "it drives Azure's scale controller; a swiftfunc host runs one consumer per function and does not scale out",
+        ], uniquingKeysWith: { first, _ in first }))
+
+    /// The most messages that may wait for the lanes (ordering key or unordered): each holds its
+    /// record in memory, so a larger bound is memory nobody sized.
+    public static let maximumQueuedMessages = 100_000
+
+    static func parse(_ binding: JSONObject, function: String, settings: AppSettings, directory: URL) throws -> KafkaTriggerBinding {
         guard let topicField = try binding.string("topic"), !topicField.isEmpty else {
             throw binding.error("topic", "is required: the topic whose messages trigger the function")
         }
@@ -32,7 +46,7 @@ public struct KafkaTriggerBinding: Sendable {
         }
         var trigger = KafkaTriggerBinding(
             name: try binding.string("name") ?? "event",
-            connection: try KafkaConnection.parse(binding, settings: settings),
+            connection: try KafkaConnection.parse(binding, settings: settings, directory: directory),
             topic: topic,
             consumerGroup: (group?.isEmpty ?? true) ? defaultConsumerGroup(function: function) : group!,
             cardinality: try binding.string("cardinality").map { try Cardinality.parse($0, in: binding) } ?? .one,
@@ -40,14 +54,10 @@ public struct KafkaTriggerBinding: Sendable {
         )
         trigger.eventFormat = try binding.string("eventFormat").map { try EventFormat.parse($0, in: binding) } ?? .native
         trigger.ordering = try binding.string("ordering").map { try Ordering.parse($0, in: binding) } ?? .partition
-        if let concurrency = try binding.int("maxConcurrency") {
-            guard (1...Ordering.maximumConcurrency).contains(concurrency) else {
-                throw binding.error("maxConcurrency", "must be from 1 to \(Ordering.maximumConcurrency), not \(concurrency)")
-            }
+        if let concurrency = try binding.int("maxConcurrency", in: 1...Ordering.maximumConcurrency) {
             trigger.maxConcurrency = concurrency
         }
-        if let queued = try binding.int("maxQueuedMessages") {
-            guard queued >= 1 else { throw binding.error("maxQueuedMessages", "must be at least 1, not \(queued)") }
+        if let queued = try binding.int("maxQueuedMessages", in: 1...maximumQueuedMessages) {
             trigger.maxQueuedMessages = queued
         }
         trigger.path = binding.path
