@@ -18,6 +18,8 @@ public struct KafkaTriggerBinding: Sendable {
     /// `maxQueuedMessages`: consumed messages that may wait for the lanes (ordering `key` or
     /// `unordered`) before the partitions pause until the function catches up.
     public var maxQueuedMessages: Int = Ordering.defaultMaxQueuedMessages
+    /// `filters`: only messages matching one of them are invoked (see ``MessageFilter``); nil: all.
+    public var filter: MessageFilter?
     /// Where the binding sits in function.json (`bindings[0]`), for messages about its fields.
     public var path: String = "bindings[0]"
 
@@ -27,7 +29,7 @@ public struct KafkaTriggerBinding: Sendable {
     /// The kafkaTrigger binding's fields.
     static let fields = KnownFields(
         used: ["type", "direction", "name", "topic", "consumerGroup", "cardinality", "dataType", "eventFormat", "ordering",
-               "maxConcurrency", "maxQueuedMessages"] + KafkaConnection.fieldNames,
+               "maxConcurrency", "maxQueuedMessages", "filters"] + KafkaConnection.fieldNames,
         unsupported: KafkaConnection.unsupportedFields.merging([
             "lagThreshold": "it drives Azure's scale controller; a swiftfunc host runs one consumer per function and does not scale out",
         ], uniquingKeysWith: { first, _ in first }))
@@ -60,6 +62,7 @@ public struct KafkaTriggerBinding: Sendable {
         if let queued = try binding.int("maxQueuedMessages", in: 1...maximumQueuedMessages) {
             trigger.maxQueuedMessages = queued
         }
+        trigger.filter = try MessageFilter.parse(binding)
         trigger.path = binding.path
         return trigger
     }

@@ -37,8 +37,11 @@ final class TriggerListener: @unchecked Sendable {
     private let eligible: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>>
     private let fetchCapacity: Int
     private let stopRequested = Atomic<Bool>(false)
-    /// Messages settled (succeeded or dead-lettered), for the health report.
+    /// Messages settled (succeeded, dead-lettered or filtered out), for the health report.
     let settledCount = Atomic<Int>(0)
+    /// Messages that matched none of the trigger's `filters`: settled without a call.
+    let filteredCount = Atomic<Int>(0)
+    private let filter: MessageFilter?
     /// The last error librdkafka reported for this consumer, for the health report.
     let lastClientError = Mutex<String?>(nil)
     /// Held while the consumer handle may be used from another thread (the health probe).
@@ -82,6 +85,7 @@ final class TriggerListener: @unchecked Sendable {
         self.options = options
         self.retry = retry
         self.logger = logger
+        filter = function.trigger.filter
         flushFunction = library.flushFunction.map { unsafeBitCast($0, to: FlushFunction.self) }
         deadLetters = try DeadLetterWriter(function: function, producers: producers)
         fetchCapacity = function.trigger.cardinality == .many ? options.maxBatchSize : Self.fetchSizeForOne
@@ -305,7 +309,14 @@ final class TriggerListener: @unchecked Sendable {
             if resumeAt[partition] == nil { resumeAt[partition] = offset }
             return false
         }
-        if dispatcher.dispatch(message, disposition(message)) {
+        let disposition = disposition(message)
+        if disposition == .filteredOut {
+            filteredCount.wrappingAdd(1, ordering: .relaxed)
+            dispatcher.settleWithoutInvocation(message)
+            nextToDispatch[Int(partition)] = offset + 1
+            return true
+        }
+        if dispatcher.dispatch(message, disposition) {
             nextToDispatch[Int(partition)] = offset + 1
             return true
         }
@@ -349,10 +360,25 @@ final class TriggerListener: @unchecked Sendable {
     /// that are not held. Messages that crashed the host before are isolated first.
     private func deliverFresh(_ batch: UnsafeMutableBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) {
         var kept = 0
+        // Filtered-out messages behind one that is called are settled only once that call is
+        // (their partition is not held after it): a stored offset never passes a failure.
+        var filteredBehindCalls: [UnsafeMutablePointer<rd_kafka_message_t>] = []
+        defer {
+            for message in filteredBehindCalls where !progress.isHeld(message.pointee.partition) {
+                advance(message.pointee.partition, to: message.pointee.offset + 1, pending: false)
+            }
+        }
         // Messages that cannot be delivered are dead-lettered before the call, in order: they
         // crashed the host too often, or they are not text for a string function.
         for message in batch where !progress.isHeld(message.pointee.partition) {
             switch disposition(message) {
+            case .filteredOut:
+                filteredCount.wrappingAdd(1, ordering: .relaxed)
+                if kept == 0 {
+                    advance(message.pointee.partition, to: message.pointee.offset + 1, pending: false)
+                } else {
+                    filteredBehindCalls.append(message)
+                }
             case .deadLetterCrashed:
                 let count = crashCount(message)
                 deadLetter([message], reason: .crashed, error: DeadLetterReason.crashedError(times: count), attempts: count)
@@ -551,11 +577,13 @@ final class TriggerListener: @unchecked Sendable {
         crashes?.forget(message)
     }
 
-    /// What becomes of a fresh message, whoever calls the function: dead-lettered without a
-    /// call when it crashed the host too often or is not text for a string function; called
-    /// alone when it crashed the host before; else called.
+    /// What becomes of a fresh message, whoever calls the function: settled without a call when
+    /// it matches none of the trigger's filters; dead-lettered without a call when it crashed
+    /// the host too often or is not text for a string function; called alone when it crashed
+    /// the host before; else called.
     @inline(__always)
     private func disposition(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> InvocationLane.Disposition {
+        if let filter, !filter.matches(message) { return .filteredOut }
         let crashes = crashCount(message)
         if crashes >= maxCrashesPerMessage { return .deadLetterCrashed }
         if function.trigger.dataType == .string, let payload = message.pointee.payload,
@@ -646,6 +674,8 @@ final class TriggerListener: @unchecked Sendable {
             logger.warning("Leaving the consumer group of '\(function.name)' failed: \(String(cString: rd_kafka_err2str(closed)))")
         }
         progress.resetAll()
+        let filtered = filteredCount.load(ordering: .relaxed)
+        if filtered > 0 { logger.info("'\(function.name)' left out \(filtered) message(s) that matched none of its filters (settled without a call)") }
         if commit == RD_KAFKA_RESP_ERR_NO_ERROR || commit == RD_KAFKA_RESP_ERR__NO_OFFSET { journal?.clearSettled() }
         rd_kafka_queue_destroy(queue)
         rd_kafka_destroy(consumer)

@@ -164,6 +164,13 @@ final class ConcurrentDispatcher: @unchecked Sendable {
         onSettled()
     }
 
+    /// Settles a message no lane needs to see (it matched none of the trigger's filters), on
+    /// the consuming thread, in its place among the partition's offsets.
+    func settleWithoutInvocation(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
+        tracker.dispatched(partition: message.pointee.partition, offset: message.pointee.offset)
+        settle(message)
+    }
+
     /// A message is given up unsettled: its offset is not stored past it.
     private func drop(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
         tracker.dropped(partition: message.pointee.partition, offset: message.pointee.offset)
