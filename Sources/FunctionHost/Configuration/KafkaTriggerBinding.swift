@@ -20,6 +20,9 @@ public struct KafkaTriggerBinding: Sendable {
     public var maxQueuedMessages: Int = Ordering.defaultMaxQueuedMessages
     /// `filters`: only messages matching one of them are invoked (see ``MessageFilter``); nil: all.
     public var filter: MessageFilter?
+    /// `maxRecordAge` (hh:mm:ss): records older than this (by their Kafka timestamp) when consumed
+    /// are dead-lettered (reason `record-age`) without a call; nil: any age.
+    public var maxRecordAgeSeconds: Double?
     /// Where the binding sits in function.json (`bindings[0]`), for messages about its fields.
     public var path: String = "bindings[0]"
 
@@ -29,7 +32,7 @@ public struct KafkaTriggerBinding: Sendable {
     /// The kafkaTrigger binding's fields.
     static let fields = KnownFields(
         used: ["type", "direction", "name", "topic", "consumerGroup", "cardinality", "dataType", "eventFormat", "ordering",
-               "maxConcurrency", "maxQueuedMessages", "filters"] + KafkaConnection.fieldNames,
+               "maxConcurrency", "maxQueuedMessages", "filters", "maxRecordAge"] + KafkaConnection.fieldNames,
         unsupported: KafkaConnection.unsupportedFields.merging([
             "lagThreshold": "it drives Azure's scale controller; a swiftfunc host runs one consumer per function and does not scale out",
         ], uniquingKeysWith: { first, _ in first }))
@@ -63,6 +66,15 @@ public struct KafkaTriggerBinding: Sendable {
             trigger.maxQueuedMessages = queued
         }
         trigger.filter = try MessageFilter.parse(binding)
+        if let text = try binding.string("maxRecordAge") {
+            guard let seconds = parseTimeSpan(text) else {
+                throw binding.error("maxRecordAge", "'\(text)' is not a time span; write it as hh:mm:ss or d.hh:mm:ss (e.g. \"01:00:00\")")
+            }
+            guard seconds >= 1 && seconds <= 365 * 86_400 else {
+                throw binding.error("maxRecordAge", "must be from 00:00:01 to 365.00:00:00, not '\(text)'")
+            }
+            trigger.maxRecordAgeSeconds = seconds
+        }
         trigger.path = binding.path
         return trigger
     }

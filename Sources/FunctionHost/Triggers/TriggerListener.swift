@@ -42,6 +42,8 @@ final class TriggerListener: @unchecked Sendable {
     /// Messages that matched none of the trigger's `filters`: settled without a call.
     let filteredCount = Atomic<Int>(0)
     private let filter: MessageFilter?
+    /// The trigger's `maxRecordAge` in milliseconds; nil: any age.
+    private let maxRecordAgeMs: Int64?
     /// The last error librdkafka reported for this consumer, for the health report.
     let lastClientError = Mutex<String?>(nil)
     /// Held while the consumer handle may be used from another thread (the health probe).
@@ -86,6 +88,7 @@ final class TriggerListener: @unchecked Sendable {
         self.retry = retry
         self.logger = logger
         filter = function.trigger.filter
+        maxRecordAgeMs = function.trigger.maxRecordAgeSeconds.map { Int64($0 * 1000) }
         flushFunction = library.flushFunction.map { unsafeBitCast($0, to: FlushFunction.self) }
         deadLetters = try DeadLetterWriter(function: function, producers: producers)
         fetchCapacity = function.trigger.cardinality == .many ? options.maxBatchSize : Self.fetchSizeForOne
@@ -384,6 +387,9 @@ final class TriggerListener: @unchecked Sendable {
                 deadLetter([message], reason: .crashed, error: DeadLetterReason.crashedError(times: count), attempts: count)
             case .deadLetterInvalidText:
                 deadLetter([message], reason: .invalidUTF8, error: DeadLetterReason.invalidTextError, attempts: 0)
+            case .deadLetterRecordAge:
+                deadLetter([message], reason: .recordAge,
+                           error: DeadLetterReason.recordAgeError(message, maxSeconds: function.trigger.maxRecordAgeSeconds ?? 0), attempts: 0)
             case .invoke, .invokeAlone:
                 batch[kept] = message
                 kept += 1
@@ -584,6 +590,7 @@ final class TriggerListener: @unchecked Sendable {
     @inline(__always)
     private func disposition(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> InvocationLane.Disposition {
         if let filter, !filter.matches(message) { return .filteredOut }
+        if let maxRecordAgeMs, RecordAge.isOlder(message, thanMs: maxRecordAgeMs) { return .deadLetterRecordAge }
         let crashes = crashCount(message)
         if crashes >= maxCrashesPerMessage { return .deadLetterCrashed }
         if function.trigger.dataType == .string, let payload = message.pointee.payload,

@@ -16,6 +16,8 @@ final class ConcurrentDispatcher: @unchecked Sendable {
     let deadLetters: DeadLetterWriter
     let retry: RetryPolicy
     let logger: Logger
+    /// The trigger's `maxRecordAge`, for the dead-letter error text.
+    let maxRecordAgeSeconds: Double?
     private let ordering: Ordering
     private let topic: String
     private let crashes: CrashLedger?
@@ -41,6 +43,7 @@ final class ConcurrentDispatcher: @unchecked Sendable {
         deadLetterTopic = function.deadLetterTopic
         topic = function.trigger.topic
         ordering = function.trigger.ordering
+        maxRecordAgeSeconds = function.trigger.maxRecordAgeSeconds
         self.deadLetters = deadLetters
         self.retry = retry
         self.logger = logger
