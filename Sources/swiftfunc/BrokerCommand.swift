@@ -22,12 +22,12 @@ struct BrokerCommand: ParsableCommand {
     var controlStdin = false
 
     func validate() throws {
-        guard partitions > 0 else { throw ValidationError("--partitions must be at least 1") }
+        guard (1...1_000).contains(partitions) else { throw ValidationError("--partitions must be from 1 to 1000, not \(partitions)") }
     }
 
     func run() throws {
         let broker = try EmbeddedBroker()
-        for name in topic { try broker.createTopic(name, partitions: partitions) }
+        try broker.createTopics(topic, partitions: partitions)
         say(broker.bootstrapServers)
         printError(EmbeddedBroker.notice)
         if !topic.isEmpty { printError("Topics: \(topic.joined(separator: ", ")) (\(partitions) partitions each)") }

@@ -35,7 +35,7 @@ struct StartCommand: ParsableCommand {
     var brokerOverride: String?
 
     func validate() throws {
-        guard partitions > 0 else { throw ValidationError("--partitions must be at least 1") }
+        guard (1...1_000).contains(partitions) else { throw ValidationError("--partitions must be from 1 to 1000, not \(partitions)") }
     }
 
     func run() throws {
@@ -46,10 +46,17 @@ struct StartCommand: ParsableCommand {
             try host(root: root, logger: logger, brokerOverride: brokerOverride, crashProtection: URL(fileURLWithPath: workerStateDirectory))
             return
         }
+        // A configuration every worker would refuse is refused here, before any worker starts.
+        do {
+            _ = try HostConfiguration.load(scriptRoot: root)
+            _ = try AppSettings.load(scriptRoot: root)
+        } catch let error as ConfigurationError {
+            throw ValidationError("\(error)")
+        }
         var broker: EmbeddedBroker?
         if embeddedBroker {
             let started = try EmbeddedBroker()
-            for topic in FunctionAppHost.topics(scriptRoot: root) { try started.createTopic(topic, partitions: partitions) }
+            try started.createTopics(FunctionAppHost.topics(scriptRoot: root), partitions: partitions)
             broker = started
             say("Embedded broker: \(started.bootstrapServers)")
             say("  \(EmbeddedBroker.notice)")

@@ -57,7 +57,7 @@ struct ConfigurationTests {
 
     @Test("host.json rejects values it cannot use, naming the field")
     func hostRejects() throws {
-        #expect(throws: ConfigurationError(file: "host.json", field: "extensions.kafka.maxBatchSize", "must be greater than 0, not 0")) {
+        #expect(throws: ConfigurationError(file: "host.json", field: "extensions.kafka.maxBatchSize", "must be from 1 to 10000, not 0")) {
             try parseHost(#"{ "extensions": { "kafka": { "maxBatchSize": 0 } } }"#)
         }
         #expect(throws: ConfigurationError(file: "host.json", field: "extensions.kafka.autoOffsetReset", "unknown value 'middle'; use Earliest or Latest")) {
@@ -96,7 +96,7 @@ struct ConfigurationTests {
         #expect(throws: ConfigurationError(file: "functions/Fn/function.json", field: "bindings[0].maxConcurrency", "must be from 1 to 1024, not 0")) {
             try parseFunction(#"{ "bindings": [ { "type": "kafkaTrigger", "brokerList": "b", "topic": "t", "maxConcurrency": 0 } ] }"#)
         }
-        #expect(throws: ConfigurationError(file: "functions/Fn/function.json", field: "bindings[0].maxQueuedMessages", "must be at least 1, not -5")) {
+        #expect(throws: ConfigurationError(file: "functions/Fn/function.json", field: "bindings[0].maxQueuedMessages", "must be from 1 to 100000, not -5")) {
             try parseFunction(#"{ "bindings": [ { "type": "kafkaTrigger", "brokerList": "b", "topic": "t", "maxQueuedMessages": -5 } ] }"#)
         }
     }
@@ -115,17 +115,20 @@ struct ConfigurationTests {
         ("ssl", "gssapi", "ssl", "GSSAPI"),
     ])
     func authMapping(protocolText: String, mode: String, securityProtocol: String, mechanism: String) throws {
+        let tls = try ScriptRoot()
+        for name in ["ca.pem", "cert.pem", "key.pem"] { try tls.write(name, "PEM") }
+        let folder = tls.url.standardizedFileURL.path
         let function = try parseFunction(#"""
             { "bindings": [ { "type": "kafkaTrigger", "brokerList": "b:9093", "topic": "t",
               "protocol": "\#(protocolText)", "authenticationMode": "\#(mode)", "username": "$ConnectionString",
-              "password": "%EventHubPassword%", "sslCaLocation": "/ca.pem", "sslCertificateLocation": "/cert.pem",
-              "sslKeyLocation": "/key.pem", "sslKeyPassword": "secret" } ] }
+              "password": "%EventHubPassword%", "sslCaLocation": "\#(folder)/ca.pem", "sslCertificateLocation": "\#(folder)/cert.pem",
+              "sslKeyLocation": "\#(folder)/key.pem", "sslKeyPassword": "secret" } ] }
             """#, environment: ["EventHubPassword": "pw"])
         let properties = Dictionary(function.trigger.connection.librdkafkaProperties, uniquingKeysWith: { $1 })
         #expect(properties == [
             "bootstrap.servers": "b:9093", "security.protocol": securityProtocol, "sasl.mechanisms": mechanism,
-            "sasl.username": "$ConnectionString", "sasl.password": "pw", "ssl.ca.location": "/ca.pem",
-            "ssl.certificate.location": "/cert.pem", "ssl.key.location": "/key.pem", "ssl.key.password": "secret",
+            "sasl.username": "$ConnectionString", "sasl.password": "pw", "ssl.ca.location": "\(folder)/ca.pem",
+            "ssl.certificate.location": "\(folder)/cert.pem", "ssl.key.location": "\(folder)/key.pem", "ssl.key.password": "secret",
         ])
     }
 

@@ -20,6 +20,22 @@ public struct FunctionConfiguration: Sendable {
     /// `flushIntervalSeconds`: how often a function exporting `ENTRY_flush` is asked to make its
     /// pending records durable.
     public var flushIntervalSeconds: Double
+    /// Fields read past (unknown, or Azure's and not supported yet), for the log.
+    public var warnings: [ConfigurationWarning] = []
+
+    /// function.json's top level.
+    static let fields = KnownFields(
+        used: ["scriptFile", "entryPoint", "disabled", "retry", "deadLetterTopic", "flushIntervalSeconds", "bindings"],
+        ignored: ["$schema", "generatedBy", "configurationSource", "excluded"])
+
+    /// Refuses options this process's librdkafka cannot honour (OIDC without libcurl), naming the
+    /// field. Not part of ``load`` so the embedded broker, which drops authentication, still runs
+    /// such a function.
+    /// - Throws: ``ConfigurationError``.
+    public func checkSupportedByLibrdkafka() throws {
+        try trigger.connection.oauthBearer?.checkSupported(file: file, path: trigger.path)
+        for output in outputs { try output.connection.oauthBearer?.checkSupported(file: file, path: output.path) }
+    }
 
     /// The dead-letter topic of a function that names none.
     public static func defaultDeadLetterTopic(topic: String, function: String) -> String { "\(topic).\(function).dlq" }
@@ -39,6 +55,7 @@ public struct FunctionConfiguration: Sendable {
         }
         var trigger: KafkaTriggerBinding?
         var outputs: [KafkaOutputBinding] = []
+        var warnings = fields.warnings(for: json)
         for (index, element) in bindings.enumerated() {
             let path = "bindings[\(index)]"
             guard let dictionary = element as? [String: Any] else {
@@ -57,12 +74,14 @@ public struct FunctionConfiguration: Sendable {
                 if trigger != nil {
                     throw binding.error("type", "a function has exactly one kafkaTrigger binding; this is a second one")
                 }
-                trigger = try KafkaTriggerBinding.parse(binding, function: name, settings: settings)
+                trigger = try KafkaTriggerBinding.parse(binding, function: name, settings: settings, directory: directory)
+                warnings += KafkaTriggerBinding.fields.warnings(for: binding)
             case "kafka":
                 guard direction == "out" else {
                     throw binding.error("direction", "a kafka binding is an output binding: set \"direction\": \"out\"")
                 }
-                outputs.append(try KafkaOutputBinding.parse(binding, settings: settings))
+                outputs.append(try KafkaOutputBinding.parse(binding, settings: settings, directory: directory))
+                warnings += KafkaOutputBinding.fields.warnings(for: binding)
             default:
                 throw binding.error("type", "unknown binding type '\(type)'; use kafkaTrigger, or kafka with direction out")
             }
@@ -80,8 +99,9 @@ public struct FunctionConfiguration: Sendable {
         guard !deadLetterTopic.isEmpty, deadLetterTopic != trigger.topic else {
             throw json.error("deadLetterTopic", "must name a topic other than the trigger's")
         }
-        let flushInterval = try json.int("flushIntervalSeconds") ?? 10
-        guard flushInterval > 0 else { throw json.error("flushIntervalSeconds", "must be greater than 0, not \(flushInterval)") }
+        let flushInterval = try json.int("flushIntervalSeconds", in: 1...3_600) ?? 10
+        let retry = try json.object("retry")
+        if let retry { warnings += RetryPolicy.fields.warnings(for: retry) }
         return FunctionConfiguration(
             name: name,
             file: json.file,
@@ -90,9 +110,10 @@ public struct FunctionConfiguration: Sendable {
             disabled: try json.bool("disabled") ?? false,
             trigger: trigger,
             outputs: outputs,
-            retry: try json.object("retry").map(RetryPolicy.parse),
+            retry: try retry.map(RetryPolicy.parse),
             deadLetterTopic: deadLetterTopic,
-            flushIntervalSeconds: Double(flushInterval)
+            flushIntervalSeconds: Double(flushInterval),
+            warnings: warnings
         )
     }
 }

@@ -9,7 +9,12 @@ enum FunctionDiscovery {
         guard FileManager.default.fileExists(atPath: functions.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw ConfigurationError(file: "functions/", "there is no functions/ folder in \(scriptRoot.path); put each function in functions/NAME/ with a function.json and its library")
         }
-        let entries = try FileManager.default.contentsOfDirectory(at: functions, includingPropertiesForKeys: nil)
+        let entries: [URL]
+        do {
+            entries = try FileManager.default.contentsOfDirectory(at: functions, includingPropertiesForKeys: nil)
+        } catch {
+            throw ConfigurationError(file: "functions/", "cannot be listed: \(error.localizedDescription)")
+        }
         return entries
             .filter { FileManager.default.fileExists(atPath: $0.appendingPathComponent("function.json").path) }
             .sorted { $0.lastPathComponent < $1.lastPathComponent }

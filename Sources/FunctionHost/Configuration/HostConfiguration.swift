@@ -24,6 +24,13 @@ public struct HostConfiguration: Sendable {
     /// `swiftfunc.unreachableWarningAfter` (hh:mm:ss): how long a function's cluster may be
     /// unreachable before the host warns (and warns again at that interval).
     public var unreachableWarningSeconds: Double = 30
+    /// Fields read past (unknown, or Azure's and not supported yet), for the log.
+    public var warnings: [ConfigurationWarning] = []
+
+    /// The longest `functionTimeout`: a day. A longer one is a typo (and `-1` says "none").
+    static let maximumFunctionTimeoutSeconds: Double = 86_400
+    /// The longest `swiftfunc.shutdownTimeout`: an hour (a supervisor stops waiting long before).
+    static let maximumShutdownTimeoutSeconds: Double = 3_600
 
     public init() {}
 
@@ -32,20 +39,28 @@ public struct HostConfiguration: Sendable {
     public static func load(scriptRoot: URL) throws -> HostConfiguration {
         let url = scriptRoot.appendingPathComponent("host.json")
         guard FileManager.default.fileExists(atPath: url.path) else { return HostConfiguration() }
-        return try parse(JSONObject.load(url, displayName: "host.json"))
+        return try parse(JSONObject.load(url, displayName: "host.json"), scriptRoot: scriptRoot)
     }
 
-    static func parse(_ json: JSONObject) throws -> HostConfiguration {
+    /// - Parameter scriptRoot: what relative paths in `extensions.kafka.librdkafka` are resolved
+    ///   against (and checked to exist); nil leaves them as written.
+    static func parse(_ json: JSONObject, scriptRoot: URL? = nil) throws -> HostConfiguration {
         var configuration = HostConfiguration()
+        configuration.warnings = hostFields.warnings(for: json)
         if let version = try json.string("version") {
             guard version == "2.0" else { throw json.error("version", "must be \"2.0\", not \"\(version)\"") }
             configuration.version = version
         }
         if let kafka = try json.object("extensions")?.object("kafka") {
-            configuration.kafka = try KafkaOptions.parse(kafka)
+            configuration.kafka = try KafkaOptions.parse(kafka, scriptRoot: scriptRoot)
+            configuration.warnings += KafkaOptions.fields.warnings(for: kafka)
         }
         if let retry = try json.object("retry") {
             configuration.retry = try RetryPolicy.parse(retry)
+            configuration.warnings += RetryPolicy.fields.warnings(for: retry)
+        }
+        if let logging = try json.object("logging") {
+            configuration.warnings += loggingFields.warnings(for: logging)
         }
         if let timeout = try json.string("functionTimeout") {
             if timeout.trimmingCharacters(in: .whitespaces) == "-1" {
@@ -54,23 +69,32 @@ public struct HostConfiguration: Sendable {
                 guard let seconds = parseTimeSpan(timeout), seconds > 0 else {
                     throw json.error("functionTimeout", "'\(timeout)' is not a time span; write it as hh:mm:ss (e.g. \"00:05:00\"), or \"-1\" for none")
                 }
+                guard seconds <= maximumFunctionTimeoutSeconds else {
+                    throw json.error("functionTimeout", "must be from 00:00:01 to 1.00:00:00 (a day), not '\(timeout)'; \"-1\" means none")
+                }
                 configuration.functionTimeoutSeconds = seconds
             }
         }
         if let own = try json.object("swiftfunc") {
-            if let crashes = try own.int("maxCrashesPerMessage") {
-                guard crashes >= 1 else { throw own.error("maxCrashesPerMessage", "must be at least 1, not \(crashes)") }
+            configuration.warnings += swiftfuncFields.warnings(for: own)
+            if let crashes = try own.int("maxCrashesPerMessage", in: 1...1_000) {
                 configuration.maxCrashesPerMessage = crashes
             }
             if let text = try own.string("shutdownTimeout") {
                 guard let seconds = parseTimeSpan(text) else {
                     throw own.error("shutdownTimeout", "'\(text)' is not a time span; write it as hh:mm:ss")
                 }
+                guard seconds <= maximumShutdownTimeoutSeconds else {
+                    throw own.error("shutdownTimeout", "must be from 00:00:00 to 01:00:00, not '\(text)'")
+                }
                 configuration.shutdownTimeoutSeconds = seconds
             }
             if let text = try own.string("unreachableWarningAfter") {
                 guard let seconds = parseTimeSpan(text), seconds > 0 else {
                     throw own.error("unreachableWarningAfter", "'\(text)' is not a time span; write it as hh:mm:ss")
+                }
+                guard seconds <= 86_400 else {
+                    throw own.error("unreachableWarningAfter", "must be from 00:00:01 to 1.00:00:00 (a day), not '\(text)'")
                 }
                 configuration.unreachableWarningSeconds = seconds
             }
@@ -85,6 +109,17 @@ public struct HostConfiguration: Sendable {
         return configuration
     }
 }
+
+/// host.json's top level. Azure Functions' own sections mean nothing to swiftfunc and pass quietly.
+private let hostFields = KnownFields(
+    used: ["version", "logging", "extensions", "retry", "functionTimeout", "swiftfunc"],
+    ignored: ["extensionBundle", "aggregator", "healthMonitor", "managedDependency", "functions", "watchDirectories",
+              "watchFiles", "singleton", "concurrency", "customHandler", "telemetryMode", "languageWorkers", "$schema"])
+
+private let loggingFields = KnownFields(
+    used: ["logLevel"], ignored: ["applicationInsights", "fileLoggingMode", "console", "logStream"])
+
+private let swiftfuncFields = KnownFields(used: ["maxCrashesPerMessage", "shutdownTimeout", "unreachableWarningAfter"])
 
 private let logLevels: [String: Logger.Level] = [
     "trace": .trace, "debug": .debug, "information": .info, "info": .info, "warning": .warning,
@@ -162,32 +197,52 @@ public struct KafkaOptions: Sendable {
         return properties
     }
 
-    static func parse(_ json: JSONObject) throws -> KafkaOptions {
+    /// `extensions.kafka`'s fields. Azure's channel settings are read past: see the README.
+    static let fields = KnownFields(
+        used: ["maxBatchSize", "subscriberIntervalInSeconds", "autoCommitIntervalMs", "autoOffsetReset", "sessionTimeoutMs",
+               "heartbeatIntervalMs", "maxPollIntervalMs", "fetchMaxBytes", "maxPartitionFetchBytes", "metadataMaxAgeMs",
+               "socketKeepaliveEnable", "queuedMinMessages", "queuedMaxMessagesKbytes", "reconnectBackoffMs",
+               "reconnectBackoffMaxMs", "statisticsIntervalMs", "libkafkaDebug", "librdkafka"],
+        ignored: ["executorChannelCapacity", "channelFullRetryIntervalInMs"])
+
+    /// The most events in one call: every consumer and every lane keeps buffers for two
+    /// batches, allocated at start (a billion would be tens of gigabytes before any message).
+    public static let maximumBatchSize = 10_000
+
+    /// The librdkafka properties whose values are file paths: a relative one is resolved
+    /// against the script root, like Azure resolves them against the app's folder.
+    static let pathProperties: Set<String> = [
+        "ssl.ca.location", "ssl.certificate.location", "ssl.key.location", "ssl.keystore.location",
+        "ssl.crl.location", "sasl.kerberos.keytab", "ssl.engine.location",
+    ]
+
+    static func parse(_ json: JSONObject, scriptRoot: URL? = nil) throws -> KafkaOptions {
         var options = KafkaOptions()
-        func positive(_ key: String, _ target: inout Int) throws {
-            guard let value = try json.int(key) else { return }
-            guard value > 0 else { throw json.error(key, "must be greater than 0, not \(value)") }
-            target = value
+        // Each bound is librdkafka's own range for the property it maps to, or tighter where a
+        // larger value only costs memory (documented in the README's host.json table).
+        func read(_ key: String, _ range: ClosedRange<Int>, _ target: inout Int) throws {
+            if let value = try json.int(key, in: range) { target = value }
         }
-        func optionalPositive(_ key: String) throws -> Int? {
-            guard let value = try json.int(key) else { return nil }
-            guard value >= 0 else { throw json.error(key, "must not be negative, not \(value)") }
-            return value
+        try read("maxBatchSize", 1...maximumBatchSize, &options.maxBatchSize)
+        try read("subscriberIntervalInSeconds", 1...300, &options.subscriberIntervalInSeconds)
+        try read("autoCommitIntervalMs", 1...86_400_000, &options.autoCommitIntervalMs)
+        try read("sessionTimeoutMs", 1...3_600_000, &options.sessionTimeoutMs)
+        try read("heartbeatIntervalMs", 1...3_600_000, &options.heartbeatIntervalMs)
+        try read("maxPollIntervalMs", 1...86_400_000, &options.maxPollIntervalMs)
+        try read("fetchMaxBytes", 1...2_147_483_135, &options.fetchMaxBytes)
+        try read("maxPartitionFetchBytes", 1...1_000_000_000, &options.maxPartitionFetchBytes)
+        try read("metadataMaxAgeMs", 1...86_400_000, &options.metadataMaxAgeMs)
+        options.queuedMinMessages = try json.int("queuedMinMessages", in: 1...10_000_000)
+        options.queuedMaxMessagesKbytes = try json.int("queuedMaxMessagesKbytes", in: 1...2_097_151)
+        options.reconnectBackoffMs = try json.int("reconnectBackoffMs", in: 0...3_600_000)
+        options.reconnectBackoffMaxMs = try json.int("reconnectBackoffMaxMs", in: 0...3_600_000)
+        options.statisticsIntervalMs = try json.int("statisticsIntervalMs", in: 0...86_400_000)
+        guard options.heartbeatIntervalMs < options.sessionTimeoutMs else {
+            throw json.error("heartbeatIntervalMs", "must be less than sessionTimeoutMs (\(options.sessionTimeoutMs)), not \(options.heartbeatIntervalMs)")
         }
-        try positive("maxBatchSize", &options.maxBatchSize)
-        try positive("subscriberIntervalInSeconds", &options.subscriberIntervalInSeconds)
-        try positive("autoCommitIntervalMs", &options.autoCommitIntervalMs)
-        try positive("sessionTimeoutMs", &options.sessionTimeoutMs)
-        try positive("heartbeatIntervalMs", &options.heartbeatIntervalMs)
-        try positive("maxPollIntervalMs", &options.maxPollIntervalMs)
-        try positive("fetchMaxBytes", &options.fetchMaxBytes)
-        try positive("maxPartitionFetchBytes", &options.maxPartitionFetchBytes)
-        try positive("metadataMaxAgeMs", &options.metadataMaxAgeMs)
-        options.queuedMinMessages = try optionalPositive("queuedMinMessages")
-        options.queuedMaxMessagesKbytes = try optionalPositive("queuedMaxMessagesKbytes")
-        options.reconnectBackoffMs = try optionalPositive("reconnectBackoffMs")
-        options.reconnectBackoffMaxMs = try optionalPositive("reconnectBackoffMaxMs")
-        options.statisticsIntervalMs = try optionalPositive("statisticsIntervalMs")
+        guard options.maxPollIntervalMs >= options.sessionTimeoutMs else {
+            throw json.error("maxPollIntervalMs", "must be at least sessionTimeoutMs (\(options.sessionTimeoutMs)), not \(options.maxPollIntervalMs)")
+        }
         if let keepalive = try json.bool("socketKeepaliveEnable") { options.socketKeepaliveEnable = keepalive }
         if let reset = try json.string("autoOffsetReset") {
             switch normalizedEnumValue(reset) {
@@ -198,6 +253,12 @@ public struct KafkaOptions: Sendable {
         }
         options.libkafkaDebug = try json.string("libkafkaDebug")
         options.librdkafka = try json.stringMap("librdkafka")
+        if let scriptRoot {
+            for (name, value) in options.librdkafka where pathProperties.contains(name) && !(name == "ssl.ca.location" && value == "probe") {
+                options.librdkafka[name] = try resolvePath(value, against: scriptRoot, folderName: "the script root",
+                                                           file: json.file, field: "\(json.fieldPath("librdkafka")).\(name)")
+            }
+        }
         return options
     }
 }

@@ -72,6 +72,26 @@ struct JSONObject {
         throw error(key, "must be a whole number, not \(describe(value))")
     }
 
+    /// A whole number that must lie in `range`.
+    /// - Throws: ``ConfigurationError`` naming the field and the range, for a value outside it
+    ///   (numbers too large for `Int` included) or one that is not a whole number.
+    func int(_ key: String, in range: ClosedRange<Int>, unit: String = "") throws -> Int? {
+        guard let value = raw(key) else { return nil }
+        let suffix = unit.isEmpty ? "" : " \(unit)"
+        let allowed = "must be from \(range.lowerBound) to \(range.upperBound)\(suffix)"
+        // Outside Int's range NSNumber.intValue wraps; judge such numbers by their double value.
+        if !isBoolean(value), let number = value as? NSNumber, abs(number.doubleValue) >= 9.0e18 {
+            throw error(key, "\(allowed), not \(number.stringValue)")
+        }
+        if let string = value as? String, Int(string.trimmingCharacters(in: .whitespaces)) == nil,
+           let double = Double(string.trimmingCharacters(in: .whitespaces)), double == double.rounded() {
+            throw error(key, "\(allowed), not \(string)")
+        }
+        guard let number = try int(key) else { return nil }
+        guard range.contains(number) else { throw error(key, "\(allowed), not \(number)") }
+        return number
+    }
+
     func bool(_ key: String) throws -> Bool? {
         guard let value = raw(key) else { return nil }
         if isBoolean(value), let flag = value as? Bool { return flag }

@@ -1,3 +1,5 @@
+import Foundation
+
 /// How to reach a Kafka cluster: the broker list plus the authentication and TLS options of a
 /// binding, mapped to the librdkafka properties they mean. Two bindings with equal connections
 /// share one producer.
@@ -11,6 +13,13 @@ public struct KafkaConnection: Hashable, Sendable {
     public var sslCertificateLocation: String?
     public var sslKeyLocation: String?
     public var sslKeyPassword: String?
+    /// `sslCaPEM`, `sslCertificatePEM`, `sslKeyPEM`: the certificates and key themselves, in PEM
+    /// (usually from an app setting), librdkafka's `ssl.ca.pem`, `ssl.certificate.pem`, `ssl.key.pem`.
+    public var sslCaPem: String?
+    public var sslCertificatePem: String?
+    public var sslKeyPem: String?
+    /// `oAuthBearer*`: SASL OAUTHBEARER, with tokens fetched by librdkafka from an OIDC endpoint.
+    public var oauthBearer: OAuthBearer?
 
     public init(brokerList: String) {
         self.brokerList = brokerList
@@ -20,6 +29,7 @@ public struct KafkaConnection: Hashable, Sendable {
     public var isSecured: Bool {
         authenticationMode != nil || securityProtocol != nil || username != nil || password != nil
             || sslCaLocation != nil || sslCertificateLocation != nil || sslKeyLocation != nil || sslKeyPassword != nil
+            || sslCaPem != nil || sslCertificatePem != nil || sslKeyPem != nil || oauthBearer != nil
     }
 
     /// The librdkafka properties for this connection, in a stable order.
@@ -33,11 +43,34 @@ public struct KafkaConnection: Hashable, Sendable {
         if let sslCertificateLocation { properties.append(("ssl.certificate.location", sslCertificateLocation)) }
         if let sslKeyLocation { properties.append(("ssl.key.location", sslKeyLocation)) }
         if let sslKeyPassword { properties.append(("ssl.key.password", sslKeyPassword)) }
+        if let sslCaPem { properties.append(("ssl.ca.pem", sslCaPem)) }
+        if let sslCertificatePem { properties.append(("ssl.certificate.pem", sslCertificatePem)) }
+        if let sslKeyPem { properties.append(("ssl.key.pem", sslKeyPem)) }
+        if let oauthBearer { properties += oauthBearer.librdkafkaProperties }
         return properties
     }
 
+    /// The fields of a binding this type reads (every binding has them).
+    static let fieldNames = [
+        "brokerList", "authenticationMode", "protocol", "username", "password", "sslCaLocation", "sslCertificateLocation",
+        "sslKeyLocation", "sslKeyPassword", "sslCaPEM", "sslCertificatePEM", "sslKeyPEM",
+    ] + OAuthBearer.fieldNames
+
+    /// Azure's connection fields swiftfunc does not support yet, with what to do instead.
+    static let unsupportedFields: [String: String] = [
+        "sslCertificateandKeyPEM": "put the certificate in sslCertificatePEM and the key in sslKeyPEM",
+        "schemaRegistryUrl": "Avro and the schema registry are not supported: the function gets the record's bytes as they are",
+        "schemaRegistryUsername": "Avro and the schema registry are not supported: the function gets the record's bytes as they are",
+        "schemaRegistryPassword": "Avro and the schema registry are not supported: the function gets the record's bytes as they are",
+        "avroSchema": "Avro is not supported: the function gets the record's bytes as they are",
+        "keyAvroSchema": "Avro is not supported: the function gets the key's bytes as they are",
+        "keyDataType": "keys are always bytes (the function decodes them)",
+    ]
+
     /// Reads `brokerList` and the auth/TLS fields of a binding.
-    static func parse(_ binding: JSONObject, settings: AppSettings) throws -> KafkaConnection {
+    /// - Parameters:
+    ///   - directory: the function's folder: relative TLS file paths are resolved against it.
+    static func parse(_ binding: JSONObject, settings: AppSettings, directory: URL) throws -> KafkaConnection {
         func setting(_ key: String) throws -> String? {
             guard let value = try binding.string(key) else { return nil }
             return try settings.resolveSettingOrLiteral(value, file: binding.file, field: binding.fieldPath(key))
@@ -54,10 +87,29 @@ public struct KafkaConnection: Hashable, Sendable {
         }
         connection.username = try setting("username")
         connection.password = try setting("password")
-        connection.sslCaLocation = try setting("sslCaLocation")
-        connection.sslCertificateLocation = try setting("sslCertificateLocation")
-        connection.sslKeyLocation = try setting("sslKeyLocation")
+        func path(_ key: String) throws -> String? {
+            guard let value = try setting(key), !value.isEmpty else { return nil }
+            // librdkafka's "probe" looks for the system's CA certificates itself.
+            if key == "sslCaLocation" && value == "probe" { return value }
+            return try resolvePath(value, against: directory, folderName: "the function's folder functions/\(directory.lastPathComponent)/",
+                                   file: binding.file, field: binding.fieldPath(key))
+        }
+        connection.sslCaLocation = try path("sslCaLocation")
+        connection.sslCertificateLocation = try path("sslCertificateLocation")
+        connection.sslKeyLocation = try path("sslKeyLocation")
         connection.sslKeyPassword = try setting("sslKeyPassword")
+        connection.sslCaPem = try setting("sslCaPEM")
+        connection.sslCertificatePem = try setting("sslCertificatePEM")
+        connection.sslKeyPem = try setting("sslKeyPEM")
+        connection.oauthBearer = try OAuthBearer.parse(binding, settings: settings)
+        if connection.oauthBearer?.method == .oidc {
+            switch connection.authenticationMode {
+            case nil: connection.authenticationMode = .oauthBearer
+            case .oauthBearer: break
+            case let other?:
+                throw binding.error("authenticationMode", "is \(other.rawValue), but oAuthBearerMethod oidc needs OAuthBearer (or no authenticationMode)")
+            }
+        }
         return connection
     }
 }

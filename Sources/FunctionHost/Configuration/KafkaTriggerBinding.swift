@@ -1,3 +1,5 @@
+import Foundation
+
 /// The function's `kafkaTrigger` binding.
 public struct KafkaTriggerBinding: Sendable {
     public var name: String
@@ -16,13 +18,30 @@ public struct KafkaTriggerBinding: Sendable {
     /// `maxQueuedMessages`: consumed messages that may wait for the lanes (ordering `key` or
     /// `unordered`) before the partitions pause until the function catches up.
     public var maxQueuedMessages: Int = Ordering.defaultMaxQueuedMessages
+    /// `filters`: only messages matching one of them are invoked (see ``MessageFilter``); nil: all.
+    public var filter: MessageFilter?
+    /// `maxRecordAge` (hh:mm:ss): records older than this (by their Kafka timestamp) when consumed
+    /// are dead-lettered (reason `record-age`) without a call; nil: any age.
+    public var maxRecordAgeSeconds: Double?
     /// Where the binding sits in function.json (`bindings[0]`), for messages about its fields.
     public var path: String = "bindings[0]"
 
     /// The consumer group of a trigger that names none: stable across restarts, one per function.
     public static func defaultConsumerGroup(function: String) -> String { "swiftfunc-\(function)" }
 
-    static func parse(_ binding: JSONObject, function: String, settings: AppSettings) throws -> KafkaTriggerBinding {
+    /// The kafkaTrigger binding's fields.
+    static let fields = KnownFields(
+        used: ["type", "direction", "name", "topic", "consumerGroup", "cardinality", "dataType", "eventFormat", "ordering",
+               "maxConcurrency", "maxQueuedMessages", "filters", "maxRecordAge"] + KafkaConnection.fieldNames,
+        unsupported: KafkaConnection.unsupportedFields.merging([
+            "lagThreshold": "it drives Azure's scale controller; a swiftfunc host runs one consumer per function and does not scale out",
+        ], uniquingKeysWith: { first, _ in first }))
+
+    /// The most messages that may wait for the lanes (ordering key or unordered): each holds its
+    /// record in memory, so a larger bound is memory nobody sized.
+    public static let maximumQueuedMessages = 100_000
+
+    static func parse(_ binding: JSONObject, function: String, settings: AppSettings, directory: URL) throws -> KafkaTriggerBinding {
         guard let topicField = try binding.string("topic"), !topicField.isEmpty else {
             throw binding.error("topic", "is required: the topic whose messages trigger the function")
         }
@@ -32,7 +51,7 @@ public struct KafkaTriggerBinding: Sendable {
         }
         var trigger = KafkaTriggerBinding(
             name: try binding.string("name") ?? "event",
-            connection: try KafkaConnection.parse(binding, settings: settings),
+            connection: try KafkaConnection.parse(binding, settings: settings, directory: directory),
             topic: topic,
             consumerGroup: (group?.isEmpty ?? true) ? defaultConsumerGroup(function: function) : group!,
             cardinality: try binding.string("cardinality").map { try Cardinality.parse($0, in: binding) } ?? .one,
@@ -40,15 +59,21 @@ public struct KafkaTriggerBinding: Sendable {
         )
         trigger.eventFormat = try binding.string("eventFormat").map { try EventFormat.parse($0, in: binding) } ?? .native
         trigger.ordering = try binding.string("ordering").map { try Ordering.parse($0, in: binding) } ?? .partition
-        if let concurrency = try binding.int("maxConcurrency") {
-            guard (1...Ordering.maximumConcurrency).contains(concurrency) else {
-                throw binding.error("maxConcurrency", "must be from 1 to \(Ordering.maximumConcurrency), not \(concurrency)")
-            }
+        if let concurrency = try binding.int("maxConcurrency", in: 1...Ordering.maximumConcurrency) {
             trigger.maxConcurrency = concurrency
         }
-        if let queued = try binding.int("maxQueuedMessages") {
-            guard queued >= 1 else { throw binding.error("maxQueuedMessages", "must be at least 1, not \(queued)") }
+        if let queued = try binding.int("maxQueuedMessages", in: 1...maximumQueuedMessages) {
             trigger.maxQueuedMessages = queued
+        }
+        trigger.filter = try MessageFilter.parse(binding)
+        if let text = try binding.string("maxRecordAge") {
+            guard let seconds = parseTimeSpan(text) else {
+                throw binding.error("maxRecordAge", "'\(text)' is not a time span; write it as hh:mm:ss or d.hh:mm:ss (e.g. \"01:00:00\")")
+            }
+            guard seconds >= 1 && seconds <= 365 * 86_400 else {
+                throw binding.error("maxRecordAge", "must be from 00:00:01 to 365.00:00:00, not '\(text)'")
+            }
+            trigger.maxRecordAgeSeconds = seconds
         }
         trigger.path = binding.path
         return trigger

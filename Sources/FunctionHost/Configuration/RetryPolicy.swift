@@ -37,20 +37,28 @@ public struct RetryPolicy: Sendable, Equatable {
         }
     }
 
+    /// `retry`'s fields.
+    static let fields = KnownFields(used: ["strategy", "maxRetryCount", "delayInterval", "minimumInterval", "maximumInterval"])
+
+    /// The longest delay between two attempts: a day.
+    static let maximumIntervalSeconds: Double = 86_400
+
     static func parse(_ json: JSONObject) throws -> RetryPolicy {
         guard let strategyText = try json.string("strategy") else {
             throw json.error("strategy", "is required: fixedDelay or exponentialBackoff")
         }
-        guard let maxRetryCount = try json.int("maxRetryCount") else {
+        guard let maxRetryCount = try json.int("maxRetryCount", in: -1...10_000) else {
             throw json.error("maxRetryCount", "is required: retries after the first attempt, or -1 for forever")
         }
-        guard maxRetryCount >= -1 else { throw json.error("maxRetryCount", "must be -1 (forever) or more, not \(maxRetryCount)") }
         func interval(_ key: String) throws -> Double {
             guard let text = try json.string(key) else {
                 throw json.error(key, "is required for strategy \(strategyText), as hh:mm:ss")
             }
             guard let seconds = parseTimeSpan(text) else {
                 throw json.error(key, "'\(text)' is not a time span; write it as hh:mm:ss (e.g. \"00:00:05\")")
+            }
+            guard seconds <= maximumIntervalSeconds else {
+                throw json.error(key, "must be from 00:00:00 to 1.00:00:00 (a day), not '\(text)'")
             }
             return seconds
         }

@@ -1,4 +1,6 @@
 import CRdKafka
+import Foundation
+import Synchronization
 
 /// librdkafka's mock cluster: a real Kafka protocol server on loopback TCP, with consumer groups
 /// and offset commits, living inside this process. For development and tests.
@@ -44,6 +46,26 @@ public final class EmbeddedBroker: @unchecked Sendable {
         if result != RD_KAFKA_RESP_ERR_NO_ERROR && result != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS {
             throw KafkaError(result, while: "creating topic '\(topic)' on the embedded broker")
         }
+    }
+
+    /// Creates every topic of `topics` at once. librdkafka 2.0.2's mock cluster answers one
+    /// creation per turn of its thread's loop (about 125 ms: 64 topics one after another took
+    /// 8-11 s); asked side by side they are all answered in the same turn.
+    /// - Throws: the first ``KafkaError`` of any creation.
+    public func createTopics(_ topics: [String], partitions: Int = EmbeddedBroker.defaultPartitions) throws {
+        let unique = Array(Set(topics))
+        guard unique.count > 1 else { return try unique.forEach { try createTopic($0, partitions: partitions) } }
+        let failures = Mutex<[any Error]>([])
+        let group = DispatchGroup()
+        for topic in unique {
+            group.enter()
+            Thread.detachNewThread {
+                do { try self.createTopic(topic, partitions: partitions) } catch { failures.withLock { $0.append(error) } }
+                group.leave()
+            }
+        }
+        group.wait()
+        if let failure = failures.withLock({ $0.first }) { throw failure }
     }
 
     /// Takes broker `id` (1-based) down or up, to rehearse broker trouble: a down broker closes

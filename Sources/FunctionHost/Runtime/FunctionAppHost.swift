@@ -47,6 +47,7 @@ public final class FunctionAppHost: @unchecked Sendable {
         logger.logLevel = configuration.logLevel
         self.logger = logger
         RDKafkaLog.setHostLogger(logger)
+        for warning in configuration.warnings { logger.warning("\(warning)") }
         self.brokerOverride = brokerOverride
         self.crashProtectionDirectory = crashProtectionDirectory
         self.producers = ProducerPool(options: configuration.kafka)
@@ -75,7 +76,8 @@ public final class FunctionAppHost: @unchecked Sendable {
             var report = FunctionReport(name: name, status: .running)
             do {
                 var function = try FunctionConfiguration.load(directory: directory, scriptRoot: scriptRoot, settings: settings)
-                if let brokerOverride { function = point(function, at: brokerOverride) }
+                for warning in function.warnings { logger.warning("\(warning)") }
+                if let brokerOverride { function = point(function, at: brokerOverride) } else { try function.checkSupportedByLibrdkafka() }
                 report.configuration = function
                 if function.disabled {
                     report.status = .disabled

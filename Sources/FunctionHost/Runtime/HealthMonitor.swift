@@ -55,6 +55,7 @@ final class HealthMonitor: @unchecked Sendable {
                     "state": reachable ? "consuming" : "cluster-unreachable",
                     "since": ISO8601DateFormatter().string(from: states[index].since),
                     "settledMessages": listener.settledCount.load(ordering: .relaxed),
+                    "filteredMessages": listener.filteredCount.load(ordering: .relaxed),
                 ]
                 if let lastError { entry["lastError"] = lastError }
                 entries.append(entry)

@@ -50,7 +50,11 @@ public final class HostSupervisor: @unchecked Sendable {
             let status = process.terminationStatus
             let signaled = process.terminationReason == .uncaughtSignal
             if state.withLock({ $0.stopping }) { return signaled ? 128 + status : status }
-            if !signaled && (status == 0 || status == Self.configurationErrorStatus) { return status }
+            if !signaled && status == Self.configurationErrorStatus {
+                logger.critical("The host process could not start with this configuration (its error is above, naming the file and field); not restarting it. Fix it and start again.")
+                return status
+            }
+            if !signaled && status == 0 { return status }
 
             let cause = signaled ? "was killed by signal \(status) (\(signalName(status)))"
                 : status == FunctionTimeoutWatchdog.exitStatus ? "was stopped by the functionTimeout watchdog" : "exited with status \(status)"

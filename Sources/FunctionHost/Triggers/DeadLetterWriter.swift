@@ -9,12 +9,20 @@ enum DeadLetterReason: String {
     case invalidUTF8 = "invalid-utf8"
     /// It crashed (or timed out) the host `maxCrashesPerMessage` times.
     case crashed
+    /// It was older than the trigger's `maxRecordAge` when it was consumed.
+    case recordAge = "record-age"
 
     /// The `swiftfunc.dlq.error` of a message dead-lettered for invalid UTF-8.
     static let invalidTextError = "the value is not valid UTF-8 and the function's dataType is string (use dataType binary to receive raw bytes); the function was not called"
 
     /// The `swiftfunc.dlq.error` of a message dead-lettered for crashing the host.
     static func crashedError(times: Int) -> String { "crashed or timed out the host \(times) times" }
+
+    /// The `swiftfunc.dlq.error` of a message dead-lettered for its age.
+    static func recordAgeError(_ message: UnsafeMutablePointer<rd_kafka_message_t>, maxSeconds: Double) -> String {
+        let ageMs = RecordAge.nowMs() - rd_kafka_message_timestamp(message, nil)
+        return "the record was \(ageMs / 1000) s old, older than the trigger's maxRecordAge (\(Int(maxSeconds)) s); the function was not called"
+    }
 }
 
 /// Sends messages the function could not process to its dead-letter topic: the original key,

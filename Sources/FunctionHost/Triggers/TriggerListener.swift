@@ -37,8 +37,13 @@ final class TriggerListener: @unchecked Sendable {
     private let eligible: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>>
     private let fetchCapacity: Int
     private let stopRequested = Atomic<Bool>(false)
-    /// Messages settled (succeeded or dead-lettered), for the health report.
+    /// Messages settled (succeeded, dead-lettered or filtered out), for the health report.
     let settledCount = Atomic<Int>(0)
+    /// Messages that matched none of the trigger's `filters`: settled without a call.
+    let filteredCount = Atomic<Int>(0)
+    private let filter: MessageFilter?
+    /// The trigger's `maxRecordAge` in milliseconds; nil: any age.
+    private let maxRecordAgeMs: Int64?
     /// The last error librdkafka reported for this consumer, for the health report.
     let lastClientError = Mutex<String?>(nil)
     /// Held while the consumer handle may be used from another thread (the health probe).
@@ -87,6 +92,8 @@ final class TriggerListener: @unchecked Sendable {
         self.function = function
         self.options = options
         self.logger = logger
+        filter = function.trigger.filter
+        maxRecordAgeMs = function.trigger.maxRecordAgeSeconds.map { Int64($0 * 1000) }
         flushFunction = library.flushFunction.map { unsafeBitCast($0, to: FlushFunction.self) }
         deadLetters = try DeadLetterWriter(function: function, producers: producers)
         failures = FailurePolicy(retry: retry, functionName: function.name, deadLetterTopic: function.deadLetterTopic, logger: logger)
@@ -317,7 +324,14 @@ final class TriggerListener: @unchecked Sendable {
             if resumeAt[partition] == nil { resumeAt[partition] = offset }
             return false
         }
-        if dispatcher.dispatch(message, disposition(message)) {
+        let disposition = disposition(message)
+        if disposition == .filteredOut {
+            filteredCount.wrappingAdd(1, ordering: .relaxed)
+            dispatcher.settleWithoutInvocation(message)
+            nextToDispatch[Int(partition)] = offset + 1
+            return true
+        }
+        if dispatcher.dispatch(message, disposition) {
             nextToDispatch[Int(partition)] = offset + 1
             return true
         }
@@ -361,15 +375,33 @@ final class TriggerListener: @unchecked Sendable {
     /// that are not held. Messages that crashed the host before are isolated first.
     private func deliverFresh(_ batch: UnsafeMutableBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) {
         var kept = 0
+        // Filtered-out messages behind one that is called are settled only once that call is
+        // (their partition is not held after it): a stored offset never passes a failure.
+        var filteredBehindCalls: [UnsafeMutablePointer<rd_kafka_message_t>] = []
+        defer {
+            for message in filteredBehindCalls where !progress.isHeld(message.pointee.partition) {
+                advance(message.pointee.partition, to: message.pointee.offset + 1, pending: false)
+            }
+        }
         // Messages that cannot be delivered are dead-lettered before the call, in order: they
         // crashed the host too often, or they are not text for a string function.
         for message in batch where !progress.isHeld(message.pointee.partition) {
             switch disposition(message) {
+            case .filteredOut:
+                filteredCount.wrappingAdd(1, ordering: .relaxed)
+                if kept == 0 {
+                    advance(message.pointee.partition, to: message.pointee.offset + 1, pending: false)
+                } else {
+                    filteredBehindCalls.append(message)
+                }
             case .deadLetterCrashed:
                 let count = crashCount(message)
                 deadLetter([message], reason: .crashed, error: DeadLetterReason.crashedError(times: count), attempts: count)
             case .deadLetterInvalidText:
                 deadLetter([message], reason: .invalidUTF8, error: DeadLetterReason.invalidTextError, attempts: 0)
+            case .deadLetterRecordAge:
+                deadLetter([message], reason: .recordAge,
+                           error: DeadLetterReason.recordAgeError(message, maxSeconds: function.trigger.maxRecordAgeSeconds ?? 0), attempts: 0)
             case .invoke, .invokeAlone:
                 batch[kept] = message
                 kept += 1
@@ -553,11 +585,14 @@ final class TriggerListener: @unchecked Sendable {
         crashes?.forget(message)
     }
 
-    /// What becomes of a fresh message, whoever calls the function: dead-lettered without a
-    /// call when it crashed the host too often or is not text for a string function; called
-    /// alone when it crashed the host before; else called.
+    /// What becomes of a fresh message, whoever calls the function: settled without a call when
+    /// it matches none of the trigger's filters; dead-lettered without a call when it crashed
+    /// the host too often or is not text for a string function; called alone when it crashed
+    /// the host before; else called.
     @inline(__always)
     private func disposition(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> InvocationLane.Disposition {
+        if let filter, !filter.matches(message) { return .filteredOut }
+        if let maxRecordAgeMs, RecordAge.isOlder(message, thanMs: maxRecordAgeMs) { return .deadLetterRecordAge }
         let crashes = crashCount(message)
         if crashes >= maxCrashesPerMessage { return .deadLetterCrashed }
         if function.trigger.dataType == .string, let payload = message.pointee.payload,
@@ -641,6 +676,8 @@ final class TriggerListener: @unchecked Sendable {
             logger.warning("Leaving the consumer group of '\(function.name)' failed: \(String(cString: rd_kafka_err2str(closed)))")
         }
         progress.resetAll()
+        let filtered = filteredCount.load(ordering: .relaxed)
+        if filtered > 0 { logger.info("'\(function.name)' left out \(filtered) message(s) that matched none of its filters (settled without a call)") }
         // Everything settled is committed: a clean stop leaves nothing to recover.
         if commitError == nil && !revokeCommitFailed { settlement?.remove() }
         rd_kafka_queue_destroy(queue)

@@ -15,6 +15,8 @@ final class ConcurrentDispatcher: @unchecked Sendable {
     let deadLetters: DeadLetterWriter
     let failures: FailurePolicy
     let logger: Logger
+    /// The trigger's `maxRecordAge`, for the dead-letter error text.
+    let maxRecordAgeSeconds: Double?
     private let ordering: Ordering
     private let topic: String
     private let crashes: CrashLedger?
@@ -41,6 +43,7 @@ final class ConcurrentDispatcher: @unchecked Sendable {
         functionName = function.name
         topic = function.trigger.topic
         ordering = function.trigger.ordering
+        maxRecordAgeSeconds = function.trigger.maxRecordAgeSeconds
         self.deadLetters = deadLetters
         failures = FailurePolicy(retry: retry, functionName: function.name, deadLetterTopic: function.deadLetterTopic, logger: logger)
         self.logger = logger
@@ -173,6 +176,13 @@ final class ConcurrentDispatcher: @unchecked Sendable {
         crashes?.forget(message)
         rd_kafka_message_destroy(message)
         onSettled()
+    }
+
+    /// Settles a message no lane needs to see (it matched none of the trigger's filters), on
+    /// the consuming thread, in its place among the partition's offsets.
+    func settleWithoutInvocation(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
+        tracker.dispatched(partition: message.pointee.partition, offset: message.pointee.offset)
+        settle(message)
     }
 
     /// A message is given up unsettled: its offset is not stored past it.

@@ -20,6 +20,11 @@ final class InvocationLane: @unchecked Sendable {
         case deadLetterCrashed
         /// Not UTF-8 for a string function: dead-letter it, do not call.
         case deadLetterInvalidText
+        /// Older than the trigger's `maxRecordAge`: dead-letter it, do not call.
+        case deadLetterRecordAge
+        /// It matches none of the trigger's `filters`: settle it, do not call (never queued:
+        /// the consuming thread settles it at once).
+        case filteredOut
     }
 
     private struct Entry {
@@ -115,6 +120,11 @@ final class InvocationLane: @unchecked Sendable {
                 deadLetter(Array(messages), reason: .crashed, error: DeadLetterReason.crashedError(times: crashes), attempts: crashes)
             case .deadLetterInvalidText:
                 deadLetter(Array(messages), reason: .invalidUTF8, error: DeadLetterReason.invalidTextError, attempts: 0)
+            case .deadLetterRecordAge:
+                deadLetter(Array(messages), reason: .recordAge,
+                           error: DeadLetterReason.recordAgeError(messages[0], maxSeconds: dispatcher.maxRecordAgeSeconds ?? 0), attempts: 0)
+            case .filteredOut:
+                messages.forEach(dispatcher.settle)
             }
             dispatcher.laneTookWork()
         }
