@@ -82,6 +82,32 @@ struct RetryAndDeadLetterTests {
         #expect(committed[0] == placements[3].offset + 1)
     }
 
+    @Test("A message dead-lettered without a call waits for the batch before it: a failure there keeps the offset before the failure")
+    func deadLetterBehindAFailureDoesNotMoveTheOffset() throws {
+        let broker = try EmbeddedBroker()
+        let topic = uniqueName("behind")
+        let function = uniqueName("Behind")
+        try broker.createTopic(topic, partitions: 1)
+        try broker.createTopic("\(topic).\(function).dlq", partitions: 1)
+        let root = try ScriptRoot(hostJSON: #"{ "version": "2.0", "retry": { "strategy": "fixedDelay", "maxRetryCount": 1, "delayInterval": "00:00:30" } }"#)
+        try root.addFunction(function, ScriptRoot.recorderFunction(
+            broker: broker.bootstrapServers, topic: topic, group: function, entryPoint: "record_many", cardinality: "MANY", dataType: "string"))
+        let harness = HostHarness(root: root, broker: broker)
+        try harness.start()
+        try harness.waitForAssignment(function)
+        // One batch: "fail-item" fails, and the invalid UTF-8 value behind it is dead-lettered without a call.
+        let placements = try IndependentClient.produce(broker: broker.bootstrapServers, [
+            OutgoingMessage(topic: topic, value: "a", partition: 0),
+            OutgoingMessage(topic: topic, value: "fail-item", partition: 0),
+            OutgoingMessage(topic: topic, value: [0x66, 0xFF, 0x66], partition: 0),
+            OutgoingMessage(topic: topic, value: "b", partition: 0),
+        ])
+        try waitUntil("the failure to be held for a retry") { harness.log.contains("Attempt 1 failed; trying again in 30 s") }
+        harness.stop()
+        let committed = try IndependentClient.committed(broker: broker.bootstrapServers, group: function, topic: topic, partitions: 1)
+        #expect(committed[0] == placements[1].offset, "the failed message is not settled: nothing past it is committed")
+    }
+
     @Test("When the dead-letter send fails the partition does not move, and the host says so loudly")
     func failedDeadLetterHoldsPartition() throws {
         let broker = try EmbeddedBroker()

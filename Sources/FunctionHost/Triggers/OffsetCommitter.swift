@@ -44,6 +44,12 @@ final class OffsetCommitter {
         partitions[partition]!.storable = max(partitions[partition]!.storable, offset)
     }
 
+    /// Nanoseconds until settled offsets not yet sent are due to be committed; nil when none wait.
+    func timeUntilNextCommit(now: UInt64) -> UInt64? {
+        guard partitions.values.contains(where: { $0.storable > $0.sent }) else { return nil }
+        return lastCommit + intervalNs > now ? lastCommit + intervalNs - now : 0
+    }
+
     /// Sends an asynchronous commit of what moved, when the interval has passed.
     func commitIfDue(_ consumer: OpaquePointer) {
         let now = monotonicNanoseconds()

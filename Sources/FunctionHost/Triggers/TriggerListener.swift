@@ -209,7 +209,11 @@ final class TriggerListener: @unchecked Sendable {
             let room = min(fetchCapacity, 2 * fetchCapacity - carried)
             let count = carried + fetch(into: fetched + carried, capacity: room, timeoutMs: carried > 0 ? 0 : pollTimeoutMs())
             carried = 0
-            guard count > 0 else { continue }
+            guard count > 0 else {
+                // Nothing new: settled offsets still go out on the commit interval.
+                committer.commitIfDue(consumer)
+                continue
+            }
             let eligibleCount = collectEligible(count)
             var carry = UnsafeMutableBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>(start: eligible, count: 0)
             if eligibleCount > 0 {
@@ -265,6 +269,7 @@ final class TriggerListener: @unchecked Sendable {
         var wait = UInt64(options.subscriberIntervalInSeconds) * 1_000_000_000
         let now = monotonicNanoseconds()
         if let untilAttempt = progress.timeUntilNextAttempt(now: now) { wait = min(wait, untilAttempt) }
+        if let untilCommit = committer.timeUntilNextCommit(now: now) { wait = min(wait, untilCommit) }
         if flushFunction != nil && progress.hasPending {
             let interval = UInt64(function.flushIntervalSeconds * 1e9)
             wait = min(wait, lastFlush + interval > now ? lastFlush + interval - now : 0)
@@ -379,14 +384,27 @@ final class TriggerListener: @unchecked Sendable {
         // (their partition is not held after it): a stored offset never passes a failure.
         var filteredBehindCalls: [UnsafeMutablePointer<rd_kafka_message_t>] = []
         defer {
-            for message in filteredBehindCalls where !progress.isHeld(message.pointee.partition) {
+            for message in filteredBehindCalls where !progress.isHeld(message.pointee.partition)
+                && !progress.isSettled(message.pointee.partition, offset: message.pointee.offset) {
                 advance(message.pointee.partition, to: message.pointee.offset + 1, pending: false)
             }
         }
-        // Messages that cannot be delivered are dead-lettered before the call, in order: they
-        // crashed the host too often, or they are not text for a string function.
+        // Messages that cannot be delivered are dead-lettered in order: the messages gathered for
+        // the call before one are invoked first, so its offset is never stored before theirs are
+        // settled (and after a failure there, its held partition refetches it later).
         for message in batch where !progress.isHeld(message.pointee.partition) {
-            switch disposition(message) {
+            let disposition = disposition(message)
+            switch disposition {
+            case .deadLetterCrashed, .deadLetterInvalidText, .deadLetterRecordAge:
+                if kept > 0 {
+                    invoke(UnsafeMutableBufferPointer(rebasing: batch[0..<kept]))
+                    kept = 0
+                    if progress.isHeld(message.pointee.partition) { continue }
+                }
+            case .filteredOut, .invoke, .invokeAlone:
+                break
+            }
+            switch disposition {
             case .filteredOut:
                 filteredCount.wrappingAdd(1, ordering: .relaxed)
                 if kept == 0 {
@@ -407,8 +425,12 @@ final class TriggerListener: @unchecked Sendable {
                 kept += 1
             }
         }
-        guard kept > 0 else { return }
-        let ready = UnsafeMutableBufferPointer(rebasing: batch[0..<kept])
+        if kept > 0 { invoke(UnsafeMutableBufferPointer(rebasing: batch[0..<kept])) }
+    }
+
+    /// Calls the function with `ready` (fresh messages of partitions not held, in order) and
+    /// settles, holds or isolates them by the outcome.
+    private func invoke(_ ready: UnsafeMutableBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) {
         // A batch holding a message that crashed the host before is delivered one message at a
         // time, so the next crash points at the culprit alone.
         if ready.count > 1, ready.contains(where: { crashCount($0) > 0 }) {
