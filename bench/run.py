@@ -298,7 +298,11 @@ class Bench:
         env = dict(os.environ, BrokerList=address, BENCH_EXPECTED=str(messages), BENCH_RESULT=result)
         kind = contender["kind"]
         if kind == "raw":
-            return [args.raw, address, topic, group, str(messages), result, contender["mode"]], env
+            properties = contender.get("librdkafka", {})
+            if properties == "host":
+                properties = HOST_CONSUMER_PROPERTIES
+            return [args.raw, address, topic, group, str(messages), result, contender["mode"]] + \
+                [f"{name}={value}" for name, value in properties.items()], env
         if kind == "python":
             return ["/usr/bin/python3", os.path.join(HERE, "python_consumer.py"), address, topic, group,
                     str(messages), result], env
@@ -552,6 +556,8 @@ CONTENDERS = [
      "what": "C, librdkafka batch fetch, offsets stored per batch"},
     {"name": "raw-poll", "kind": "raw", "mode": "poll",
      "what": "C, librdkafka poll + offset store per message"},
+    {"name": "raw-host-props", "kind": "raw", "mode": "batch", "librdkafka": "host",
+     "what": "C, batch fetch, with the consumer properties the host sets (the fair control)"},
     {"name": "host-swift-many", "kind": "host", "language": "swift", "cardinality": "MANY",
      "what": "swiftfunc, no-op Swift function, MANY (batch 1000)"},
     {"name": "host-swift-one", "kind": "host", "language": "swift", "cardinality": "ONE",
@@ -572,6 +578,17 @@ CONTENDERS = [
     {"name": "python", "kind": "python",
      "what": "Python confluent-kafka, no-op function, store per message"},
 ]
+# What the host sets on every consumer beyond librdkafka's defaults that bears on fetching
+# (HostConfiguration.consumerProperties and MockClusterDetection), for the raw-host-props control:
+# the host must keep up with a C consumer configured as it is, not only with librdkafka's defaults.
+HOST_CONSUMER_PROPERTIES = {
+    "topic.metadata.refresh.interval.ms": "50",
+    "fetch.wait.max.ms": "5",
+    "fetch.max.bytes": "52428800",
+    "max.partition.fetch.bytes": "1048576",
+    "enable.partition.eof": "false",
+}
+
 # The -md50 rows: librdkafka 2.0.2 looks at a partition that stopped fetching because the local
 # queue held queued.min.messages only when its broker thread wakes up, which with nothing else to
 # do is at the end of its fixed 1000 ms serve period (rd_kafka_max_block_ms); a metadata request
@@ -998,6 +1015,11 @@ def report(args, contenders, results, latencies, orderings, ordering_failures, o
         if throughput(name) and raw:
             ratio = throughput(name) / raw
             target(f"{name} >= {floor} x raw", ratio >= floor, f"{ratio:.2f} x")
+    control = throughput("raw-host-props")
+    for name, floor in [("host-swift-many", 1.0), ("host-swift-one", 0.9)]:
+        if throughput(name) and control:
+            ratio = throughput(name) / control
+            target(f"{name} >= {floor} x raw-host-props (same properties as the host)", ratio >= floor, f"{ratio:.2f} x")
     for name in ("host-swift-many", "host-swift-one", "host-c-many", "host-c-one"):
         if throughput(name) and python:
             ratio = throughput(name) / python
