@@ -24,6 +24,8 @@ public struct HostConfiguration: Sendable {
     /// `swiftfunc.unreachableWarningAfter` (hh:mm:ss): how long a function's cluster may be
     /// unreachable before the host warns (and warns again at that interval).
     public var unreachableWarningSeconds: Double = 30
+    /// `swiftfunc.http` and `logging.format` (Operations/OperationsConfiguration.swift).
+    public var operations = OperationsConfiguration()
 
     public init() {}
 
@@ -75,6 +77,7 @@ public struct HostConfiguration: Sendable {
                 configuration.unreachableWarningSeconds = seconds
             }
         }
+        configuration.operations = try OperationsConfiguration.parse(json)
         if let level = try json.object("logging")?.object("logLevel")?.string("default") {
             guard let parsed = logLevels[normalizedEnumValue(level)] else {
                 throw ConfigurationError(file: json.file, field: "logging.logLevel.default",

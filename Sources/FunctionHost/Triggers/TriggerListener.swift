@@ -25,14 +25,14 @@ final class TriggerListener: @unchecked Sendable {
     }
 
     let function: FunctionConfiguration
-    private let options: KafkaOptions
+    let options: KafkaOptions
     private let retry: RetryPolicy
-    private let logger: Logger
+    let logger: Logger
     /// Calls the function from the consuming thread (ordering `partition`).
-    private let invoker: Invoker
+    let invoker: Invoker
     private var context: InvocationContext { invoker.context }
     private let flushFunction: FlushFunction?
-    private let deadLetters: DeadLetterWriter
+    let deadLetters: DeadLetterWriter
     private let fetched: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
     private let eligible: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>>
     private let fetchCapacity: Int
@@ -42,13 +42,13 @@ final class TriggerListener: @unchecked Sendable {
     /// The last error librdkafka reported for this consumer, for the health report.
     let lastClientError = Mutex<String?>(nil)
     /// Held while the consumer handle may be used from another thread (the health probe).
-    private let handleLock = Mutex<Bool>(true)
+    let handleLock = Mutex<Bool>(true)
     private let finished = DispatchSemaphore(value: 0)
-    private var progress = PartitionProgress()
+    var progress = PartitionProgress()
     /// Partitions this member owns right now. A fetch can hold messages taken from the queue
     /// before a revocation was served in the same call; those are dropped (their new owner
     /// starts from the committed offset), never processed by a member that gave them up.
-    private var assigned = Set<Int32>()
+    var assigned = Set<Int32>()
     /// Messages of the current fetch kept for a retry: not destroyed with the fetch.
     private var retainedThisFetch: Set<UnsafeMutablePointer<rd_kafka_message_t>> = []
     private var lastFlush = monotonicNanoseconds()
@@ -56,20 +56,22 @@ final class TriggerListener: @unchecked Sendable {
     let journal: InvocationJournal?
     private let crashes: CrashLedger?
     private let maxCrashesPerMessage: Int
-    private var consumer: OpaquePointer!
-    private var queue: OpaquePointer!
+    var consumer: OpaquePointer!
+    var queue: OpaquePointer!
     /// The trigger's topic as a C string, for partition lists.
-    private let topicName: UnsafeMutablePointer<CChar>
+    let topicName: UnsafeMutablePointer<CChar>
     /// Ordering `key` or `unordered`: the lanes that call the function; nil for `partition`,
     /// where the consuming thread calls it.
-    private var dispatcher: ConcurrentDispatcher?
+    var dispatcher: ConcurrentDispatcher?
     /// Per partition, the offset after the last message handed to a lane (-1: none yet).
     private var nextToDispatch: [Int64] = []
     /// The lanes were full: every assigned partition is paused until they have room again.
-    private var pausedForBackpressure = false
+    var pausedForBackpressure = false
     /// While paused for backpressure: per partition, the first message that was fetched but not
     /// handed to a lane, where consumption continues.
     private var resumeAt: [Int32: Int64] = [:]
+    /// Counters, owned partitions and operator requests for the operations endpoint (Operations/).
+    let operations = ListenerOperations()
 
     /// Events fetched at once for a ONE function (each still gets its own call).
     static let fetchSizeForOne = 512
@@ -181,7 +183,8 @@ final class TriggerListener: @unchecked Sendable {
     private func run() {
         var carried = 0
         while !stopRequested.load(ordering: .relaxed) {
-            attemptDueHeldPartitions()
+            serviceOperations(carried: carried)
+            if operations.state == .running { attemptDueHeldPartitions() }
             flushIfDue()
             // Messages carried over from the previous fetch come first; new ones join them
             // without waiting when some are already there.
@@ -239,11 +242,14 @@ final class TriggerListener: @unchecked Sendable {
                 count += max(0, rd_kafka_consume_batch_queue(queue, 0, buffer + 1, capacity - 1))
             }
         }
+        if count > 0 { operations.consumed(count) }
         return max(0, count)
     }
 
     private func pollTimeoutMs() -> Int32 {
         var wait = UInt64(options.subscriberIntervalInSeconds) * 1_000_000_000
+        // Paused by the operator: retries wait too.
+        if operations.state != .running { return Int32(clamping: wait / 1_000_000) }
         let now = monotonicNanoseconds()
         if let untilAttempt = progress.timeUntilNextAttempt(now: now) { wait = min(wait, untilAttempt) }
         if flushFunction != nil && progress.hasPending {
@@ -277,7 +283,8 @@ final class TriggerListener: @unchecked Sendable {
 
     private func runConcurrent(_ dispatcher: ConcurrentDispatcher) {
         while !stopRequested.load(ordering: .relaxed) {
-            if pausedForBackpressure && dispatcher.hasRoom { resumeAfterBackpressure() }
+            serviceOperations(carried: 0)
+            if pausedForBackpressure && dispatcher.hasRoom && operations.state == .running { resumeAfterBackpressure() }
             // While lanes work, poll often enough that their settled offsets are stored soon.
             let busy = pausedForBackpressure || dispatcher.inFlight > 0
             let count = fetch(into: fetched, capacity: fetchCapacity, timeoutMs: busy ? 50 : pollTimeoutMs())
@@ -441,6 +448,7 @@ final class TriggerListener: @unchecked Sendable {
                 continue
             }
             let messages = held.messages
+            invoker.statistics.recordRetry()
             let outcome: InvocationOutcome = messages.withUnsafeBufferPointer { attempt($0) }
             var stillFailed: [UnsafeMutablePointer<rd_kafka_message_t>] = []
             for (index, message) in messages.enumerated() {
@@ -579,7 +587,7 @@ final class TriggerListener: @unchecked Sendable {
     }
 
     /// Asks the function to make its pending records durable; on success they can be committed.
-    private func flush(reason: String) {
+    func flush(reason: String) {
         lastFlush = monotonicNanoseconds()
         guard let flushFunction, progress.hasPending else { return }
         context.begin(invocationID: Invoker.nextInvocationID())
@@ -594,7 +602,7 @@ final class TriggerListener: @unchecked Sendable {
         }
     }
 
-    private func storeOffsets() {
+    func storeOffsets() {
         let offsets: [(partition: Int32, offset: Int64)]
         if let dispatcher {
             offsets = dispatcher.takeOffsetsToStore()
@@ -602,6 +610,7 @@ final class TriggerListener: @unchecked Sendable {
             offsets = progress.takeOffsetsToStore()
         }
         guard !offsets.isEmpty else { return }
+        operations.stored(offsets)
         withPartitionList(offsets) { list in
             let result = rd_kafka_offsets_store(consumer, list)
             if result != RD_KAFKA_RESP_ERR_NO_ERROR {
@@ -611,7 +620,7 @@ final class TriggerListener: @unchecked Sendable {
         }
     }
 
-    private func withPartitionList<R>(_ entries: [(partition: Int32, offset: Int64)], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> R) -> R {
+    func withPartitionList<R>(_ entries: [(partition: Int32, offset: Int64)], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> R) -> R {
         let list = rd_kafka_topic_partition_list_new(Int32(entries.count))!
         defer { rd_kafka_topic_partition_list_destroy(list) }
         for entry in entries {
@@ -658,6 +667,7 @@ final class TriggerListener: @unchecked Sendable {
     fileprivate func rebalance(_ error: rd_kafka_resp_err_t, _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
         let cooperative = String(cString: rd_kafka_rebalance_protocol(consumer)) == "COOPERATIVE"
         let numbers = partitionNumbers(partitions)
+        operations.rebalanced(assigned: error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, partitions: numbers)
         switch error {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             numbers.forEach { progress.reset($0) }
@@ -670,8 +680,8 @@ final class TriggerListener: @unchecked Sendable {
             } else {
                 _ = rd_kafka_assign(consumer, partitions)
             }
-            // The lanes are full: the new partitions wait with the others.
-            if pausedForBackpressure, let partitions { _ = rd_kafka_pause_partitions(consumer, partitions) }
+            // The lanes are full, or the operator paused the function: the new partitions wait with the others.
+            if pausedForBackpressure || operations.state != .running, let partitions { _ = rd_kafka_pause_partitions(consumer, partitions) }
         default:
             // Revoked: nothing is in flight (this runs between fetches). Make pending records
             // durable, store and commit what is settled so the next owner starts right after

@@ -29,7 +29,7 @@ final class InvocationLane: @unchecked Sendable {
 
     let index: Int
     let capacity: Int
-    private let invoker: Invoker
+    let invoker: Invoker
     private unowned let dispatcher: ConcurrentDispatcher
     private let batchLimit: Int
     private let condition = NSCondition()
@@ -166,6 +166,7 @@ final class InvocationLane: @unchecked Sendable {
             let delay = dispatcher.retry.delaySeconds(afterFailures: failures)
             dispatcher.logger.error("Function '\(dispatcher.functionName)' failed at \(description): \(lastError). Attempt \(failures) failed; trying again in \(delay) s (messages of the same key wait; the partition's offset is not committed past it before it is settled).")
             guard dispatcher.wait(seconds: delay, unlessGivingUp: failed) else { return }
+            invoker.statistics.recordRetry()
             let retried = failed.withUnsafeBufferPointer { invoker.attempt($0) }
             (failed, lastError) = settleSucceeded(failed, retried)
             if failed.isEmpty { return }
