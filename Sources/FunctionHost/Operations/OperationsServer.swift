@@ -79,7 +79,9 @@ public final class OperationsServer: @unchecked Sendable {
             self.group = nil
             let inUse = "\(error)".contains("in use") || (error as? IOError)?.errnoCode == EADDRINUSE
             throw StartError(description: inUse
-                ? "cannot serve the HTTP endpoint on \(address):\(requestedPort): the port is in use. Set another port in \(setting) (or start with --port N), or 0 to turn the endpoint off."
+                ? "cannot serve the HTTP endpoint on \(address):\(requestedPort): the port is in use. "
+                    + (setting == "--port" ? "Pass another --port, or --port 0 to turn the endpoint off."
+                        : "Set another port in \(setting) (or start with --port N), or 0 to turn the endpoint off.")
                 : "cannot serve the HTTP endpoint on \(address):\(requestedPort) (\(setting)): \(error)")
         }
     }

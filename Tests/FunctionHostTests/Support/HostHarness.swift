@@ -8,6 +8,8 @@ final class HostHarness {
     let log = LogCapture()
     private(set) var host: FunctionAppHost?
     private(set) var reports: [FunctionAppHost.FunctionReport] = []
+    /// The operations endpoint, once ``serve(address:)`` started it.
+    private(set) var server: OperationsServer?
 
     init(root: ScriptRoot, broker: EmbeddedBroker) {
         _ = TestPaths.recordDirectory
@@ -23,6 +25,16 @@ final class HostHarness {
         return reports
     }
 
+    /// Starts the host's HTTP endpoint on a port the system picks (suites run side by side).
+    @discardableResult
+    func serve(address: String = "127.0.0.1") throws -> OperationsServer {
+        guard let host else { throw TestSetupError("start the host before its endpoint") }
+        let server = OperationsServer(appHost: host, address: address, port: 0, logger: log.logger())
+        try server.start()
+        self.server = server
+        return server
+    }
+
     func report(_ name: String) -> FunctionAppHost.FunctionReport? {
         reports.first { $0.name == name }
     }
@@ -36,6 +48,8 @@ final class HostHarness {
     }
 
     func stop() {
+        server?.stop()
+        server = nil
         host?.stop()
         host = nil
     }
