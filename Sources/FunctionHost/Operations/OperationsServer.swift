@@ -28,6 +28,8 @@ public final class OperationsServer: @unchecked Sendable {
     private let logger: Logger
     private var group: ServiceGroup?
     private let finished = DispatchSemaphore(value: 0)
+    /// The threads the endpoint's tasks run on (see ``ThreadTaskExecutor``).
+    private let executor = ThreadTaskExecutor(name: "swiftfunc-http", threads: 2)
 
     /// - Parameters:
     ///   - port: 0 lets the system choose one (tests); `swiftfunc start` never passes 0 (it means off there).
@@ -59,7 +61,7 @@ public final class OperationsServer: @unchecked Sendable {
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [application], logger: logger))
         self.group = group
         let finished = finished
-        Task.detached {
+        Task.detached(executorPreference: executor) {
             do {
                 try await group.run()
             } catch {
@@ -90,17 +92,22 @@ public final class OperationsServer: @unchecked Sendable {
     public func stop() {
         guard let group else { return }
         self.group = nil
-        Task.detached { await group.triggerGracefulShutdown() }
+        Task.detached(executorPreference: executor) { await group.triggerGracefulShutdown() }
         _ = finished.wait(timeout: .now() + 10)
+        executor.shutdown()
     }
+
+    deinit { executor.shutdown() }
 
     // MARK: - Routes
 
     private func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         router.get("metrics") { [self] _, _ in
-            Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
-                     body: ResponseBody(byteBuffer: ByteBuffer(string: metrics.scrape())))
+            // Reading the lag asks librdkafka, which may block: off the endpoint's threads.
+            let text = await offPool { [metrics] in metrics.scrape() }
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
         }
         router.get("health/live") { [self] _, _ in
             let stalled = stalledFunctions()

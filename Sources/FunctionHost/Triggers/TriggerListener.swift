@@ -193,7 +193,8 @@ final class TriggerListener: @unchecked Sendable {
             let room = min(fetchCapacity, 2 * fetchCapacity - carried)
             let count = carried + fetch(into: fetched + carried, capacity: room, timeoutMs: carried > 0 ? 0 : pollTimeoutMs())
             carried = 0
-            guard count > 0 else { continue }
+            // A retry or dead letter settled without a new message: store it now, not at the next message.
+            guard count > 0 else { storeOffsets(); continue }
             let eligibleCount = collectEligible(count)
             var carry = UnsafeMutableBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>(start: eligible, count: 0)
             if eligibleCount > 0 {
