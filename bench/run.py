@@ -55,6 +55,7 @@ import os
 import shutil
 import signal
 import statistics
+import socket
 import subprocess
 import sys
 import threading
@@ -112,6 +113,14 @@ def wait_until(condition, deadline, what, process=None, output=None, interval=0.
 
 
 # MARK: - The broker and the messages
+
+def free_port():
+    """A free port for a host's HTTP endpoint: it stays on (metrics cost included), and hosts
+    never collide on 7071."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
 
 def start_broker(swiftfunc, partitions, topics, work, name="broker", brokers=1, mock_cluster=None):
     """`swiftfunc broker` (one broker), or bench/mock_cluster.c for more."""
@@ -311,7 +320,7 @@ class Bench:
         entry_point = contender.get("entry_point", "count_" + cardinality.lower())
         root = self.host_root(contender["name"], contender["language"], entry_point, cardinality,
                               group, topic, kafka or None, "binary", contender.get("trigger"))
-        return [self.swiftfunc, "start", "--script-root", root], env
+        return [self.swiftfunc, "start", "--script-root", root, "--port", str(free_port())], env
 
     def throughput(self, contender, repeat, address, topic, ends, deadline_seconds=None):
         """Runs `contender` over every message of `topic` (ending at `ends`) with a fresh group."""
@@ -362,7 +371,7 @@ class Bench:
             cardinality = entry["cardinality"]
             root = self.host_root(f"latency-{name}", "swift", "latency_" + cardinality.lower(),
                                   None if cardinality == "ONE" else cardinality, group, topic, entry.get("kafka"), None)
-            command = [self.swiftfunc, "start", "--script-root", root]
+            command = [self.swiftfunc, "start", "--script-root", root, "--port", str(free_port())]
         output = open(os.path.join(args.work, f"latency-{name}-{repeat}.log"), "w")
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
         # librdkafka's default linger.ms (5 ms) is part of the measured latency: with linger 0

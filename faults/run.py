@@ -17,6 +17,7 @@ import json
 import os
 import signal
 import subprocess
+import socket
 import sys
 import tempfile
 import time
@@ -32,6 +33,14 @@ RECORDS = os.path.join(WORK, "records")
 os.makedirs(RECORDS)
 PARTITIONS = 4
 REFUSED_COMMIT = "Committing revoked partitions of"
+
+
+def free_port():
+    """A port nothing listens on now: each host's HTTP endpoint gets its own, so hosts running
+    side by side (second-host) never collide, and a restarted worker binds its port again."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def wait_until(what, condition, timeout=120):
@@ -75,7 +84,7 @@ class Host:
         self.log_path = os.path.join(WORK, f"{name}.log")
         self.log = open(self.log_path, "w")
         environment = dict(os.environ, SWIFTFUNC_RECORD_DIR=RECORDS)
-        self.process = subprocess.Popen([SWIFTFUNC, "start", "--script-root", root], stdout=self.log,
+        self.process = subprocess.Popen([SWIFTFUNC, "start", "--script-root", root, "--port", str(free_port())], stdout=self.log,
                                         stderr=subprocess.STDOUT, env=environment)
 
     def text(self):

@@ -28,6 +28,9 @@ struct StartCommand: ParsableCommand {
     @Flag(name: .long, help: "Host the functions in this process, without a supervisor to restart it after a crash.")
     var noSupervisor = false
 
+    @Option(name: .long, help: "The HTTP endpoint's port (metrics, health, admin); 0 turns it off. Default: host.json swiftfunc.http.port, else 7071.")
+    var port: Int?
+
     @Option(name: .long, help: .hidden)
     var workerStateDirectory: String?
 
@@ -36,11 +39,14 @@ struct StartCommand: ParsableCommand {
 
     func validate() throws {
         guard (1...1_000).contains(partitions) else { throw ValidationError("--partitions must be from 1 to 1000, not \(partitions)") }
+        if let port, !(0...65_535).contains(port) { throw ValidationError("--port must be 0 (off) to 65535, not \(port)") }
     }
 
     func run() throws {
         let root = URL(fileURLWithPath: scriptRoot).standardizedFileURL
-        let logger = Logger(label: "swiftfunc") { ConsoleLogHandler(label: $0) }
+        // The log format comes from host.json; a host.json that cannot be read is reported below.
+        let format = (try? HostConfiguration.load(scriptRoot: root))?.operations.logFormat ?? .text
+        let logger = Logger(label: "swiftfunc") { ConsoleLogHandler(label: $0, format: format) }
         if let workerStateDirectory {
             stopWhenOrphaned()
             try host(root: root, logger: logger, brokerOverride: brokerOverride, crashProtection: URL(fileURLWithPath: workerStateDirectory))
@@ -71,6 +77,8 @@ struct StartCommand: ParsableCommand {
         try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
         var arguments = ["start", "--script-root", root.path, "--worker-state-directory", stateDirectory.path]
         if let broker { arguments += ["--broker-override", broker.bootstrapServers] }
+        if let port { arguments += ["--port", "\(port)"] }
+        RestartRecord.reset(in: stateDirectory)
         let supervisor = HostSupervisor(
             executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), arguments: arguments,
             stateDirectory: stateDirectory, logger: logger)
@@ -88,6 +96,21 @@ struct StartCommand: ParsableCommand {
         } catch let error as ConfigurationError {
             throw ValidationError("\(error)")
         }
+        // The endpoint binds before any function consumes: a port in use is a configuration error
+        // (exit 64, which the supervisor does not restart), not a crash.
+        var server: OperationsServer?
+        let httpPort = port ?? host.configuration.operations.httpPort
+        if httpPort > 0 {
+            let started = OperationsServer(appHost: host, address: host.configuration.operations.httpHost, port: httpPort,
+                                           restarts: RestartRecord.read(in: crashProtection), logger: logger)
+            do {
+                try started.start(setting: port != nil ? "--port" : "host.json swiftfunc.http.port")
+            } catch let error as OperationsServer.StartError {
+                throw ValidationError(error.description)
+            }
+            server = started
+        }
+        defer { server?.stop() }
         let reports: [FunctionAppHost.FunctionReport]
         do {
             reports = try host.start()
@@ -95,6 +118,9 @@ struct StartCommand: ParsableCommand {
             throw ValidationError("\(error)")
         }
         say("swiftfunc host in \(root.path)")
+        if let server {
+            say("HTTP: \(server.url)  (GET /metrics, /health/live, /health/ready, /admin/functions)")
+        }
         say(Banner.lines(reports, scriptRoot: root).joined(separator: "\n"))
         guard reports.contains(where: { $0.status == .running }) else {
             throw ValidationError(reports.isEmpty

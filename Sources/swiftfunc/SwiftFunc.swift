@@ -10,6 +10,6 @@ struct SwiftFunc: ParsableCommand {
             host.json, then run `swiftfunc start` in that folder. From nothing: `swiftfunc init`, \
             `swiftfunc new NAME`, `swiftfunc build`, `swiftfunc start --embedded-broker`.
             """,
-        subcommands: [InitCommand.self, NewCommand.self, BuildCommand.self, StartCommand.self, BrokerCommand.self, ProduceCommand.self]
+        subcommands: [InitCommand.self, NewCommand.self, BuildCommand.self, StartCommand.self, InvokeCommand.self, BrokerCommand.self, ProduceCommand.self]
     )
 }

@@ -27,7 +27,7 @@ struct CommandLineTests {
             { "entryPoint": "record_one", "bindings": [ { "type": "kafkaTrigger", "direction": "in", "brokerList": "BrokerList",
               "topic": "\#(topic)", "consumerGroup": "\#(function)", "cardinality": "One", "dataType": "String" } ] }
             """#)
-        let host = try ChildProcess(TestPaths.swiftfunc, ["start", "--script-root", root.url.path])
+        let host = try ChildProcess(TestPaths.swiftfunc, ["start", "--script-root", root.url.path, "--port", "0"])
         defer { _ = try? host.stop(signal: SIGKILL) }
         try waitUntil("the host to be assigned partitions") { host.stderr.contains("was assigned partitions") }
         #expect(host.stdout.contains("\(function)  topic=\(topic) group=\(function) cardinality=ONE dataType=string library=functions/\(function)/lib\(function).so"))
@@ -60,7 +60,7 @@ struct CommandLineTests {
                                          to: root.url.appendingPathComponent("functions/Greeter/function.json"))
         try FileManager.default.copyItem(at: TestPaths.packageRoot.appendingPathComponent("local.settings.json"),
                                          to: root.url.appendingPathComponent("local.settings.json"))
-        let host = try ChildProcess(TestPaths.swiftfunc, ["start", "--embedded-broker"], currentDirectory: root.url)
+        let host = try ChildProcess(TestPaths.swiftfunc, ["start", "--embedded-broker", "--port", "0"], currentDirectory: root.url)
         defer { _ = try? host.stop(signal: SIGKILL) }
         try waitUntil("the Greeter to be assigned partitions") { host.stderr.contains("'Greeter' was assigned partitions") }
         #expect(host.stdout.contains("keeps only about 5 MB per partition"))

@@ -23,7 +23,7 @@ struct CrashRecoveryTests {
         let root = try ScriptRoot(hostJSON: hostJSON)
         try root.addFunction(function, ScriptRoot.recorderFunction(broker: address, topic: topic, group: function, entryPoint: "process_durably",
                                                                     triggerFields: triggerFields))
-        let host = try ChildProcess(TestPaths.swiftfunc, ["start", "--script-root", root.url.path])
+        let host = try ChildProcess(TestPaths.swiftfunc, ["start", "--script-root", root.url.path, "--port", "0"])
         defer { _ = try? host.stop(signal: SIGKILL) }
         try waitUntil("the host to be assigned partitions") { host.stderr.contains("was assigned partitions") }
 

@@ -34,7 +34,7 @@ struct ScaffoldingTests {
         #expect(built.contains("[1/2] Building Copier (debug)...") && built.contains("[2/2] Hello: functions/Hello/libHello.so"))
         #expect(built.contains("Built 2 functions."))
 
-        let host = try ChildProcess(TestPaths.swiftfunc, ["start", "--embedded-broker"], currentDirectory: root)
+        let host = try ChildProcess(TestPaths.swiftfunc, ["start", "--embedded-broker", "--port", "0"], currentDirectory: root)
         defer { _ = try? host.stop(signal: SIGKILL) }
         try waitUntil("both functions to be assigned partitions", timeout: 60) {
             host.stderr.contains("'Hello' was assigned partitions") && host.stderr.contains("'Copier' was assigned partitions")

@@ -9,6 +9,7 @@
 //
 // usage: swiftfunc-microbench [DIRECTORY_WITH_libBenchNoop.so_AND_libBenchNoopC.so]
 //        (default: the directory of this executable, i.e. the build's bin directory)
+import CDispatch
 import CRdKafka
 import FunctionABI
 import Foundation

@@ -32,6 +32,9 @@ public struct HostConfiguration: Sendable {
     /// The longest `swiftfunc.shutdownTimeout`: an hour (a supervisor stops waiting long before).
     static let maximumShutdownTimeoutSeconds: Double = 3_600
 
+    /// `swiftfunc.http` and `logging.format` (Operations/OperationsConfiguration.swift).
+    public var operations = OperationsConfiguration()
+
     public init() {}
 
     /// Reads `host.json` in `scriptRoot`; a missing file means all defaults.
@@ -99,6 +102,7 @@ public struct HostConfiguration: Sendable {
                 configuration.unreachableWarningSeconds = seconds
             }
         }
+        configuration.operations = try OperationsConfiguration.parse(json)
         if let level = try json.object("logging")?.object("logLevel")?.string("default") {
             guard let parsed = logLevels[normalizedEnumValue(level)] else {
                 throw ConfigurationError(file: json.file, field: "logging.logLevel.default",
@@ -117,9 +121,9 @@ private let hostFields = KnownFields(
               "watchFiles", "singleton", "concurrency", "customHandler", "telemetryMode", "languageWorkers", "$schema"])
 
 private let loggingFields = KnownFields(
-    used: ["logLevel"], ignored: ["applicationInsights", "fileLoggingMode", "console", "logStream"])
+    used: ["logLevel", "format"], ignored: ["applicationInsights", "fileLoggingMode", "console", "logStream"])
 
-private let swiftfuncFields = KnownFields(used: ["maxCrashesPerMessage", "shutdownTimeout", "unreachableWarningAfter"])
+private let swiftfuncFields = KnownFields(used: ["maxCrashesPerMessage", "shutdownTimeout", "unreachableWarningAfter", "http"])
 
 private let logLevels: [String: Logger.Level] = [
     "trace": .trace, "debug": .debug, "information": .info, "info": .info, "warning": .warning,

@@ -21,9 +21,20 @@ final class Invoker {
     private let documents: EventDocumentBuilder?
     /// Where the messages being invoked are recorded, so a crash can be pinned on them.
     let journal: InvocationJournal?
+    /// What this invoker did, for the metrics endpoint (written by the calling thread only).
+    let statistics: InvocationStatistics
     private let journalRanges: UnsafeMutablePointer<InvocationJournal.Range>
 
-    init(function: FunctionConfiguration, library: FunctionLibrary, capacity: Int, producers: ProducerPool,
+    convenience init(function: FunctionConfiguration, library: FunctionLibrary, capacity: Int, producers: ProducerPool,
+                     journal: InvocationJournal?, logger: Logger) throws {
+        try self.init(function: function, library: library, capacity: capacity,
+                      outputs: function.outputs.map { try OutputHandle(binding: $0, producer: try producers.producer(for: $0.connection)) },
+                      journal: journal, logger: logger)
+    }
+
+    /// - Parameter outputs: one handle per output binding, in order (an operator's invocation
+    ///   captures what they send).
+    init(function: FunctionConfiguration, library: FunctionLibrary, capacity: Int, outputs: [OutputHandle],
          journal: InvocationJournal?, logger: Logger) throws {
         self.function = function
         self.logger = logger
@@ -37,7 +48,8 @@ final class Invoker {
             format: function.trigger.eventFormat, cardinality: function.trigger.cardinality,
             dataType: function.trigger.dataType, bootstrapServers: function.trigger.connection.brokerList)
         context = InvocationContext(functionName: function.name, logger: logger)
-        outputs = try function.outputs.map { try OutputHandle(binding: $0, producer: try producers.producer(for: $0.connection)) }
+        self.outputs = outputs
+        statistics = InvocationStatistics(outputTopics: function.outputs.map(\.topic))
         events = EventBuffer(capacity: capacity)
         journalRanges = .allocate(capacity: InvocationJournal.maximumRanges)
         // The slots that never change: output handles, then the context.
@@ -59,23 +71,38 @@ final class Invoker {
     /// for every record it sent without waiting itself.
     func attempt(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> InvocationOutcome {
         events.fill(messages)
+        return call(events.events, count: messages.count, journaled: messages)
+    }
+
+    /// Calls the function once with events built elsewhere (an operator's synthetic events:
+    /// `POST /admin/functions/NAME`, `swiftfunc invoke`); nothing is journaled.
+    func attempt(events: UnsafeMutablePointer<sf_event>, count: Int) -> InvocationOutcome {
+        call(events, count: count, journaled: nil)
+    }
+
+    private func call(_ events: UnsafeMutablePointer<sf_event>, count: Int,
+                      journaled messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>?) -> InvocationOutcome {
         if let documents {
-            callInterface.setPointer(0, documents.build(events.events, count: messages.count))
+            callInterface.setPointer(0, documents.build(events, count: count))
         } else {
-            callInterface.setPointer(0, events.events)
-            if function.trigger.cardinality == .many { callInterface.setCount(1, messages.count) }
+            callInterface.setPointer(0, events)
+            if function.trigger.cardinality == .many { callInterface.setCount(1, count) }
         }
-        if let journal { journal.begin(UnsafeBufferPointer(start: journalRanges, count: describeForJournal(messages)), startedAtMs: wallClockMilliseconds()) }
+        if let journal, let messages { journal.begin(UnsafeBufferPointer(start: journalRanges, count: describeForJournal(messages)), startedAtMs: wallClockMilliseconds()) }
         context.begin(invocationID: Self.nextInvocationID())
         let logging = logger.logLevel <= .info
-        let started = logging ? monotonicNanoseconds() : 0
+        let timing = logging || InvocationStatistics.timesInvocations.load(ordering: .relaxed)
+        let started = timing ? monotonicNanoseconds() : 0
         let result = callInterface.call()
         journal?.end()
         var deliveryFailures: [String] = []
-        for output in outputs {
-            deliveryFailures += output.invocationTracker.waitForAll().failures
+        for (index, output) in outputs.enumerated() {
+            let delivery = output.invocationTracker.waitForAll()
+            let awaited = output.takeAwaited()
+            deliveryFailures += delivery.failures
+            statistics.recordOutput(index, delivered: delivery.delivered + awaited.delivered, failed: delivery.failures.count + awaited.failed)
         }
-        let elapsed = logging ? monotonicNanoseconds() - started : 0
+        let elapsed = timing ? monotonicNanoseconds() - started : 0
 
         var outcome = InvocationOutcome()
         if result != SF_OK && result != SF_PENDING {
@@ -84,16 +111,22 @@ final class Invoker {
         } else if !deliveryFailures.isEmpty {
             outcome.failure = "output not delivered: " + deliveryFailures.joined(separator: "; ")
         }
-        for item in context.failedItems where item.index >= 0 && item.index < messages.count {
+        for item in context.failedItems where item.index >= 0 && item.index < count {
             outcome.failedItems[item.index] = outcome.failedItems[item.index] ?? item.reason
         }
         outcome.pending = result == SF_PENDING
+        let kind: InvocationStatistics.Outcome = outcome.failure != nil ? .failed
+            : !outcome.failedItems.isEmpty ? .partiallyFailed : outcome.pending ? .pending : .succeeded
+        statistics.recordInvocation(kind, nanoseconds: timing ? elapsed : nil,
+                                    batchSize: function.trigger.cardinality == .many ? count : nil)
         if logging {
-            let name = outcome.failure != nil ? "Failed" : outcome.failedItems.isEmpty ? (outcome.pending ? "Pending" : "Succeeded") : "PartiallyFailed"
             let detail = function.trigger.cardinality == .one
-                ? "partition=\(messages[0].pointee.partition) offset=\(messages[0].pointee.offset)"
-                : "\(messages.count) events \(describeRanges(messages))"
-            logger.info("Executed '\(function.name)' \(detail) (\(name), \(formatMilliseconds(elapsed)))")
+                ? "partition=\(events[0].partition) offset=\(events[0].offset)"
+                : "\(count) events \(describeRanges(UnsafeBufferPointer(start: events, count: count)))"
+            logger.info("Executed '\(function.name)' \(detail) (\(kind.logName), \(formatMilliseconds(elapsed)))",
+                        metadata: InvocationLogFields.metadata(outcome: kind.logName, nanoseconds: elapsed,
+                                                               partition: events[0].partition, offset: events[0].offset,
+                                                               invocation: context.pointer.pointee.invocation_id))
         }
         return outcome
     }
@@ -116,14 +149,14 @@ final class Invoker {
     }
 
     /// "partition=0 offsets=5-9 partition=1 offsets=3-3", in the order partitions appear.
-    private func describeRanges(_ batch: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> String {
+    private func describeRanges(_ batch: UnsafeBufferPointer<sf_event>) -> String {
         var ranges: [(partition: Int32, first: Int64, last: Int64)] = []
-        for message in batch {
-            let partition = message.pointee.partition
+        for event in batch {
+            let partition = event.partition
             if let index = ranges.firstIndex(where: { $0.partition == partition }) {
-                ranges[index].last = message.pointee.offset
+                ranges[index].last = event.offset
             } else {
-                ranges.append((partition, message.pointee.offset, message.pointee.offset))
+                ranges.append((partition, event.offset, event.offset))
             }
         }
         return ranges.map { "partition=\($0.partition) offsets=\($0.first)-\($0.last)" }.joined(separator: " ")

@@ -9,12 +9,15 @@ final class DeliveryTracker: @unchecked Sendable {
     private var lastPartition: Int32 = -1
     private var lastOffset: Int64 = -1
     private var lastErrorCode: Int32 = 0
+    private var deliveredCount = 0
 
     struct Outcome {
         var partition: Int32
         var offset: Int64
         var errorCode: Int32
         var failures: [String]
+        /// Records delivered without an error (for the metrics endpoint).
+        var delivered = 0
     }
 
     func willSend() {
@@ -38,7 +41,7 @@ final class DeliveryTracker: @unchecked Sendable {
         lastPartition = partition
         lastOffset = offset
         lastErrorCode = errorCode
-        if let error { failures.append(error) }
+        if let error { failures.append(error) } else { deliveredCount += 1 }
         condition.broadcast()
         condition.unlock()
     }
@@ -48,8 +51,10 @@ final class DeliveryTracker: @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         while pending > 0 { condition.wait() }
-        let outcome = Outcome(partition: lastPartition, offset: lastOffset, errorCode: lastErrorCode, failures: failures)
+        let outcome = Outcome(partition: lastPartition, offset: lastOffset, errorCode: lastErrorCode, failures: failures,
+                              delivered: deliveredCount)
         failures.removeAll(keepingCapacity: true)
+        deliveredCount = 0
         lastPartition = -1
         lastOffset = -1
         lastErrorCode = 0

@@ -7,16 +7,23 @@ import Foundation
 final class OutputHandle: @unchecked Sendable {
     let binding: KafkaOutputBinding
     let pointer: UnsafeMutablePointer<sf_output>
-    private let producer: KafkaProducer
-    private let topic: OpaquePointer
+    /// nil: records are only captured (`swiftfunc invoke`), never produced.
+    private let producer: KafkaProducer?
+    private let topic: OpaquePointer?
+    /// Keeps a copy of every record sent (an operator's invocation shows what it sent).
+    private let capture: OutputCapture?
     private let topicName: UnsafeMutablePointer<CChar>
     /// Records queued during the invocation in progress.
     let invocationTracker = DeliveryTracker()
+    /// Records sent with a delivery pointer during the invocation in progress (delivered,
+    /// failed); the invoking thread takes them after the call.
+    private var awaited = (delivered: 0, failed: 0)
 
-    init(binding: KafkaOutputBinding, producer: KafkaProducer) throws {
+    init(binding: KafkaOutputBinding, producer: KafkaProducer?, capture: OutputCapture? = nil) throws {
         self.binding = binding
         self.producer = producer
-        topic = try producer.topic(binding.topic)
+        self.capture = capture
+        topic = try producer?.topic(binding.topic)
         topicName = strdup(binding.topic)
         pointer = .allocate(capacity: 1)
         pointer.initialize(to: sf_output(topic: topicName, host_data: nil, send: sendCallback))
@@ -28,7 +35,19 @@ final class OutputHandle: @unchecked Sendable {
         free(topicName)
     }
 
+    /// The counts of records sent with a delivery pointer since the last call.
+    func takeAwaited() -> (delivered: Int, failed: Int) {
+        defer { awaited = (0, 0) }
+        return awaited
+    }
+
     fileprivate func send(_ message: sf_message, delivery: UnsafeMutablePointer<sf_delivery>?) -> Int32 {
+        capture?.record(message, topic: binding.topic)
+        guard let producer, let topic else {
+            // Captured only: nothing was written anywhere.
+            delivery?.pointee = sf_delivery(partition: -1, error_code: 0, offset: -1, error_message: sf_delivery().error_message)
+            return SF_OK
+        }
         guard let delivery else {
             producer.send(message, topic: topic, tracker: invocationTracker)
             return SF_OK
@@ -36,6 +55,7 @@ final class OutputHandle: @unchecked Sendable {
         let tracker = DeliveryTracker()
         producer.send(message, topic: topic, tracker: tracker)
         let outcome = tracker.waitForAll()
+        if outcome.failures.isEmpty { awaited.delivered += 1 } else { awaited.failed += 1 }
         delivery.pointee.partition = outcome.partition
         delivery.pointee.offset = outcome.offset
         delivery.pointee.error_code = outcome.failures.isEmpty ? 0 : (outcome.errorCode == 0 ? -1 : outcome.errorCode)

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// The function host: reads `host.json` and every `functions/NAME/function.json` under a script
 /// root, loads each function's library and runs one trigger listener per function. A function
@@ -20,15 +21,26 @@ public final class FunctionAppHost: @unchecked Sendable {
 
     public let scriptRoot: URL
     public let configuration: HostConfiguration
-    private let settings: AppSettings
-    private let logger: Logger
+    let settings: AppSettings
+    let logger: Logger
     private let brokerOverride: String?
     private let crashProtectionDirectory: URL?
-    private let producers: ProducerPool
+    let producers: ProducerPool
     private var listeners: [TriggerListener] = []
     private var watchdog: FunctionTimeoutWatchdog?
     private var health: HealthMonitor?
     public private(set) var reports: [FunctionReport] = []
+    /// One function as the operations endpoint sees it: its report, and its listener and
+    /// library when it runs.
+    struct HostedFunction: @unchecked Sendable {
+        var report: FunctionReport
+        var listener: TriggerListener?
+        var library: FunctionLibrary?
+    }
+    /// What ``start()`` brought up, for the operations endpoint (which serves other threads).
+    private let published = Mutex<(functions: [HostedFunction], health: HealthMonitor?)>(([], nil))
+    var hostedFunctions: [HostedFunction] { published.withLock { $0.functions } }
+    var healthMonitor: HealthMonitor? { published.withLock { $0.health } }
 
     /// Reads `host.json` and `local.settings.json`.
     /// - Parameters:
@@ -71,9 +83,15 @@ public final class FunctionAppHost: @unchecked Sendable {
     /// - Throws: ``ConfigurationError`` when there is no `functions/` folder.
     @discardableResult
     public func start() throws -> [FunctionReport] {
+        var hosted: [HostedFunction] = []
         for directory in try FunctionDiscovery.functionDirectories(scriptRoot: scriptRoot) {
             let name = directory.lastPathComponent
             var report = FunctionReport(name: name, status: .running)
+            var entry = HostedFunction(report: report)
+            defer {
+                entry.report = report
+                hosted.append(entry)
+            }
             do {
                 var function = try FunctionConfiguration.load(directory: directory, scriptRoot: scriptRoot, settings: settings)
                 for warning in function.warnings { logger.warning("\(warning)") }
@@ -85,6 +103,7 @@ public final class FunctionAppHost: @unchecked Sendable {
                     continue
                 }
                 let library = try FunctionLibrary.load(function, scriptRoot: scriptRoot)
+                entry.library = library
                 var functionLogger = logger
                 functionLogger[metadataKey: "function"] = "\(name)"
                 if let warning = library.uncheckedWarning { functionLogger.warning("\(warning)") }
@@ -97,6 +116,7 @@ public final class FunctionAppHost: @unchecked Sendable {
                     drainTimeoutSeconds: configuration.shutdownTimeoutSeconds,
                     logger: functionLogger)
                 listeners.append(listener)
+                entry.listener = listener
             } catch {
                 report.status = .failed("\(error)")
                 logger.error("Function '\(name)' is not running: \(error)")
@@ -110,6 +130,7 @@ public final class FunctionAppHost: @unchecked Sendable {
         for listener in listeners { listener.start() }
         health = HealthMonitor(listeners: listeners, file: scriptRoot.appendingPathComponent(".swiftfunc/health.json"),
                                warnAfterSeconds: configuration.unreachableWarningSeconds, logger: logger)
+        published.withLock { $0 = (hosted, health) }
         return reports
     }
 

@@ -18,6 +18,17 @@ final class HealthMonitor: @unchecked Sendable {
         var lastWarning: Date?
     }
 
+    /// What the last probe found for one function: the health file and the operations
+    /// endpoint's readiness both say this.
+    struct ClusterHealth: Sendable {
+        var reachable: Bool
+        var since: Date
+        var lastError: String?
+    }
+    private let latest = Mutex<[String: ClusterHealth]>([:])
+    /// The last probe's findings by function name (empty until the first probe ends).
+    var clusterHealth: [String: ClusterHealth] { latest.withLock { $0 } }
+
     private let running = Atomic<Bool>(true)
     private let done = DispatchSemaphore(value: 0)
 
@@ -35,6 +46,7 @@ final class HealthMonitor: @unchecked Sendable {
         var states = [FunctionHealth](repeating: FunctionHealth(), count: listeners.count)
         while running.load(ordering: .relaxed) {
             var entries: [[String: Any]] = []
+            var found: [String: ClusterHealth] = [:]
             for (index, listener) in listeners.enumerated() {
                 let reachable = listener.probeCluster(timeoutMs: 2_000)
                 let now = Date()
@@ -50,6 +62,7 @@ final class HealthMonitor: @unchecked Sendable {
                     states[index].lastWarning = now
                     logger.warning("Function '\(name)' has not been able to reach its Kafka cluster (\(listener.function.trigger.connection.brokerList)) for \(Int(now.timeIntervalSince(states[index].since))) s; last error: \(lastError ?? "none"). It keeps retrying and resumes where it left off.")
                 }
+                found[name] = ClusterHealth(reachable: reachable, since: states[index].since, lastError: lastError)
                 var entry: [String: Any] = [
                     "function": name,
                     "state": reachable ? "consuming" : "cluster-unreachable",
@@ -60,6 +73,7 @@ final class HealthMonitor: @unchecked Sendable {
                 if let lastError { entry["lastError"] = lastError }
                 entries.append(entry)
             }
+            latest.withLock { $0 = found }
             let report: [String: Any] = ["updated": ISO8601DateFormatter().string(from: Date()), "functions": entries]
             if let data = try? JSONSerialization.data(withJSONObject: report, options: [.prettyPrinted, .sortedKeys]) {
                 try? FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)

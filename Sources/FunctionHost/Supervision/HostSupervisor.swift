@@ -59,6 +59,7 @@ public final class HostSupervisor: @unchecked Sendable {
             let cause = signaled ? "was killed by signal \(status) (\(signalName(status)))"
                 : status == FunctionTimeoutWatchdog.exitStatus ? "was stopped by the functionTimeout watchdog" : "exited with status \(status)"
             let inFlight = CrashAccounting.recordCrash(in: stateDirectory)
+            RestartRecord.recordRestart(in: stateDirectory, crashedFunctions: inFlight.map(\.function))
             let details = inFlight.isEmpty ? "no invocation was in progress"
                 : inFlight.map { "\($0) (crash \($0.crashes) of these messages)" }.joined(separator: "; ")
             quickCrashes = Date().timeIntervalSince(startedAt) < 10 ? quickCrashes + 1 : 0

@@ -21,8 +21,7 @@ final class SharedFileMapping: @unchecked Sendable {
         let descriptor = open(url.path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { throw JournalError("cannot open \(url.path): \(String(cString: strerror(errno)))") }
         defer { close(descriptor) }
-        var status = stat()
-        sizeFound = fstat(descriptor, &status) == 0 ? Int(status.st_size) : 0
+        sizeFound = max(0, Int(lseek(descriptor, 0, SEEK_END)))
         let size = wordCount * 8
         guard ftruncate(descriptor, off_t(size)) == 0,
               let mapping = mmap(nil, size, PROT_READ | PROT_WRITE, MAP_SHARED, descriptor, 0), mapping != MAP_FAILED else {

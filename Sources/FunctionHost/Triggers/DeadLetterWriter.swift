@@ -2,7 +2,7 @@ import CRdKafka
 import Foundation
 
 /// Why a message went to the dead-letter topic (the `swiftfunc.dlq.reason` header).
-enum DeadLetterReason: String {
+enum DeadLetterReason: String, CaseIterable {
     /// The function failed it on every attempt its retry policy allows.
     case failed
     /// The function's dataType is string and the value is not UTF-8: retrying cannot help.
@@ -33,6 +33,8 @@ final class DeadLetterWriter {
     private let functionName: String
     private let producer: KafkaProducer
     private let topic: OpaquePointer
+    /// Messages dead-lettered, by reason (for the metrics endpoint).
+    let statistics = DeadLetterStatistics()
 
     init(function: FunctionConfiguration, producers: ProducerPool) throws {
         topicName = function.deadLetterTopic
@@ -70,6 +72,8 @@ final class DeadLetterWriter {
             producer.send(topic: topic, partition: -1, key: message.pointee.key, keyLength: message.pointee.key_len,
                           value: message.pointee.payload, valueLength: message.pointee.len, headers: headers, tracker: tracker)
         }
-        return tracker.waitForAll().failures.first
+        let failure = tracker.waitForAll().failures.first
+        if failure == nil { statistics.record(reason, count: messages.count) }
+        return failure
     }
 }

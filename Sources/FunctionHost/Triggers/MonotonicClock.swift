@@ -1,3 +1,4 @@
+import CDispatch
 import Glibc
 
 /// Monotonic nanoseconds, for durations and retry deadlines (cheap: a vDSO call, no allocation).

@@ -5,11 +5,7 @@ import Glibc
 /// (create or log-append time, whichever the topic keeps). A record without a timestamp is
 /// never too old.
 enum RecordAge {
-    static func nowMs() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-    }
+    static func nowMs() -> Int64 { wallClockMilliseconds() }
 
     @inline(__always)
     static func isOlder(_ message: UnsafeMutablePointer<rd_kafka_message_t>, thanMs limit: Int64) -> Bool {

@@ -25,14 +25,14 @@ final class TriggerListener: @unchecked Sendable {
     }
 
     let function: FunctionConfiguration
-    private let options: KafkaOptions
+    let options: KafkaOptions
     private let failures: FailurePolicy
-    private let logger: Logger
+    let logger: Logger
     /// Calls the function from the consuming thread (ordering `partition`).
-    private let invoker: Invoker
+    let invoker: Invoker
     private var context: InvocationContext { invoker.context }
     private let flushFunction: FlushFunction?
-    private let deadLetters: DeadLetterWriter
+    let deadLetters: DeadLetterWriter
     private let fetched: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
     private let eligible: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>>
     private let fetchCapacity: Int
@@ -47,13 +47,13 @@ final class TriggerListener: @unchecked Sendable {
     /// The last error librdkafka reported for this consumer, for the health report.
     let lastClientError = Mutex<String?>(nil)
     /// Held while the consumer handle may be used from another thread (the health probe).
-    private let handleLock = Mutex<Bool>(true)
+    let handleLock = Mutex<Bool>(true)
     private let finished = DispatchSemaphore(value: 0)
-    private var progress = PartitionProgress()
+    var progress = PartitionProgress()
     /// Partitions this member owns right now. A fetch can hold messages taken from the queue
     /// before a revocation was served in the same call; those are dropped (their new owner
     /// starts from the committed offset), never processed by a member that gave them up.
-    private var assigned = Set<Int32>()
+    var assigned = Set<Int32>()
     /// Messages of the current fetch kept for a retry: not destroyed with the fetch.
     private var retainedThisFetch: Set<UnsafeMutablePointer<rd_kafka_message_t>> = []
     private var lastFlush = monotonicNanoseconds()
@@ -64,21 +64,23 @@ final class TriggerListener: @unchecked Sendable {
     let journal: InvocationJournal?
     /// How far each partition is settled, kept across a crash.
     let settlement: SettlementJournal?
-    private let committer: OffsetCommitter
+    let committer: OffsetCommitter
     private let crashes: CrashLedger?
     private let maxCrashesPerMessage: Int
-    private var consumer: OpaquePointer!
-    private var queue: OpaquePointer!
+    var consumer: OpaquePointer!
+    var queue: OpaquePointer!
     /// Ordering `key` or `unordered`: the lanes that call the function; nil for `partition`,
     /// where the consuming thread calls it.
-    private var dispatcher: ConcurrentDispatcher?
+    var dispatcher: ConcurrentDispatcher?
     /// Per partition, the offset after the last message handed to a lane (-1: none yet).
     private var nextToDispatch: [Int64] = []
     /// The lanes were full: every assigned partition is paused until they have room again.
-    private var pausedForBackpressure = false
+    var pausedForBackpressure = false
     /// While paused for backpressure: per partition, the first message that was fetched but not
     /// handed to a lane, where consumption continues.
     private var resumeAt: [Int32: Int64] = [:]
+    /// Counters, owned partitions and operator requests for the operations endpoint (Operations/).
+    let operations = ListenerOperations()
 
     /// Events fetched at once for a ONE function (each still gets its own call).
     static let fetchSizeForOne = 512
@@ -200,7 +202,8 @@ final class TriggerListener: @unchecked Sendable {
     private func run() {
         var carried = 0
         while !stopRequested.load(ordering: .relaxed) {
-            attemptDueHeldPartitions()
+            serviceOperations(carried: carried)
+            if operations.state == .running { attemptDueHeldPartitions() }
             flushIfDue()
             // Messages carried over from the previous fetch come first; new ones join them
             // without waiting when some are already there.
@@ -209,11 +212,9 @@ final class TriggerListener: @unchecked Sendable {
             let room = min(fetchCapacity, 2 * fetchCapacity - carried)
             let count = carried + fetch(into: fetched + carried, capacity: room, timeoutMs: carried > 0 ? 0 : pollTimeoutMs())
             carried = 0
-            guard count > 0 else {
-                // Nothing new: settled offsets still go out on the commit interval.
-                committer.commitIfDue(consumer)
-                continue
-            }
+            // Nothing new: a retry or dead letter settled meanwhile is stored now, and settled
+            // offsets still go out on the commit interval.
+            guard count > 0 else { storeOffsets(); continue }
             let eligibleCount = collectEligible(count)
             var carry = UnsafeMutableBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>(start: eligible, count: 0)
             if eligibleCount > 0 {
@@ -262,11 +263,14 @@ final class TriggerListener: @unchecked Sendable {
                 count += max(0, rd_kafka_consume_batch_queue(queue, 0, buffer + 1, capacity - 1))
             }
         }
+        if count > 0 { operations.consumed(count) }
         return max(0, count)
     }
 
     private func pollTimeoutMs() -> Int32 {
         var wait = UInt64(options.subscriberIntervalInSeconds) * 1_000_000_000
+        // Paused by the operator: retries wait too.
+        if operations.state != .running { return Int32(clamping: wait / 1_000_000) }
         let now = monotonicNanoseconds()
         if let untilAttempt = progress.timeUntilNextAttempt(now: now) { wait = min(wait, untilAttempt) }
         if let untilCommit = committer.timeUntilNextCommit(now: now) { wait = min(wait, untilCommit) }
@@ -301,7 +305,8 @@ final class TriggerListener: @unchecked Sendable {
 
     private func runConcurrent(_ dispatcher: ConcurrentDispatcher) {
         while !stopRequested.load(ordering: .relaxed) {
-            if pausedForBackpressure && dispatcher.hasRoom { resumeAfterBackpressure() }
+            serviceOperations(carried: 0)
+            if pausedForBackpressure && dispatcher.hasRoom && operations.state == .running { resumeAfterBackpressure() }
             // While lanes work, poll often enough that their settled offsets are stored soon.
             let busy = pausedForBackpressure || dispatcher.inFlight > 0
             let count = fetch(into: fetched, capacity: fetchCapacity, timeoutMs: busy ? 50 : pollTimeoutMs())
@@ -500,6 +505,7 @@ final class TriggerListener: @unchecked Sendable {
                 continue
             }
             let messages = held.messages
+            invoker.statistics.recordRetry()
             let outcome: InvocationOutcome = messages.withUnsafeBufferPointer { attempt($0) }
             var stillFailed: [UnsafeMutablePointer<rd_kafka_message_t>] = []
             for (index, message) in messages.enumerated() {
@@ -638,7 +644,7 @@ final class TriggerListener: @unchecked Sendable {
     }
 
     /// Asks the function to make its pending records durable; on success they can be committed.
-    private func flush(reason: String) {
+    func flush(reason: String) {
         lastFlush = monotonicNanoseconds()
         guard let flushFunction, progress.hasPending else { return }
         context.begin(invocationID: Invoker.nextInvocationID())
@@ -657,18 +663,19 @@ final class TriggerListener: @unchecked Sendable {
         }
     }
 
-    private func storeOffsets() {
+    func storeOffsets() {
         let offsets: [(partition: Int32, offset: Int64)]
         if let dispatcher {
             offsets = dispatcher.takeOffsetsToStore()
         } else {
             offsets = progress.takeOffsetsToStore()
         }
+        if !offsets.isEmpty { operations.stored(offsets) }
         for entry in offsets { committer.settled(entry.partition, upTo: entry.offset) }
         committer.commitIfDue(consumer)
     }
 
-    private func withPartitionList<R>(_ entries: [(partition: Int32, offset: Int64)], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> R) -> R {
+    func withPartitionList<R>(_ entries: [(partition: Int32, offset: Int64)], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> R) -> R {
         RDKafkaTopicPartitionList(topic: function.trigger.topic, entries).withListPointer(body)
     }
 
@@ -713,6 +720,7 @@ final class TriggerListener: @unchecked Sendable {
     fileprivate func rebalance(_ error: rd_kafka_resp_err_t, _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
         let cooperative = String(cString: rd_kafka_rebalance_protocol(consumer)) == "COOPERATIVE"
         let numbers = RDKafkaTopicPartitionList.partitions(of: partitions)
+        operations.rebalanced(assigned: error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, partitions: numbers)
         switch error {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             numbers.forEach { progress.reset($0) }
@@ -725,8 +733,8 @@ final class TriggerListener: @unchecked Sendable {
             } else {
                 _ = rd_kafka_assign(consumer, partitions)
             }
-            // The lanes are full: the new partitions wait with the others.
-            if pausedForBackpressure, let partitions { _ = rd_kafka_pause_partitions(consumer, partitions) }
+            // The lanes are full, or the operator paused the function: the new partitions wait with the others.
+            if pausedForBackpressure || operations.state != .running, let partitions { _ = rd_kafka_pause_partitions(consumer, partitions) }
         default:
             // Revoked: nothing is in flight (this runs between fetches). Make pending records
             // durable, store and commit what is settled so the next owner starts right after

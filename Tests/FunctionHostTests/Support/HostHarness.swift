@@ -8,6 +8,8 @@ final class HostHarness {
     let log = LogCapture()
     private(set) var host: FunctionAppHost?
     private(set) var reports: [FunctionAppHost.FunctionReport] = []
+    /// The operations endpoint, once ``serve(address:)`` started it.
+    private(set) var server: OperationsServer?
 
     init(root: ScriptRoot, broker: EmbeddedBroker) {
         _ = TestPaths.recordDirectory
@@ -23,19 +25,36 @@ final class HostHarness {
         return reports
     }
 
+    /// Starts the host's HTTP endpoint on a port the system picks (suites run side by side).
+    @discardableResult
+    func serve(address: String = "127.0.0.1") throws -> OperationsServer {
+        guard let host else { throw TestSetupError("start the host before its endpoint") }
+        let server = OperationsServer(appHost: host, address: address, port: 0, logger: log.logger())
+        try server.start()
+        self.server = server
+        return server
+    }
+
     func report(_ name: String) -> FunctionAppHost.FunctionReport? {
         reports.first { $0.name == name }
     }
 
     /// Waits until the function named `function` was assigned partitions (the mock cluster takes
-    /// about 3 s to form a new group).
+    /// about 3 s to form a new group), asking its listener rather than reading the log.
     func waitForAssignment(_ function: String, timeout: Double = 30) throws {
         try waitUntil("\(function) to be assigned partitions", timeout: timeout) {
-            log.contains("'\(function)' was assigned partitions")
+            !(assignedPartitions(function) ?? []).isEmpty
         }
     }
 
+    /// The partitions `function`'s consumer owns now; nil when it is not running.
+    func assignedPartitions(_ function: String) -> [Int32]? {
+        host?.hostedFunctions.first { $0.report.name == function }?.listener?.operations.assignedPartitions
+    }
+
     func stop() {
+        server?.stop()
+        server = nil
         host?.stop()
         host = nil
     }

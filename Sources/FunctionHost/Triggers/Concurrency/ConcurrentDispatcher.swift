@@ -68,6 +68,8 @@ final class ConcurrentDispatcher: @unchecked Sendable {
 
     /// The lanes' journals, for the function-timeout watchdog.
     var journals: [InvocationJournal] { lanes.compactMap(\.journal) }
+    /// The lanes' invocation counters, for the metrics endpoint.
+    var statistics: [InvocationStatistics] { lanes.map(\.invoker.statistics) }
 
     // MARK: - The consuming thread
 

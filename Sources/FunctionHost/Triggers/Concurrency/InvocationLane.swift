@@ -34,7 +34,7 @@ final class InvocationLane: @unchecked Sendable {
 
     let index: Int
     let capacity: Int
-    private let invoker: Invoker
+    let invoker: Invoker
     private unowned let dispatcher: ConcurrentDispatcher
     private let batchLimit: Int
     private let condition = NSCondition()
@@ -174,6 +174,7 @@ final class InvocationLane: @unchecked Sendable {
                 return
             }
             guard dispatcher.wait(seconds: delay, unlessGivingUp: failed) else { return }
+            invoker.statistics.recordRetry()
             let retried = failed.withUnsafeBufferPointer { invoker.attempt($0) }
             (failed, lastError) = settleSucceeded(failed, retried)
             if failed.isEmpty { return }

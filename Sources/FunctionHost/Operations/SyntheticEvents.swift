@@ -1,21 +1,35 @@
 import FunctionABI
 import Foundation
 
-/// A record to hand to code that takes `sf_event`s, without a broker: its bytes live as long as
+/// A record to hand to code that takes `sf_event`s, without a broker (an operator's invocation:
+/// `POST /admin/functions/NAME`, `swiftfunc invoke`; and the tests): its bytes live as long as
 /// the `SyntheticEvents` that holds it.
-struct SyntheticRecord {
-    var topic: String
-    var partition: Int32
-    var offset: Int64
-    var timestamp: Int64? = nil
-    var timestampType: Int32 = SF_TIMESTAMP_CREATE_TIME
-    var key: [UInt8]? = nil
-    var value: [UInt8]?
-    var headers: [(String, [UInt8]?)] = []
+public struct SyntheticRecord: Sendable {
+    public var topic: String
+    public var partition: Int32
+    public var offset: Int64
+    public var timestamp: Int64? = nil
+    public var timestampType: Int32 = SF_TIMESTAMP_CREATE_TIME
+    public var key: [UInt8]? = nil
+    public var value: [UInt8]?
+    public var headers: [(String, [UInt8]?)] = []
+
+    public init(topic: String, partition: Int32, offset: Int64, timestamp: Int64? = nil,
+                timestampType: Int32 = SF_TIMESTAMP_CREATE_TIME, key: [UInt8]? = nil, value: [UInt8]?,
+                headers: [(String, [UInt8]?)] = []) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.timestamp = timestamp
+        self.timestampType = timestampType
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
 }
 
 /// Owns the memory of a run of `sf_event`s built from ``SyntheticRecord``s.
-final class SyntheticEvents {
+final class SyntheticEvents: @unchecked Sendable {
     let events: UnsafeMutablePointer<sf_event>
     let count: Int
     private var allocations: [UnsafeMutableRawPointer] = []
@@ -56,11 +70,3 @@ final class SyntheticEvents {
     }
 }
 
-/// Parses JSON text into Foundation objects for comparison.
-func parseJSON(_ text: String) throws -> Any {
-    try JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])
-}
-
-func documentText(_ event: UnsafePointer<sf_event>) -> String {
-    String(decoding: UnsafeRawBufferPointer(start: event.pointee.value, count: event.pointee.value_length), as: UTF8.self)
-}

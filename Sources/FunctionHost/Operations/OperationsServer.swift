@@ -1,0 +1,177 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// The worker's HTTP endpoint (Hummingbird): `/metrics` (Prometheus), `/health/live`,
+/// `/health/ready` and Azure's admin routes (`/admin/functions...`). It serves from the process
+/// that runs the functions, so it reports what actually runs. Requests are served on
+/// SwiftNIO's event loops; nothing here blocks them for long (work for a function's consuming
+/// thread is handed to it).
+public final class OperationsServer: @unchecked Sendable {
+    /// Why the endpoint could not start: names the address and the setting to change.
+    public struct StartError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    public let address: String
+    /// The port it listens on (the one the system chose when asked for 0).
+    public private(set) var port = 0
+    public var url: String { "http://\(address.contains(":") ? "[\(address)]" : address):\(port)" }
+
+    let appHost: FunctionAppHost
+    let metrics: MetricsPublisher
+    private let requestedPort: Int
+    private let logger: Logger
+    private var group: ServiceGroup?
+    private let finished = DispatchSemaphore(value: 0)
+    /// The threads the endpoint's tasks run on (see ``ThreadTaskExecutor``).
+    private let executor = ThreadTaskExecutor(name: "swiftfunc-http", threads: 2)
+
+    /// - Parameters:
+    ///   - port: 0 lets the system choose one (tests); `swiftfunc start` never passes 0 (it means off there).
+    ///   - restarts: what the supervisor recorded before starting this worker (metrics).
+    public init(appHost: FunctionAppHost, address: String, port: Int, restarts: RestartRecord = RestartRecord(), logger: Logger) {
+        self.appHost = appHost
+        self.address = address
+        requestedPort = port
+        metrics = MetricsPublisher(host: appHost, restarts: restarts)
+        var logger = logger
+        logger.logLevel = max(logger.logLevel, .warning)
+        self.logger = logger
+    }
+
+    /// Binds and starts serving; returns once the port is open.
+    /// - Parameter setting: where the port came from, for the error (e.g. "host.json swiftfunc.http.port").
+    /// - Throws: ``StartError`` when the address cannot be bound (a port in use, say).
+    public func start(setting: String = "host.json swiftfunc.http.port") throws {
+        let bound = Mutex<Result<Int, any Error>?>(nil)
+        let ready = DispatchSemaphore(value: 0)
+        let application = Application(
+            router: makeRouter(),
+            configuration: ApplicationConfiguration(address: .hostname(address, port: requestedPort), serverName: "swiftfunc"),
+            onServerRunning: { channel in
+                bound.withLock { $0 = .success(channel.localAddress?.port ?? 0) }
+                ready.signal()
+            },
+            logger: logger)
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [application], logger: logger))
+        self.group = group
+        let finished = finished
+        Task.detached(executorPreference: executor) {
+            do {
+                try await group.run()
+            } catch {
+                bound.withLock { if $0 == nil { $0 = .failure(error) } }
+                ready.signal()
+            }
+            finished.signal()
+        }
+        if ready.wait(timeout: .now() + 30) == .timedOut {
+            throw StartError(description: "the HTTP endpoint did not start listening on \(address):\(requestedPort) within 30 s")
+        }
+        switch bound.withLock({ $0 })! {
+        case .success(let port):
+            self.port = port
+            InvocationStatistics.timesInvocations.store(true, ordering: .relaxed)
+        case .failure(let error):
+            self.group = nil
+            let inUse = "\(error)".contains("in use") || (error as? IOError)?.errnoCode == EADDRINUSE
+            throw StartError(description: inUse
+                ? "cannot serve the HTTP endpoint on \(address):\(requestedPort): the port is in use. "
+                    + (setting == "--port" ? "Pass another --port, or --port 0 to turn the endpoint off."
+                        : "Set another port in \(setting) (or start with --port N), or 0 to turn the endpoint off.")
+                : "cannot serve the HTTP endpoint on \(address):\(requestedPort) (\(setting)): \(error)")
+        }
+    }
+
+    /// Stops serving (requests in progress finish).
+    public func stop() {
+        guard let group else { return }
+        self.group = nil
+        Task.detached(executorPreference: executor) { await group.triggerGracefulShutdown() }
+        _ = finished.wait(timeout: .now() + 10)
+        executor.shutdown()
+    }
+
+    deinit { executor.shutdown() }
+
+    // MARK: - Routes
+
+    private func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.get("metrics") { [self] _, _ in
+            // Reading the lag asks librdkafka, which may block: off the endpoint's threads.
+            let text = await offPool { [metrics] in metrics.scrape() }
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        }
+        router.get("health/live") { [self] _, _ in
+            let stalled = stalledFunctions()
+            return stalled.isEmpty
+                ? json(.ok, ["status": "live"])
+                : json(.serviceUnavailable, ["status": "not live", "stalled": stalled])
+        }
+        router.get("health/ready") { [self] _, _ in
+            let functions = readiness()
+            let ready = !functions.isEmpty && functions.allSatisfy { $0["ready"] as? Bool == true }
+            let body: [String: Any] = ["status": ready ? "ready" : "not ready", "functions": functions]
+            return json(ready ? .ok : .serviceUnavailable, body)
+        }
+        let admin = AdminRoutes(server: self)
+        router.get("admin/functions") { request, _ in try await admin.list(request) }
+        router.get("admin/functions/:name") { request, context in try await admin.describe(request, context) }
+        router.post("admin/functions/:name") { request, context in try await admin.invoke(request, context) }
+        router.post("admin/functions/:name/pause") { request, context in try await admin.pause(request, context, true) }
+        router.post("admin/functions/:name/resume") { request, context in try await admin.pause(request, context, false) }
+        return router
+    }
+
+    /// Functions whose consuming thread has not turned for longer than an invocation may take
+    /// (functionTimeout, else 5 min) plus 30 s.
+    private func stalledFunctions() -> [String] {
+        let limit = UInt64(((appHost.configuration.functionTimeoutSeconds ?? 300) + 30) * 1e9)
+        let now = monotonicNanoseconds()
+        return appHost.hostedFunctions.compactMap { hosted in
+            guard let listener = hosted.listener else { return nil }
+            let turn = listener.operations.lastTurn
+            return turn != 0 && now > turn && now - turn > limit ? hosted.report.name : nil
+        }
+    }
+
+    /// Per enabled function: ready once the group gave it an assignment and its cluster answers.
+    private func readiness() -> [[String: Any]] {
+        let clusters = appHost.healthMonitor?.clusterHealth ?? [:]
+        return appHost.hostedFunctions.compactMap { hosted -> [String: Any]? in
+            let name = hosted.report.name
+            switch hosted.report.status {
+            case .disabled:
+                return nil
+            case .failed(let reason):
+                return ["name": name, "ready": false, "reason": "not running: \(reason)"]
+            case .running:
+                guard let listener = hosted.listener else { return nil }
+                if let cluster = clusters[name], !cluster.reachable {
+                    let brokers = listener.function.trigger.connection.brokerList
+                    return ["name": name, "ready": false,
+                            "reason": "its Kafka cluster (\(brokers)) is unreachable" + (cluster.lastError.map { "; last error: \($0)" } ?? "")]
+                }
+                guard listener.operations.hasJoined else {
+                    return ["name": name, "ready": false,
+                            "reason": "waiting for consumer group \(listener.function.trigger.consumerGroup) to assign partitions of \(listener.function.trigger.topic)"]
+                }
+                return ["name": name, "ready": true]
+            }
+        }
+    }
+}
+
+/// A JSON response.
+func json(_ status: HTTPResponse.Status, _ object: Any) -> Response {
+    let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .prettyPrinted])) ?? Data("{}".utf8)
+    return Response(status: status, headers: [.contentType: "application/json"],
+                    body: ResponseBody(byteBuffer: ByteBuffer(bytes: data + Data("\n".utf8))))
+}

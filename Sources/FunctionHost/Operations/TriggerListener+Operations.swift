@@ -1,0 +1,110 @@
+import CRdKafka
+import Foundation
+import Logging
+import Synchronization
+
+/// What the consuming thread does for the operations endpoint, between fetches: keeps its
+/// heartbeat and paused-partition count current, runs an operator's invocations, and drains
+/// (pause) or resumes the function.
+extension TriggerListener {
+    /// Called by the consuming thread at the top of each round.
+    /// - Parameter carried: messages fetched and not handled yet (ONE carries some over).
+    func serviceOperations(carried: Int) {
+        operations.slots.set(ListenerOperations.Slot.heartbeat.rawValue, Int(monotonicNanoseconds()))
+        let paused = pausedForBackpressure || operations.state != .running
+            ? assigned.count : assigned.reduce(0) { $0 + (progress.isHeld($1) ? 1 : 0) }
+        operations.slots.set(ListenerOperations.Slot.pausedPartitions.rawValue, paused)
+        guard operations.attention.load(ordering: .relaxed) else { return }
+        let requests = operations.takeRequests()
+        requests.invocations.forEach { $0() }
+        if let pause = requests.pause { operations.wantsPause = pause }
+        switch (operations.wantsPause, operations.state) {
+        case (true, .running):
+            withPartitionList(assigned.map { ($0, -1) }) { list in _ = rd_kafka_pause_partitions(consumer, list) }
+            operations.state = .draining
+            logger.info("'\(function.name)' is pausing: it fetches nothing more and finishes what it has")
+            finishDrainIfDone(carried: carried)
+        case (true, .draining):
+            finishDrainIfDone(carried: carried)
+        case (false, .draining), (false, .paused):
+            // Held partitions stay paused until their retry settles them; with the lanes full,
+            // the backpressure path resumes (and seeks) once they have room.
+            let resumable = pausedForBackpressure ? [] : assigned.filter { !progress.isHeld($0) }
+            withPartitionList(resumable.map { ($0, -1) }) { list in _ = rd_kafka_resume_partitions(consumer, list) }
+            operations.state = .running
+            logger.info("'\(function.name)' resumes consuming")
+        default:
+            break
+        }
+        if operations.state == .draining { operations.attention.store(true, ordering: .relaxed) }
+    }
+
+    private func finishDrainIfDone(carried: Int) {
+        guard carried == 0, (dispatcher?.inFlight ?? 0) == 0 else { return }
+        flush(reason: "paused")
+        storeOffsets()
+        if let commitError = committer.commitNow(consumer) {
+            logger.warning("Committing '\(function.name)' before pausing failed: \(String(cString: rd_kafka_err2str(commitError))); it is committed again at the next interval")
+        }
+        operations.state = .paused
+        logger.info("'\(function.name)' is paused: nothing in flight, offsets committed")
+    }
+
+    /// Runs `body` on the consuming thread between fetches (waking it when it waits for messages).
+    func runOnConsumingThread(_ body: @escaping @Sendable () -> Void) {
+        operations.enqueue(body)
+        wakeConsumingThread()
+    }
+
+    /// Pauses (drains) or resumes the function; the consuming thread does it between fetches.
+    func requestPause(_ pause: Bool) {
+        operations.request(pause: pause)
+        wakeConsumingThread()
+    }
+
+    private func wakeConsumingThread() {
+        handleLock.withLock { open in
+            if open, let queue { rd_kafka_queue_yield(queue) }
+        }
+    }
+
+    /// Every invoker's counters: the consuming thread's and the lanes'.
+    var invocationStatistics: [InvocationStatistics] {
+        [invoker.statistics] + (dispatcher?.statistics ?? [])
+    }
+
+    /// Per assigned partition: the high watermark librdkafka last saw minus the next offset to
+    /// store (before anything was stored: the committed offset, else the low watermark). A
+    /// partition whose high watermark is not known yet is left out.
+    func consumerLag() -> [(partition: Int32, lag: Int64)] {
+        let partitions = operations.assignedPartitions
+        let stored = operations.storedOffsets
+        return handleLock.withLock { open -> [(partition: Int32, lag: Int64)] in
+            guard open, let consumer else { return [] }
+            var marks: [Int32: (low: Int64, high: Int64)] = [:]
+            for partition in partitions {
+                var low: Int64 = -1
+                var high: Int64 = -1
+                if rd_kafka_get_watermark_offsets(consumer, function.trigger.topic, partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 {
+                    marks[partition] = (low, high)
+                }
+            }
+            var next = stored.filter { marks[$0.key] != nil }
+            let unknown = marks.keys.filter { next[$0] == nil }
+            if !unknown.isEmpty {
+                withPartitionList(unknown.map { ($0, crdkafka_offset_invalid()) }) { list in
+                    guard rd_kafka_committed(consumer, list, 1_000) == RD_KAFKA_RESP_ERR_NO_ERROR else { return }
+                    for index in 0..<Int(list.pointee.cnt) where list.pointee.elems[index].offset >= 0 {
+                        next[list.pointee.elems[index].partition] = list.pointee.elems[index].offset
+                    }
+                }
+                for partition in unknown where next[partition] == nil {
+                    if let low = marks[partition]?.low, low >= 0 { next[partition] = low }
+                }
+            }
+            return marks.keys.sorted().compactMap { partition in
+                next[partition].map { (partition, max(0, marks[partition]!.high - $0)) }
+            }
+        }
+    }
+}
