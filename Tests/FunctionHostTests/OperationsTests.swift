@@ -325,6 +325,23 @@ struct InvokeCommandTests {
         #expect(invocations.first?.first?.headers == [RecordedHeader(name: "h", value: Array("1".utf8))])
     }
 
+    @Test("With an eventFormat the function gets that platform's document of the event(s)")
+    func eventFormat() throws {
+        let function = uniqueName("InvokedDocument")
+        _ = TestPaths.recordDirectory
+        let root = try ScriptRoot()
+        try root.addFunction(function, ScriptRoot.recorderFunction(broker: "127.0.0.1:1", topic: "invoked", group: function,
+                                                                   entryPoint: "record_document", triggerFields: #""eventFormat": "tencent""#))
+        let result = try invoke(root, [function, "from a file", "--key", "m-1"])
+        #expect(result.process.terminationStatus == 0, "\(result.stderr)")
+        let document = try #require(try recordedEvents(function).first?.valueText)
+        let parsed = try #require(try parseJSON(document) as? [String: Any])
+        let record = try #require((parsed["Records"] as? [[String: Any]])?.first?["Ckafka"] as? [String: Any])
+        #expect(record["msgBody"] as? String == "from a file")
+        #expect(record["msgKey"] as? String == "m-1")
+        #expect(record["topic"] as? String == "invoked")
+    }
+
     @Test("A failing invocation exits 1; a function that cannot load fails as the host would say it")
     func failures() throws {
         let function = uniqueName("InvokedFailing")
