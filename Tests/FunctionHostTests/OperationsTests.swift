@@ -119,14 +119,16 @@ struct OperationsEndpointTests {
         try waitUntil("ready again", timeout: 45) { try HTTP.get("\(url)/health/ready").status == 200 }
     }
 
-    @Test("Pause drains and commits, nothing is consumed while paused; resume continues with nothing lost")
-    func pauseAndResume() throws {
+    @Test("Pause drains and commits, nothing is consumed while paused; resume continues with nothing lost",
+          arguments: ["partition", "key"])
+    func pauseAndResume(ordering: String) throws {
         let broker = try EmbeddedBroker()
         let topic = uniqueName("pausable")
         let function = uniqueName("Pausable")
         try broker.createTopic(topic, partitions: 2)
-        let (harness, url) = try startHost([(function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))],
-                                           broker: broker)
+        let (harness, url) = try startHost([(function, try ScriptRoot.recorderFunction(
+            broker: broker.bootstrapServers, topic: topic, group: function,
+            triggerFields: ordering == "partition" ? "" : #""ordering": "\#(ordering)", "maxConcurrency": 4"#))], broker: broker)
         defer { harness.stop() }
         try harness.waitForAssignment(function)
         _ = try IndependentClient.produce(broker: broker.bootstrapServers, (0..<4).map { OutgoingMessage(topic: topic, value: "before-\($0)", partition: Int32($0 % 2)) })
