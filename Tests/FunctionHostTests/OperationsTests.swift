@@ -119,14 +119,16 @@ struct OperationsEndpointTests {
         try waitUntil("ready again", timeout: 45) { try HTTP.get("\(url)/health/ready").status == 200 }
     }
 
-    @Test("Pause drains and commits, nothing is consumed while paused; resume continues with nothing lost")
-    func pauseAndResume() throws {
+    @Test("Pause drains and commits, nothing is consumed while paused; resume continues with nothing lost",
+          arguments: ["partition", "key"])
+    func pauseAndResume(ordering: String) throws {
         let broker = try EmbeddedBroker()
         let topic = uniqueName("pausable")
         let function = uniqueName("Pausable")
         try broker.createTopic(topic, partitions: 2)
-        let (harness, url) = try startHost([(function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))],
-                                           broker: broker)
+        let (harness, url) = try startHost([(function, try ScriptRoot.recorderFunction(
+            broker: broker.bootstrapServers, topic: topic, group: function,
+            triggerFields: ordering == "partition" ? "" : #""ordering": "\#(ordering)", "maxConcurrency": 4"#))], broker: broker)
         defer { harness.stop() }
         try harness.waitForAssignment(function)
         _ = try IndependentClient.produce(broker: broker.bootstrapServers, (0..<4).map { OutgoingMessage(topic: topic, value: "before-\($0)", partition: Int32($0 % 2)) })
@@ -323,6 +325,23 @@ struct InvokeCommandTests {
         #expect(invocations.first?.map(\.valueText) == ["a", "b"])
         #expect(invocations.first?.first?.partition == 3 && invocations.first?.first?.offset == 7)
         #expect(invocations.first?.first?.headers == [RecordedHeader(name: "h", value: Array("1".utf8))])
+    }
+
+    @Test("With an eventFormat the function gets that platform's document of the event(s)")
+    func eventFormat() throws {
+        let function = uniqueName("InvokedDocument")
+        _ = TestPaths.recordDirectory
+        let root = try ScriptRoot()
+        try root.addFunction(function, ScriptRoot.recorderFunction(broker: "127.0.0.1:1", topic: "invoked", group: function,
+                                                                   entryPoint: "record_document", triggerFields: #""eventFormat": "tencent""#))
+        let result = try invoke(root, [function, "from a file", "--key", "m-1"])
+        #expect(result.process.terminationStatus == 0, "\(result.stderr)")
+        let document = try #require(try recordedEvents(function).first?.valueText)
+        let parsed = try #require(try parseJSON(document) as? [String: Any])
+        let record = try #require((parsed["Records"] as? [[String: Any]])?.first?["Ckafka"] as? [String: Any])
+        #expect(record["msgBody"] as? String == "from a file")
+        #expect(record["msgKey"] as? String == "m-1")
+        #expect(record["topic"] as? String == "invoked")
     }
 
     @Test("A failing invocation exits 1; a function that cannot load fails as the host would say it")

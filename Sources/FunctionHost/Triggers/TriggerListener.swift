@@ -25,7 +25,7 @@ final class TriggerListener: @unchecked Sendable {
     }
 
     let function: FunctionConfiguration
-    let options: KafkaOptions
+    private let options: KafkaOptions
     private let failures: FailurePolicy
     let logger: Logger
     /// Calls the function from the consuming thread (ordering `partition`).
