@@ -58,7 +58,7 @@ struct JSONToken {
 
     private func stringEquals(_ name: [UInt8]) -> Bool {
         var equal = false
-        _ = Subject.json(self).withText { text in
+        _ = FilterSubject.json(self).withText { text in
             equal = text.count == name.count && zip(text, name).allSatisfy { $0 == $1 }
         }
         return equal
