@@ -4,7 +4,7 @@ import Testing
 
 /// Each bad function is refused with an error naming its file and field, and the good function
 /// beside it keeps running.
-@Suite("Bad input")
+@Suite("Bad input", .timeLimit(.minutes(10)))
 struct BadInputTests {
     @Test("Every kind of broken function is reported precisely and the good one still runs")
     func brokenFunctionsAreReportedAndOthersRun() throws {

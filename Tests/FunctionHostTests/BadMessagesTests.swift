@@ -4,7 +4,7 @@ import Testing
 
 /// The rows of the "Bad messages" table in docs/DELIVERY.md: what a function gets for records
 /// that are unusual but legal. (Invalid UTF-8 for a string function is in DeliveryToFunctionTests.)
-@Suite("Bad messages")
+@Suite("Bad messages", .timeLimit(.minutes(10)))
 struct BadMessagesTests {
     @Test("Tombstones, null keys, empty and repeated header names, and a record past the fetch limits arrive as they are")
     func unusualRecordsArriveAsTheyAre() throws {

@@ -3,7 +3,7 @@ import Testing
 @testable import FunctionHost
 
 /// The `swiftfunc` binary as a user runs it: separate processes, real signals, TCP in between.
-@Suite("Command line")
+@Suite("Command line", .timeLimit(.minutes(10)))
 struct CommandLineTests {
     @Test("broker, start, produce and SIGTERM: records arrive exactly, and offsets are committed on a clean stop")
     func brokerStartProduceStop() throws {

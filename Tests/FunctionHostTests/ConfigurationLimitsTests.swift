@@ -21,7 +21,7 @@ private func trigger(_ extra: String) -> String {
 }
 
 /// Every number has a range, and an error outside it names the file, the field and the range.
-@Suite("Configuration limits")
+@Suite("Configuration limits", .timeLimit(.minutes(10)))
 struct ConfigurationLimitsTests {
     @Test("host.json numbers outside their range are refused with the field and the range", arguments: [
         (#""maxBatchSize": 2000000000"#, "extensions.kafka.maxBatchSize", "must be from 1 to 10000, not 2000000000"),
@@ -85,7 +85,7 @@ struct ConfigurationLimitsTests {
 }
 
 /// Fields the host does not read are warned about, never refused.
-@Suite("Configuration warnings")
+@Suite("Configuration warnings", .timeLimit(.minutes(10)))
 struct ConfigurationWarningTests {
     @Test("An unknown field is a warning naming the nearest known one")
     func unknownFieldNearestName() throws {
@@ -144,7 +144,7 @@ struct ConfigurationWarningTests {
 }
 
 /// File paths in bindings are resolved like `scriptFile`, and a wrong one is named at load.
-@Suite("Configuration paths")
+@Suite("Configuration paths", .timeLimit(.minutes(10)))
 struct ConfigurationPathTests {
     @Test("Relative TLS paths are resolved against the function's folder")
     func relativeTLSPaths() throws {
@@ -194,7 +194,7 @@ struct ConfigurationPathTests {
 }
 
 /// A configuration the host cannot use stops `swiftfunc start` once, not in a restart loop.
-@Suite("Configuration errors stop the supervisor")
+@Suite("Configuration errors stop the supervisor", .timeLimit(.minutes(10)))
 struct ConfigurationErrorExitTests {
     @Test("host.json with maxBatchSize 2000000000: start exits 64 at once, naming the field and range, without starting a worker")
     func hostJSONOutOfRange() throws {
@@ -222,7 +222,7 @@ struct ConfigurationErrorExitTests {
 }
 
 /// Azure's oAuthBearer fields, as librdkafka's sasl.oauthbearer properties.
-@Suite("OAuth bearer")
+@Suite("OAuth bearer", .timeLimit(.minutes(10)))
 struct OAuthBearerTests {
     private let oidcBinding = #"""
         , "protocol": "SaslSsl", "oAuthBearerMethod": "OIDC", "oAuthBearerClientId": "ClientIdSetting",

@@ -3,7 +3,7 @@ import Logging
 import Testing
 @testable import FunctionHost
 
-@Suite("Configuration")
+@Suite("Configuration", .timeLimit(.minutes(10)))
 struct ConfigurationTests {
     private func parseFunction(_ json: String, name: String = "Fn", environment: [String: String] = [:],
                                localValues: [String: String] = [:]) throws -> FunctionConfiguration {

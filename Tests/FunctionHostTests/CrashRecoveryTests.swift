@@ -5,7 +5,7 @@ import Testing
 /// `swiftfunc start` supervises the process that hosts the functions: a trap or a timeout takes
 /// the process down, the supervisor restarts it, and a message that keeps doing it is
 /// dead-lettered with a header saying so, while every other message is processed.
-@Suite("Crash recovery")
+@Suite("Crash recovery", .timeLimit(.minutes(10)))
 struct CrashRecoveryTests {
     private func processedLines(_ function: String) -> [String] {
         let url = TestPaths.recordDirectory.appendingPathComponent("\(function).processed")
@@ -87,7 +87,7 @@ struct CrashRecoveryTests {
 
 /// A host whose cluster is gone says so in its log and its health file instead of going quiet,
 /// and says so again when the cluster is back.
-@Suite("Broker trouble")
+@Suite("Broker trouble", .timeLimit(.minutes(10)))
 struct BrokerTroubleTests {
     @Test("An unreachable cluster is reported after swiftfunc.unreachableWarningAfter, and its return too")
     func unreachableClusterIsReported() throws {

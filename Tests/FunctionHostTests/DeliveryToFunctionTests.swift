@@ -3,7 +3,7 @@ import Testing
 @testable import FunctionHost
 
 /// Messages produced by an independent client reach the function exactly as produced.
-@Suite("Delivery to functions")
+@Suite("Delivery to functions", .timeLimit(.minutes(10)))
 struct DeliveryToFunctionTests {
     @Test("The embedded broker is recognised, so consumers shorten its fetch wait; an unknown cluster keeps librdkafka's")
     func mockClusterFetchWait() throws {

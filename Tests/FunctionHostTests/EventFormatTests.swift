@@ -5,7 +5,7 @@ import Testing
 
 /// Each platform shape, checked field by field against the example event the platform documents:
 /// the same record is built as `sf_event`s, serialized, parsed back and compared.
-@Suite("Event formats")
+@Suite("Event formats", .timeLimit(.minutes(10)))
 struct EventFormatTests {
     /// AWS's documented self-managed Kafka event (Lambda developer guide, "Example event"; the
     /// Powertools parser documents the same with a decodable key: "recordKey", {"key":"value"}).

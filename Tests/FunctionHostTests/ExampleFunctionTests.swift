@@ -4,7 +4,7 @@ import Testing
 @testable import FunctionHost
 
 /// Every example function, run the way the README says it runs.
-@Suite("Example functions")
+@Suite("Example functions", .timeLimit(.minutes(10)))
 struct ExampleFunctionTests {
     /// A script root holding the example `name`: its functions/NAME/function.json from this
     /// repository, `library` copied in as the default libNAME.so, and BrokerList pointing at `broker`.

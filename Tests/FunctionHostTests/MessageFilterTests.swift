@@ -34,7 +34,7 @@ extension MessageFilter {
 
 /// The filter language on its own, without a broker: AWS's patterns on the value's JSON, and
 /// swiftfunc's on the key and headers.
-@Suite("Message filters")
+@Suite("Message filters", .timeLimit(.minutes(10)))
 struct MessageFilterTests {
     @Test("AWS's example: value.device_ID with a prefix, the pattern written as a string as AWS writes it")
     func awsExample() throws {
@@ -132,7 +132,7 @@ struct MessageFilterTests {
 
 /// Filters on a running host: filtered messages are not delivered, kept ones are, and the
 /// committed offsets move past both.
-@Suite("Message filters, end to end")
+@Suite("Message filters, end to end", .timeLimit(.minutes(10)))
 struct MessageFilterDeliveryTests {
     @Test("Only matching messages are invoked; offsets are committed past the filtered ones too", arguments: ["partition", "unordered"])
     func filteredNotDelivered(ordering: String) throws {

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import FunctionHost
 
-@Suite("Offsets and output bindings")
+@Suite("Offsets and output bindings", .timeLimit(.minutes(10)))
 struct OffsetsAndOutputTests {
     @Test("After a clean stop the group's committed offsets are just past every processed record")
     func committedAfterCleanStop() throws {

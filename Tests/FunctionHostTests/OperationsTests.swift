@@ -6,7 +6,7 @@ import Testing
 /// against an embedded broker: metrics move with the messages, readiness follows the group and
 /// the cluster, pause drains and resume continues, admin routes run a function once and need
 /// the key beyond loopback.
-@Suite("Operations endpoint")
+@Suite("Operations endpoint", .timeLimit(.minutes(10)))
 struct OperationsEndpointTests {
     private func startHost(_ functions: [(name: String, json: String)], hostJSON: String = #"{ "version": "2.0" }"#,
                            broker: EmbeddedBroker, environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -217,7 +217,7 @@ struct OperationsEndpointTests {
 }
 
 /// `swiftfunc start`'s endpoint, in the worker the supervisor runs.
-@Suite("swiftfunc start's HTTP endpoint")
+@Suite("swiftfunc start's HTTP endpoint", .timeLimit(.minutes(10)))
 struct StartEndpointTests {
     @Test("The banner prints the URL; the worker serves it; logging.format json writes one JSON object a line")
     func bannerAndJSONLogs() throws {
@@ -275,7 +275,7 @@ struct StartEndpointTests {
 }
 
 /// `swiftfunc invoke`: a function called once in the command's own process, no broker at all.
-@Suite("swiftfunc invoke")
+@Suite("swiftfunc invoke", .timeLimit(.minutes(10)))
 struct InvokeCommandTests {
     /// A script root whose function points at a broker nobody listens on.
     private func root(_ function: String, entryPoint: String = "record_one", cardinality: String = "ONE", outputs: [String] = []) throws -> ScriptRoot {
@@ -363,7 +363,7 @@ struct InvokeCommandTests {
     }
 }
 
-@Suite("Operations configuration")
+@Suite("Operations configuration", .timeLimit(.minutes(10)))
 struct OperationsConfigurationTests {
     private func parseHost(_ json: String) throws -> HostConfiguration {
         let object = try JSONSerialization.jsonObject(with: Data(json.utf8)) as! [String: Any]

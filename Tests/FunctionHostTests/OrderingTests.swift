@@ -5,7 +5,7 @@ import Testing
 /// Ordering `key` and `unordered`: invocations side by side on lanes, in order per key,
 /// offsets committed only past contiguous settled messages, and partitions paused while the
 /// lanes are full.
-@Suite("Ordering and concurrency")
+@Suite("Ordering and concurrency", .timeLimit(.minutes(10)))
 struct OrderingTests {
     /// One line of the `record_timed` fixture.
     struct TimedCall {

@@ -3,7 +3,7 @@ import Testing
 @testable import FunctionHost
 
 /// `maxRecordAge`: records older than it when consumed are dead-lettered without a call.
-@Suite("Record age")
+@Suite("Record age", .timeLimit(.minutes(10)))
 struct RecordAgeTests {
     @Test("maxRecordAge is a time span from 1 s to 365 days")
     func parsing() throws {

@@ -4,7 +4,7 @@ import Testing
 
 /// Retries follow the function's policy; after the last one the message goes to the dead-letter
 /// topic with where it came from, and its partition moves on.
-@Suite("Retries and dead letters")
+@Suite("Retries and dead letters", .timeLimit(.minutes(10)))
 struct RetryAndDeadLetterTests {
     private func headerMap(_ message: ConsumedMessage) -> [String: String] {
         Dictionary(message.headers.map { ($0.name, String(decoding: $0.value ?? [], as: UTF8.self)) }, uniquingKeysWith: { $1 })
@@ -53,25 +53,16 @@ struct RetryAndDeadLetterTests {
 
     @Test("A batch's failed items alone are retried and dead-lettered; the rest of the batch is done once")
     func batchItemsRetriedAlone() throws {
-        let broker = try EmbeddedBroker()
-        let topic = uniqueName("items")
-        let function = uniqueName("Items")
-        try broker.createTopic(topic, partitions: 1)
-        try broker.createTopic("\(topic).\(function).dlq", partitions: 1)
-        let root = try ScriptRoot(hostJSON: #"{ "version": "2.0", "retry": { "strategy": "exponentialBackoff", "maxRetryCount": 1, "minimumInterval": "00:00:00.1", "maximumInterval": "00:00:01" } }"#)
-        try root.addFunction(function, ScriptRoot.recorderFunction(
-            broker: broker.bootstrapServers, topic: topic, group: function, entryPoint: "record_many", cardinality: "MANY"))
-        let harness = HostHarness(root: root, broker: broker)
-        try harness.start()
-        try harness.waitForAssignment(function)
-
+        let hosted = try HostedFunction("items", hostJSON: #"{ "version": "2.0", "retry": { "strategy": "exponentialBackoff", "maxRetryCount": 1, "minimumInterval": "00:00:00.1", "maximumInterval": "00:00:01" } }"#,
+                                        entryPoint: "record_many", cardinality: "MANY")
+        let (broker, topic, function) = (hosted.broker, hosted.topic, hosted.name)
         let values = ["a", "fail-item", "b", "c"]
-        let placements = try IndependentClient.produce(broker: broker.bootstrapServers, values.map { OutgoingMessage(topic: topic, value: $0, partition: 0) })
-        let deadLetters = try IndependentClient.consume(broker: broker.bootstrapServers, topic: "\(topic).\(function).dlq", partitions: 1, count: 1)
+        let placements = try hosted.produce(values.map { OutgoingMessage(topic: topic, value: $0, partition: 0) })
+        let deadLetters = try IndependentClient.consume(broker: broker.bootstrapServers, topic: hosted.deadLetterTopic, partitions: 1, count: 1)
         try waitUntil("the offset to be stored past the batch") {
-            harness.log.contains("sent topic \(topic) partition 0 offset \(placements[1].offset) to dead-letter topic")
+            hosted.log.contains("sent topic \(topic) partition 0 offset \(placements[1].offset) to dead-letter topic")
         }
-        harness.stop()
+        hosted.stop()
 
         let delivered = try recordedEvents(function).compactMap(\.valueText)
         #expect(delivered.filter { $0 == "fail-item" }.count == 2, "first attempt + 1 retry")
@@ -84,28 +75,19 @@ struct RetryAndDeadLetterTests {
 
     @Test("A message dead-lettered without a call waits for the batch before it: a failure there keeps the offset before the failure")
     func deadLetterBehindAFailureDoesNotMoveTheOffset() throws {
-        let broker = try EmbeddedBroker()
-        let topic = uniqueName("behind")
-        let function = uniqueName("Behind")
-        try broker.createTopic(topic, partitions: 1)
-        try broker.createTopic("\(topic).\(function).dlq", partitions: 1)
-        let root = try ScriptRoot(hostJSON: #"{ "version": "2.0", "retry": { "strategy": "fixedDelay", "maxRetryCount": 1, "delayInterval": "00:00:30" } }"#)
-        try root.addFunction(function, ScriptRoot.recorderFunction(
-            broker: broker.bootstrapServers, topic: topic, group: function, entryPoint: "record_many", cardinality: "MANY", dataType: "string"))
-        let harness = HostHarness(root: root, broker: broker)
-        try harness.start()
-        try harness.waitForAssignment(function)
+        let hosted = try HostedFunction("behind", hostJSON: #"{ "version": "2.0", "retry": { "strategy": "fixedDelay", "maxRetryCount": 1, "delayInterval": "00:00:30" } }"#,
+                                        entryPoint: "record_many", cardinality: "MANY", dataType: "string")
+        let topic = hosted.topic
         // One batch: "fail-item" fails, and the invalid UTF-8 value behind it is dead-lettered without a call.
-        let placements = try IndependentClient.produce(broker: broker.bootstrapServers, [
+        let placements = try hosted.produce([
             OutgoingMessage(topic: topic, value: "a", partition: 0),
             OutgoingMessage(topic: topic, value: "fail-item", partition: 0),
             OutgoingMessage(topic: topic, value: [0x66, 0xFF, 0x66], partition: 0),
             OutgoingMessage(topic: topic, value: "b", partition: 0),
         ])
-        try waitUntil("the failure to be held for a retry") { harness.log.contains("Attempt 1 failed; trying again in 30 s") }
-        harness.stop()
-        let committed = try IndependentClient.committed(broker: broker.bootstrapServers, group: function, topic: topic, partitions: 1)
-        #expect(committed[0] == placements[1].offset, "the failed message is not settled: nothing past it is committed")
+        try waitUntil("the failure to be held for a retry") { hosted.log.contains("Attempt 1 failed; trying again in 30 s") }
+        hosted.stop()
+        #expect(try hosted.committed()[0] == placements[1].offset, "the failed message is not settled: nothing past it is committed")
     }
 
     @Test("When the dead-letter send fails the partition does not move, and the host says so loudly")

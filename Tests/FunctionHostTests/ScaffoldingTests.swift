@@ -4,7 +4,7 @@ import Testing
 
 /// From an empty folder to an invoked function with nothing but the swiftfunc command:
 /// init, new, build, start, produce.
-@Suite("Scaffolding")
+@Suite("Scaffolding", .timeLimit(.minutes(10)))
 struct ScaffoldingTests {
     @Test("init, new (ONE string; MANY binary with an output), build, start --embedded-broker, produce: both run")
     func initNewBuildStartProduce() throws {

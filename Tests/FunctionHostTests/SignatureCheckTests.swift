@@ -4,7 +4,7 @@ import Testing
 
 /// A library describes the parameters its entry point takes; the host refuses, at load time and
 /// with the function.json field to change, a library bound to other parameters, and runs the rest.
-@Suite("Signature check")
+@Suite("Signature check", .timeLimit(.minutes(10)))
 struct SignatureCheckTests {
     @Test("Mismatched signatures and unknown eventFormats are refused by name; matching and undescribed libraries run")
     func mismatchesAreRefused() throws {

@@ -4,7 +4,7 @@ import Testing
 
 /// A function written in its own package (depending on the SDK by path), built by SwiftPM
 /// outside this package's build, loads and runs when dropped into functions/.
-@Suite("Function built outside this package")
+@Suite("Function built outside this package", .timeLimit(.minutes(10)))
 struct StandalonePackageTests {
     @Test("Examples/Standalone builds on its own and runs when dropped into functions/")
     func standalonePackageRuns() throws {

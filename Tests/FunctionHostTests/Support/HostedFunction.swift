@@ -1,0 +1,49 @@
+import Foundation
+@testable import FunctionHost
+
+/// The scoped fixture most host tests start with: an embedded broker, the function's topic and
+/// its dead-letter topic, a script root holding a Recorder function, and a host in this process
+/// that owns its partitions (asked of its listener, not read from the log).
+struct HostedFunction {
+    let broker: EmbeddedBroker
+    let topic: String
+    let name: String
+    let root: ScriptRoot
+    let harness: HostHarness
+
+    var deadLetterTopic: String { "\(topic).\(name).dlq" }
+    var log: LogCapture { harness.log }
+
+    /// - Parameters:
+    ///   - prefix: names the topic and the function (made unique).
+    ///   - entryPoint, cardinality, dataType, outputs, triggerFields: as ``ScriptRoot/recorderFunction``.
+    init(_ prefix: String, partitions: Int = 1, hostJSON: String = #"{ "version": "2.0" }"#, entryPoint: String = "record_one",
+         cardinality: String = "ONE", dataType: String = "binary", outputs: [String] = [], triggerFields: String = "") throws {
+        broker = try EmbeddedBroker()
+        topic = uniqueName(prefix.lowercased())
+        name = uniqueName(prefix.prefix(1).uppercased() + prefix.dropFirst())
+        try broker.createTopic(topic, partitions: partitions)
+        try broker.createTopic("\(topic).\(name).dlq", partitions: partitions)
+        for output in outputs { try broker.createTopic(output, partitions: partitions) }
+        root = try ScriptRoot(hostJSON: hostJSON)
+        try root.addFunction(name, ScriptRoot.recorderFunction(
+            broker: broker.bootstrapServers, topic: topic, group: name, entryPoint: entryPoint, cardinality: cardinality,
+            dataType: dataType, outputs: outputs, triggerFields: triggerFields))
+        harness = HostHarness(root: root, broker: broker)
+        try harness.start()
+        try harness.waitForAssignment(name)
+    }
+
+    /// Produces `values` to partition 0 with the independent client; returns where they landed.
+    @discardableResult
+    func produce(_ messages: [OutgoingMessage]) throws -> [Placement] {
+        try IndependentClient.produce(broker: broker.bootstrapServers, messages)
+    }
+
+    /// The group's committed offsets, as an independent client reads them.
+    func committed(partitions: Int = 1) throws -> [Int32: Int64] {
+        try IndependentClient.committed(broker: broker.bootstrapServers, group: name, topic: topic, partitions: partitions)
+    }
+
+    func stop() { harness.stop() }
+}
