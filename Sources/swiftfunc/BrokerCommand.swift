@@ -1,8 +1,10 @@
 import ArgumentParser
+import Logging
+import ServiceLifecycle
 import Foundation
 import FunctionHost
 
-struct BrokerCommand: ParsableCommand {
+struct BrokerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "broker",
         abstract: "Run an embedded Kafka broker (librdkafka's mock cluster) until SIGINT or SIGTERM.",
@@ -25,7 +27,7 @@ struct BrokerCommand: ParsableCommand {
         guard (1...1_000).contains(partitions) else { throw ValidationError("--partitions must be from 1 to 1000, not \(partitions)") }
     }
 
-    func run() throws {
+    func run() async throws {
         let broker = try EmbeddedBroker()
         try broker.createTopics(topic, partitions: partitions)
         say(broker.bootstrapServers)
@@ -50,6 +52,8 @@ struct BrokerCommand: ParsableCommand {
                 }
             }
         }
-        _ = waitForTerminationSignal()
+        // Until SIGINT or SIGTERM.
+        try await ServiceGroup.host([UntilShutdown()], logger: Logger(label: "swiftfunc.broker")).run()
+        withExtendedLifetime(broker) {}
     }
 }

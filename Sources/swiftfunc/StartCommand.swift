@@ -3,8 +3,10 @@ import Foundation
 import FunctionHost
 import Glibc
 import Logging
+import ServiceLifecycle
+import Synchronization
 
-struct StartCommand: ParsableCommand {
+struct StartCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "start",
         abstract: "Start the host: consume each function's topic and call the function.",
@@ -42,14 +44,14 @@ struct StartCommand: ParsableCommand {
         if let port, !(0...65_535).contains(port) { throw ValidationError("--port must be 0 (off) to 65535, not \(port)") }
     }
 
-    func run() throws {
+    func run() async throws {
         let root = URL(fileURLWithPath: scriptRoot).standardizedFileURL
         // The log format comes from host.json; a host.json that cannot be read is reported below.
         let format = (try? HostConfiguration.load(scriptRoot: root))?.operations.logFormat ?? .text
         let logger = Logger(label: "swiftfunc") { ConsoleLogHandler(label: $0, format: format) }
         if let workerStateDirectory {
             stopWhenOrphaned()
-            try host(root: root, logger: logger, brokerOverride: brokerOverride, crashProtection: URL(fileURLWithPath: workerStateDirectory))
+            try await host(root: root, logger: logger, brokerOverride: brokerOverride, crashProtection: URL(fileURLWithPath: workerStateDirectory))
             return
         }
         // A configuration every worker would refuse is refused here, before any worker starts.
@@ -70,7 +72,7 @@ struct StartCommand: ParsableCommand {
         }
         defer { if embeddedBroker { EmbeddedBrokerFile.remove(scriptRoot: root) } }
         if noSupervisor {
-            try host(root: root, logger: logger, brokerOverride: broker?.bootstrapServers, crashProtection: nil)
+            try await host(root: root, logger: logger, brokerOverride: broker?.bootstrapServers, crashProtection: nil)
             return
         }
         let stateDirectory = root.appendingPathComponent(".swiftfunc/state")
@@ -82,13 +84,14 @@ struct StartCommand: ParsableCommand {
         let supervisor = HostSupervisor(
             executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), arguments: arguments,
             stateDirectory: stateDirectory, logger: logger)
-        onTerminationSignal { supervisor.forward($0) }
-        let status = supervisor.run()
+        // SIGTERM or SIGINT: the group's graceful shutdown passes it on to the worker.
+        try await ServiceGroup.host([supervisor], logger: logger).run()
+        let status = supervisor.exitStatus.withLock { $0 }
         if status != 0 { throw ExitCode(status) }
     }
 
     /// Hosts the functions in this process until SIGINT or SIGTERM.
-    private func host(root: URL, logger: Logger, brokerOverride: String?, crashProtection: URL?) throws {
+    private func host(root: URL, logger: Logger, brokerOverride: String?, crashProtection: URL?) async throws {
         let host: FunctionAppHost
         do {
             host = try FunctionAppHost(scriptRoot: root, logger: logger, brokerOverride: brokerOverride,
@@ -131,9 +134,17 @@ struct StartCommand: ParsableCommand {
             say("Send a message: swiftfunc produce TOPIC VALUE   (finds the embedded broker at \(brokerOverride) through .swiftfunc/embedded-broker)")
         }
         say("Running. Press Ctrl+C to stop.")
-        let signalNumber = waitForTerminationSignal()
-        say("Stopping (signal \(signalNumber)): finishing invocations in progress, committing offsets, leaving consumer groups...")
-        guard host.stop() else { throw ExitCode(1) }
+        // The endpoint first: a group stops its services in reverse order, so it reports while
+        // the functions drain.
+        let functions = FunctionsService(host: host) {
+            say("Stopping: finishing invocations in progress, committing offsets, leaving consumer groups...")
+        }
+        do {
+            try await ServiceGroup.host((server.map { [$0] } ?? []) + [functions], logger: logger).run()
+        } catch let error as FunctionsService.StopTimedOut {
+            logger.error("\(error)")
+            throw ExitCode(1)
+        }
         say("Stopped.")
     }
 }

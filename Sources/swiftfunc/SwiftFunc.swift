@@ -1,7 +1,7 @@
 import ArgumentParser
 
 @main
-struct SwiftFunc: ParsableCommand {
+struct SwiftFunc: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "swiftfunc",
         abstract: "Runs Swift (or C) functions in-process on Kafka messages.",

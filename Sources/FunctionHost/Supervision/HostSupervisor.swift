@@ -17,6 +17,8 @@ public final class HostSupervisor: @unchecked Sendable {
     private let stateDirectory: URL
     private let logger: Logger
     private let state = Mutex<(stopping: Bool, child: Int32?)>((false, nil))
+    /// What the supervisor exits with, once ``superviseWorkers()`` returned (run as a service).
+    public let exitStatus = Mutex<Int32>(0)
 
     public init(executable: URL, arguments: [String], stateDirectory: URL, logger: Logger) {
         self.executable = executable
@@ -27,7 +29,7 @@ public final class HostSupervisor: @unchecked Sendable {
 
     /// Runs workers until one exits after ``forward(_:)`` (or exits cleanly, or cannot start).
     /// - Returns: the exit status for the supervisor.
-    public func run() -> Int32 {
+    public func superviseWorkers() -> Int32 {
         var quickCrashes = 0
         while true {
             let process = Process()
