@@ -5,7 +5,7 @@ import Testing
 
 /// The parts of the delivery path that need no broker: the failure policy both ordering engines
 /// follow, the offset window of the lanes, UTF-8 validation and the JSON writer.
-@Suite("Failure policy", .timeLimit(.minutes(1)))
+@Suite("Failure policy", .timeLimit(.minutes(10)))
 struct FailurePolicyTests {
     private func policy(_ retry: RetryPolicy, _ capture: LogCapture) -> FailurePolicy {
         FailurePolicy(retry: retry, functionName: "Orders", deadLetterTopic: "orders.dlq", logger: capture.logger())
@@ -43,7 +43,7 @@ struct FailurePolicyTests {
     }
 }
 
-@Suite("Completion tracker (offset window of the lanes)", .timeLimit(.minutes(1)))
+@Suite("Completion tracker (offset window of the lanes)", .timeLimit(.minutes(10)))
 struct CompletionTrackerTests {
     @Test func theStorableOffsetStopsAtTheFirstUnsettledMessage() {
         var advanced: [(Int32, Int64)] = []
@@ -79,7 +79,7 @@ struct CompletionTrackerTests {
     }
 }
 
-@Suite("UTF-8 validation and the JSON writer", .timeLimit(.minutes(1)))
+@Suite("UTF-8 validation and the JSON writer", .timeLimit(.minutes(10)))
 struct TextTests {
     private func valid(_ bytes: [UInt8]) -> Bool {
         bytes.withUnsafeBufferPointer { isValidUTF8($0.baseAddress ?? UnsafePointer(bitPattern: 1)!, count: $0.count) }

@@ -5,7 +5,7 @@ import Testing
 /// The settlement journal decides, after a crash, whether a partition may resume past its
 /// committed offset. No broker: each test plays what a dead worker left behind (a second journal
 /// object on the same file is the next worker) and what the group's committed offset says.
-@Suite("Settlement journal (crash recovery)", .timeLimit(.minutes(1)))
+@Suite("Settlement journal (crash recovery)", .timeLimit(.minutes(10)))
 struct SettlementJournalTests {
     private let directory: URL
     private let subject = SettlementJournal.Subject(consumerGroup: "orders-group", topic: "orders")
