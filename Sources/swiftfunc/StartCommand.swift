@@ -87,7 +87,7 @@ struct StartCommand: ParsableCommand {
         } catch let error as ConfigurationError {
             throw ValidationError("\(error)")
         }
-        say("swiftfunc host in \(root.path)")
+        say("swiftfunc host in \(root.path), librdkafka \(librdkafkaVersion)")
         say(Banner.lines(reports, scriptRoot: root).joined(separator: "\n"))
         guard reports.contains(where: { $0.status == .running }) else {
             throw ValidationError(reports.isEmpty
