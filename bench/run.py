@@ -72,7 +72,17 @@ def log(text=""):
     print(text, flush=True)
 
 
-def machine():
+def host_librdkafka(swiftfunc):
+    """The librdkafka the host (and raw_consumer, built with the same pkg-config) runs with:
+    `swiftfunc --version` prints the loaded library's rd_kafka_version_str()."""
+    try:
+        out = subprocess.run([swiftfunc, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except OSError:
+        return "unknown"
+    return out.strip().rsplit("librdkafka ", 1)[-1] if "librdkafka " in out else "unknown"
+
+
+def machine(swiftfunc):
     model = "unknown"
     with open("/proc/cpuinfo") as cpuinfo:
         for line in cpuinfo:
@@ -90,8 +100,10 @@ def machine():
     import confluent_kafka
     return [
         f"cores: {os.cpu_count()}, CPU: {model}, memory: {memory}",
-        f"OS: {release} (Linux {os.uname().release}), librdkafka {confluent_kafka.libversion()[0]}, "
-        f"confluent-kafka (Python) {confluent_kafka.version()[0]}, Python {sys.version.split()[0]}",
+        f"OS: {release} (Linux {os.uname().release})",
+        f"librdkafka measured (host and raw consumer): {host_librdkafka(swiftfunc)}; "
+        f"the Python contender's: {confluent_kafka.libversion()[0]} (confluent-kafka {confluent_kafka.version()[0]}, "
+        f"Python {sys.version.split()[0]})",
     ]
 
 
@@ -731,7 +743,7 @@ def main():
     swiftfunc = args.swiftfunc
 
     log("swiftfunc benchmark")
-    for line in machine():
+    for line in machine(swiftfunc):
         log("  " + line)
     if args.host_kafka:
         log(f"  every host run's host.json extensions.kafka includes {json.dumps(args.host_kafka)} (--host-kafka)")
