@@ -54,10 +54,12 @@ functions: build
 run: functions
 	BACKUP_DIRECTORY="$(CURDIR)/.swiftfunc/backup" "$(BIN)/swiftfunc" start --embedded-broker
 
-## Build everything (the tests load the fixture libraries and run the swiftfunc binary) and test.
+## Build everything (the tests load the fixture libraries and run the swiftfunc binary) and test;
+## then the deploy recipes (deploy/: manifests and Dockerfile, checked without a cluster).
 test: deps $(RDKAFKA_BUILD)
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
+	/usr/bin/python3 -m unittest discover -s Tests/Deploy
 
 ## The fault suite: real processes, signals and broker outages; every scenario must lose nothing.
 faults: build
