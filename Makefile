@@ -2,9 +2,34 @@
 SWIFT ?= swift
 EXAMPLES := Greeter BatchTotals Router Backup AWSPort TencentPort
 CC ?= cc
-BIN = $(shell $(SWIFT) build --show-bin-path)
 
-.PHONY: all deps build functions run test faults bench clean
+## Which librdkafka to build and test against:
+##   LIBRDKAFKA=system   Debian 12's librdkafka-dev 2.0.2 (pkg-config rdkafka), build in .build
+##   LIBRDKAFKA=current  Debian trixie's source package (2.8.0) built by scripts/build-librdkafka.sh
+##                       into .build/librdkafka-2.8, build in .build-rdkafka28 (both coexist);
+##                       the binaries find it through their rpath, not LD_LIBRARY_PATH, so the
+##                       Python client the tests use keeps the system's.
+## e.g. make test LIBRDKAFKA=current, make faults LIBRDKAFKA=current, make bench LIBRDKAFKA=current
+LIBRDKAFKA ?= system
+LIBRDKAFKA_CURRENT_VERSION ?= 2.8.0
+ifeq ($(LIBRDKAFKA),current)
+RDKAFKA_PREFIX := $(CURDIR)/.build/librdkafka-$(basename $(LIBRDKAFKA_CURRENT_VERSION))
+export PKG_CONFIG_PATH := $(RDKAFKA_PREFIX)/lib/pkgconfig
+SWIFT_FLAGS := --scratch-path .build-rdkafka28 -Xlinker -rpath -Xlinker $(RDKAFKA_PREFIX)/lib
+RDKAFKA_RPATH := -Wl,-rpath,$(RDKAFKA_PREFIX)/lib
+RDKAFKA_BUILD := librdkafka
+BENCH_DIR := .build-rdkafka28/bench
+else ifeq ($(LIBRDKAFKA),system)
+SWIFT_FLAGS :=
+RDKAFKA_RPATH :=
+RDKAFKA_BUILD :=
+BENCH_DIR := .build/bench
+else
+$(error LIBRDKAFKA must be system or current, not '$(LIBRDKAFKA)')
+endif
+BIN = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
+
+.PHONY: all deps librdkafka build functions run test faults bench clean
 
 all: functions
 
@@ -12,8 +37,12 @@ all: functions
 deps:
 	@scripts/install-deps.sh
 
-build: deps
-	$(SWIFT) build
+## Build librdkafka $(LIBRDKAFKA_CURRENT_VERSION) from Debian's source package into .build/ (LIBRDKAFKA=current does this itself).
+librdkafka:
+	@LIBRDKAFKA_VERSION=$(LIBRDKAFKA_CURRENT_VERSION) scripts/build-librdkafka.sh
+
+build: deps $(RDKAFKA_BUILD)
+	$(SWIFT) build $(SWIFT_FLAGS)
 
 ## Build the example functions into functions/NAME/libNAME.so (CGreeter: plain C, with cc -shared).
 functions: build
@@ -25,10 +54,12 @@ functions: build
 run: functions
 	BACKUP_DIRECTORY="$(CURDIR)/.swiftfunc/backup" "$(BIN)/swiftfunc" start --embedded-broker
 
-## Build everything (the tests load the fixture libraries and run the swiftfunc binary) and test.
-test: deps
-	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+## Build everything (the tests load the fixture libraries and run the swiftfunc binary) and test;
+## then the deploy recipes (deploy/: manifests and Dockerfile, checked without a cluster).
+test: deps $(RDKAFKA_BUILD)
+	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
+	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
+	/usr/bin/python3 -m unittest discover -s Tests/Deploy
 
 ## The fault suite: real processes, signals and broker outages; every scenario must lose nothing.
 faults: build
@@ -37,12 +68,12 @@ faults: build
 ## Benchmark in a release build: the host against librdkafka's own consumer loop and a Python
 ## confluent-kafka loop on one embedded broker, key ordering, latency, memory over a long stream,
 ## plus one invocation's cost. See BENCHMARKS.md. Options: make bench BENCH_ARGS="--quick".
-bench: deps
-	$(SWIFT) build -c release
-	@mkdir -p .build/bench
-	cc -O2 -Wall -o .build/bench/raw_consumer bench/raw_consumer.c $$(pkg-config --cflags --libs rdkafka)
-	cc -O2 -Wall -o .build/bench/mock_cluster bench/mock_cluster.c $$(pkg-config --cflags --libs rdkafka)
-	/usr/bin/python3 bench/run.py --bin "$$($(SWIFT) build -c release --show-bin-path)" --raw .build/bench/raw_consumer $(BENCH_ARGS)
+bench: deps $(RDKAFKA_BUILD)
+	$(SWIFT) build $(SWIFT_FLAGS) -c release
+	@mkdir -p $(BENCH_DIR)
+	cc -O2 -Wall -o $(BENCH_DIR)/raw_consumer bench/raw_consumer.c $$(pkg-config --cflags --libs rdkafka) $(RDKAFKA_RPATH)
+	cc -O2 -Wall -o $(BENCH_DIR)/mock_cluster bench/mock_cluster.c $$(pkg-config --cflags --libs rdkafka) $(RDKAFKA_RPATH)
+	/usr/bin/python3 bench/run.py --bin "$$($(SWIFT) build $(SWIFT_FLAGS) -c release --show-bin-path)" --raw $(BENCH_DIR)/raw_consumer --work $(BENCH_DIR) $(BENCH_ARGS)
 
 clean:
-	rm -rf .build functions/*/lib*.so .swiftfunc
+	rm -rf .build .build-rdkafka28 functions/*/lib*.so .swiftfunc

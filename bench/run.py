@@ -73,7 +73,17 @@ def log(text=""):
     print(text, flush=True)
 
 
-def machine():
+def host_librdkafka(swiftfunc):
+    """The librdkafka the host (and raw_consumer, built with the same pkg-config) runs with:
+    `swiftfunc --version` prints the loaded library's rd_kafka_version_str()."""
+    try:
+        out = subprocess.run([swiftfunc, "--version"], capture_output=True, text=True, timeout=30).stdout
+    except OSError:
+        return "unknown"
+    return out.strip().rsplit("librdkafka ", 1)[-1] if "librdkafka " in out else "unknown"
+
+
+def machine(swiftfunc):
     model = "unknown"
     with open("/proc/cpuinfo") as cpuinfo:
         for line in cpuinfo:
@@ -91,8 +101,10 @@ def machine():
     import confluent_kafka
     return [
         f"cores: {os.cpu_count()}, CPU: {model}, memory: {memory}",
-        f"OS: {release} (Linux {os.uname().release}), librdkafka {confluent_kafka.libversion()[0]}, "
-        f"confluent-kafka (Python) {confluent_kafka.version()[0]}, Python {sys.version.split()[0]}",
+        f"OS: {release} (Linux {os.uname().release})",
+        f"librdkafka measured (host and raw consumer): {host_librdkafka(swiftfunc)}; "
+        f"the Python contender's: {confluent_kafka.libversion()[0]} (confluent-kafka {confluent_kafka.version()[0]}, "
+        f"Python {sys.version.split()[0]})",
     ]
 
 
@@ -309,7 +321,7 @@ class Bench:
         if kind == "raw":
             properties = contender.get("librdkafka", {})
             if properties == "host":
-                properties = HOST_CONSUMER_PROPERTIES
+                properties = host_consumer_properties(host_librdkafka(self.swiftfunc))
             return [args.raw, address, topic, group, str(messages), result, contender["mode"]] + \
                 [f"{name}={value}" for name, value in properties.items()], env
         if kind == "python":
@@ -590,13 +602,19 @@ CONTENDERS = [
 # What the host sets on every consumer beyond librdkafka's defaults that bears on fetching
 # (HostConfiguration.consumerProperties and MockClusterDetection), for the raw-host-props control:
 # the host must keep up with a C consumer configured as it is, not only with librdkafka's defaults.
-HOST_CONSUMER_PROPERTIES = {
-    "topic.metadata.refresh.interval.ms": "50",
-    "fetch.wait.max.ms": "5",
-    "fetch.max.bytes": "52428800",
-    "max.partition.fetch.bytes": "1048576",
-    "enable.partition.eof": "false",
-}
+def host_consumer_properties(version):
+    """The stall remedy depends on the librdkafka version, as in RDKafka/LibrdkafkaVersion.swift."""
+    properties = {"fetch.wait.max.ms": "5", "fetch.max.bytes": "52428800", "max.partition.fetch.bytes": "1048576",
+                  "enable.partition.eof": "false"}
+    try:
+        major, minor = (int(part) for part in version.split(".")[:2])
+    except ValueError:
+        major, minor = 2, 0
+    if (major, minor) >= (2, 2):
+        properties["fetch.queue.backoff.ms"] = "10"
+    else:
+        properties["topic.metadata.refresh.interval.ms"] = "50"
+    return properties
 
 # The -md50 rows: librdkafka 2.0.2 looks at a partition that stopped fetching because the local
 # queue held queued.min.messages only when its broker thread wakes up, which with nothing else to
@@ -757,7 +775,7 @@ def main():
     swiftfunc = args.swiftfunc
 
     log("swiftfunc benchmark")
-    for line in machine():
+    for line in machine(swiftfunc):
         log("  " + line)
     if args.host_kafka:
         log(f"  every host run's host.json extensions.kafka includes {json.dumps(args.host_kafka)} (--host-kafka)")

@@ -33,6 +33,9 @@ struct StartCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The HTTP endpoint's port (metrics, health, admin); 0 turns it off. Default: host.json swiftfunc.http.port, else 7071.")
     var port: Int?
 
+    @Option(name: .long, help: "The address the HTTP endpoint listens on (0.0.0.0: every interface, as in a container; admin routes then need x-functions-key). Default: host.json swiftfunc.http.host, else 127.0.0.1.")
+    var httpHost: String?
+
     @Option(name: .long, help: .hidden)
     var workerStateDirectory: String?
 
@@ -80,6 +83,7 @@ struct StartCommand: AsyncParsableCommand {
         var arguments = ["start", "--script-root", root.path, "--worker-state-directory", stateDirectory.path]
         if let broker { arguments += ["--broker-override", broker.bootstrapServers] }
         if let port { arguments += ["--port", "\(port)"] }
+        if let httpHost { arguments += ["--http-host", httpHost] }
         RestartRecord.reset(in: stateDirectory)
         let supervisor = HostSupervisor(
             executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), arguments: arguments,
@@ -104,7 +108,7 @@ struct StartCommand: AsyncParsableCommand {
         var server: OperationsServer?
         let httpPort = port ?? host.configuration.operations.httpPort
         if httpPort > 0 {
-            let started = OperationsServer(appHost: host, address: host.configuration.operations.httpHost, port: httpPort,
+            let started = OperationsServer(appHost: host, address: httpHost ?? host.configuration.operations.httpHost, port: httpPort,
                                            restarts: RestartRecord.read(in: crashProtection), logger: logger)
             do {
                 try started.start(setting: port != nil ? "--port" : "host.json swiftfunc.http.port")
@@ -120,7 +124,7 @@ struct StartCommand: AsyncParsableCommand {
         } catch let error as ConfigurationError {
             throw ValidationError("\(error)")
         }
-        say("swiftfunc host in \(root.path)")
+        say("swiftfunc host in \(root.path), librdkafka \(librdkafkaVersion)")
         if let server {
             say("HTTP: \(server.url)  (GET /metrics, /health/live, /health/ready, /admin/functions)")
         }

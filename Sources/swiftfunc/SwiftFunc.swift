@@ -1,4 +1,5 @@
 import ArgumentParser
+import FunctionHost
 
 @main
 struct SwiftFunc: AsyncParsableCommand {
@@ -10,6 +11,8 @@ struct SwiftFunc: AsyncParsableCommand {
             host.json, then run `swiftfunc start` in that folder. From nothing: `swiftfunc init`, \
             `swiftfunc new NAME`, `swiftfunc build`, `swiftfunc start --embedded-broker`.
             """,
+        // `swiftfunc --version`: which librdkafka the binary loads (bench/run.py reports it).
+        version: "swiftfunc, librdkafka \(librdkafkaVersion)",
         subcommands: [InitCommand.self, NewCommand.self, BuildCommand.self, StartCommand.self, InvokeCommand.self, BrokerCommand.self, ProduceCommand.self]
     )
 }

@@ -160,11 +160,8 @@ public struct KafkaOptions: Sendable {
 
     public init() {}
 
-    /// librdkafka properties every consumer gets, before the connection's and `librdkafka`'s.
-    /// The consumer's `topic.metadata.refresh.interval.ms` (see ``consumerProperties``);
-    /// `extensions.kafka.librdkafka` can set another.
-    static let metadataRefreshIntervalMs = 50
-
+    /// librdkafka properties every consumer gets, before the connection's and `librdkafka`'s
+    /// (`extensions.kafka.librdkafka` can set any of them differently).
     var consumerProperties: [(String, String)] {
         var properties: [(String, String)] = [
             ("auto.commit.interval.ms", "\(autoCommitIntervalMs)"),
@@ -174,14 +171,10 @@ public struct KafkaOptions: Sendable {
             ("max.poll.interval.ms", "\(maxPollIntervalMs)"),
             ("fetch.max.bytes", "\(fetchMaxBytes)"),
             ("max.partition.fetch.bytes", "\(maxPartitionFetchBytes)"),
-            // librdkafka 2.0.2 stops fetching a partition once its local queue holds
-            // queued.min.messages and does not look again until something wakes its broker
-            // thread (up to a second later): a function faster than the fetcher sat idle most
-            // of the time (0.2 M msg/s instead of 2 M for a no-op). A metadata refresh wakes
-            // it; every 50 ms costs one small Metadata request per consumer, and catches a
-            // leader change sooner. librdkafka 2.2 fixes the cause (fetch.queue.backoff.ms).
-            ("topic.metadata.refresh.interval.ms", "\(Self.metadataRefreshIntervalMs)"),
         ]
+        // The fetch-queue stall's remedy for the running librdkafka (2.0.2: a metadata refresh
+        // every 50 ms; 2.2 and later: fetch.queue.backoff.ms 10).
+        properties += LibrdkafkaVersion.consumerProperties()
         properties += commonProperties
         if let queuedMinMessages { properties.append(("queued.min.messages", "\(queuedMinMessages)")) }
         if let queuedMaxMessagesKbytes { properties.append(("queued.max.messages.kbytes", "\(queuedMaxMessagesKbytes)")) }
