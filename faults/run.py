@@ -21,6 +21,9 @@ import socket
 import sys
 import tempfile
 import time
+import threading
+import urllib.error
+import urllib.request
 import uuid
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, Producer, TopicPartition
@@ -56,8 +59,8 @@ def wait_until(what, condition, timeout=120):
 class Broker:
     """`swiftfunc broker --control-stdin`: its first stdout line is its address."""
 
-    def __init__(self, topics):
-        arguments = [SWIFTFUNC, "broker", "--control-stdin", "--partitions", str(PARTITIONS)]
+    def __init__(self, topics, partitions=PARTITIONS):
+        arguments = [SWIFTFUNC, "broker", "--control-stdin", "--partitions", str(partitions)]
         for topic in topics:
             arguments += ["--topic", topic]
         self.process = subprocess.Popen(arguments, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -84,8 +87,36 @@ class Host:
         self.log_path = os.path.join(WORK, f"{name}.log")
         self.log = open(self.log_path, "w")
         environment = dict(os.environ, SWIFTFUNC_RECORD_DIR=RECORDS)
-        self.process = subprocess.Popen([SWIFTFUNC, "start", "--script-root", root, "--port", str(free_port())], stdout=self.log,
+        self.port = free_port()
+        self.process = subprocess.Popen([SWIFTFUNC, "start", "--script-root", root, "--port", str(self.port)], stdout=self.log,
                                         stderr=subprocess.STDOUT, env=environment)
+
+    def get(self, path):
+        """GET `path` on the host's HTTP endpoint: (status, body), or (None, "") when it does not answer."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=5) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+        except (urllib.error.URLError, OSError):
+            return None, ""
+
+    def assigned(self, function):
+        """The partitions `function` owns on this host, as GET /admin/functions says."""
+        status, body = self.get("/admin/functions")
+        if status != 200:
+            return set()
+        for entry in json.loads(body):
+            if entry.get("name") == function:
+                return set(entry.get("assignedPartitions") or [])
+        return set()
+
+    def lag(self):
+        """The sum of swiftfunc_consumer_lag on this host's /metrics; None when it does not answer."""
+        status, body = self.get("/metrics")
+        if status != 200:
+            return None
+        return sum(float(line.rsplit(" ", 1)[1]) for line in body.splitlines() if line.startswith("swiftfunc_consumer_lag{"))
 
     def text(self):
         with open(self.log_path) as log:
@@ -142,6 +173,15 @@ def produce(broker, topic, values):
         raise RuntimeError("the independent producer could not deliver everything")
 
 
+def processed_lines(function):
+    """(partition, offset, value) of every processed line, in the order they were written."""
+    path = os.path.join(RECORDS, f"{function}.processed")
+    if not os.path.exists(path):
+        return []
+    with open(path) as file:
+        return [tuple(line.split(" ", 2)) for line in file.read().splitlines() if line.count(" ") >= 2]
+
+
 def processed(function):
     path = os.path.join(RECORDS, f"{function}.processed")
     if not os.path.exists(path):
@@ -150,10 +190,10 @@ def processed(function):
         return [line.split(" ", 2)[2] for line in file.read().splitlines() if line.count(" ") >= 2]
 
 
-def dead_letters(broker, topic):
+def dead_letters(broker, topic, partitions=PARTITIONS):
     consumer = Consumer({"bootstrap.servers": broker.address, "group.id": f"reader-{uuid.uuid4()}",
                          "enable.auto.commit": False})
-    consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING) for partition in range(PARTITIONS)])
+    consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING) for partition in range(partitions)])
     values = []
     idle_since = time.monotonic()
     while time.monotonic() - idle_since < 2:
@@ -171,14 +211,15 @@ class Scenario:
     scenario does not bound them, as with ordering key, where messages settled out of order past an
     unsettled one are delivered again after a kill)."""
 
-    def __init__(self, name, crash_or_kill, max_duplicates=0, extra_topics=()):
+    def __init__(self, name, crash_or_kill, max_duplicates=0, extra_topics=(), partitions=PARTITIONS):
         self.name = name
+        self.partitions = partitions
         self.crash_or_kill = crash_or_kill
         self.max_duplicates = max_duplicates
         self.topic = f"faults-{name}-{uuid.uuid4().hex[:6]}"
         self.function = f"Fault{name.title().replace('-', '')}{uuid.uuid4().hex[:6]}"
         self.broker = Broker([self.topic, f"{self.topic}.dlq"] + [f"{self.topic}-{extra}" for extra in extra_topics]
-                             + [f"{self.topic}-{extra}.dlq" for extra in extra_topics])
+                             + [f"{self.topic}-{extra}.dlq" for extra in extra_topics], partitions)
         self.hosts = []
         self.values = []
 
@@ -207,12 +248,12 @@ class Scenario:
             if not report_loss:
                 raise
         if expected_dead_letters:
-            wait_until(f"{self.name}: the dead letters", lambda: len(dead_letters(self.broker, f"{self.topic}.dlq")) >= expected_dead_letters, timeout=120)
+            wait_until(f"{self.name}: the dead letters", lambda: len(dead_letters(self.broker, f"{self.topic}.dlq", self.partitions)) >= expected_dead_letters, timeout=120)
 
     def report(self):
         lines = processed(self.function)
         done = set(lines)
-        dead = dead_letters(self.broker, f"{self.topic}.dlq")
+        dead = dead_letters(self.broker, f"{self.topic}.dlq", self.partitions)
         produced = set(self.values)
         lost = produced - done - set(dead)
         # librdkafka 2.0.2's mock cluster refuses offset commits while a group rebalances (a
@@ -454,6 +495,94 @@ def scenario_double_kill():
         scenario.close()
 
 
+class SteadyStream:
+    """Produces `rate` messages a second to `topic` on a thread of its own until stopped."""
+
+    def __init__(self, scenario, prefix, rate):
+        self.scenario, self.prefix, self.rate = scenario, prefix, rate
+        self.stopped = threading.Event()
+        self.sent = []
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        producer = Producer({"bootstrap.servers": self.scenario.broker.address, "linger.ms": 5})
+        index = 0
+        while not self.stopped.is_set():
+            value = f"{self.prefix}:{index}"
+            producer.produce(self.scenario.topic, value=value.encode(), key=f"k{index % 48}".encode())
+            self.sent.append(value)
+            producer.poll(0)
+            index += 1
+            time.sleep(1 / self.rate)
+        if producer.flush(60) != 0:
+            raise RuntimeError("the steady stream could not deliver everything")
+
+    def stop(self):
+        self.stopped.set()
+        self.thread.join(timeout=90)
+        self.scenario.values += self.sent
+
+
+def committed_offsets(broker, topic, group, partitions):
+    consumer = Consumer({"bootstrap.servers": broker.address, "group.id": group, "enable.auto.commit": False})
+    offsets = {entry.partition: entry.offset for entry in
+               consumer.committed([TopicPartition(topic, partition) for partition in range(partitions)], timeout=10)}
+    consumer.close()
+    return offsets
+
+
+def scenario_scale_out():
+    """Three hosts of one app (one consumer group, 12 partitions) share a steady stream; each one's
+    swiftfunc_consumer_lag falls to 0; one is SIGTERMed, later another is SIGKILLed and a new one
+    started. Duplicates are bounded by what the killed host had processed past the group's
+    committed offsets when it died (in flight, or settled and not committed yet: a new pod has
+    none of its state)."""
+    partitions = 12
+    scenario = Scenario("scale-out", crash_or_kill=True, partitions=partitions)
+    stream = None
+    try:
+        hosts = [scenario.host() for _ in range(3)]
+        owned = lambda: [host.assigned(scenario.function) for host in hosts]
+        wait_until("the 12 partitions to be spread over the three hosts",
+                   lambda: all(owned()) and set().union(*owned()) == set(range(partitions)) and sum(map(len, owned())) == partitions,
+                   timeout=120)
+        spread = [sorted(part) for part in owned()]
+        stream = SteadyStream(scenario, "steady", rate=100)
+        wait_until("every host's consumer lag to fall to 0 while the stream flows",
+                   lambda: all(host.lag() == 0 for host in hosts), timeout=120)
+        # A host leaves cleanly: the other two take its partitions.
+        if hosts[0].stop(signal.SIGTERM) != 0:
+            raise RuntimeError("the host did not stop cleanly after SIGTERM")
+        wait_until("the two remaining hosts to own every partition",
+                   lambda: set().union(*(h.assigned(scenario.function) for h in hosts[1:])) == set(range(partitions)), timeout=120)
+        time.sleep(2)  # the stream flows on with two hosts
+        # Another dies: its in-flight and settled-but-uncommitted messages are delivered again by the others.
+        killed = hosts[1].assigned(scenario.function)
+        hosts[1].kill_all()
+        committed = committed_offsets(scenario.broker, scenario.topic, scenario.function, partitions)
+        in_flight = [line for line in processed_lines(scenario.function)
+                     if int(line[0]) in killed and int(line[1]) >= committed.get(int(line[0]), 0)]
+        scenario.max_duplicates = len(in_flight)
+        replacement = scenario.host()
+        survivors = [hosts[2], replacement]
+        wait_until("the surviving host and the new one to own every partition",
+                   lambda: set().union(*(h.assigned(scenario.function) for h in survivors)) == set(range(partitions)), timeout=120)
+        stream.stop()
+        stream = None
+        scenario.wait_all_accounted(expected_dead_letters=0)
+        wait_until("the lag of the hosts still running to fall to 0", lambda: all(h.lag() == 0 for h in survivors), timeout=60)
+        for host in survivors:
+            host.stop()
+        result = scenario.report()
+        result["spread"] = spread
+        return result
+    finally:
+        if stream:
+            stream.stop()
+        scenario.close()
+
+
 def scenario_sigterm_keyed():
     return scenario_sigterm("sigterm-key", 1200, 100, trigger=KEYED)
 
@@ -473,7 +602,7 @@ def main():
     scenarios = [scenario_throws, scenario_trap, scenario_sigkill, scenario_broker_down, scenario_rebalance,
                  scenario_sigterm_mid_batch, scenario_sigkill_keyed, scenario_sigterm_keyed,
                  scenario_retarget_after_stop, scenario_retarget_after_kill, scenario_offsets_reset_after_kill,
-                 scenario_double_kill]
+                 scenario_double_kill, scenario_scale_out]
     only = os.environ.get("FAULTS")  # FAULTS=double-kill,sigkill runs those only
     if only:
         scenarios = [run for run in scenarios if run.__name__.removeprefix("scenario_").replace("_", "-") in only.split(",")]
@@ -493,6 +622,9 @@ def main():
         failed = failed or not ok
         print(f"fault-scenario {result['name']}: produced={result['produced']} processed={result['processed']} "
               f"deadlettered={result['deadlettered']} lost={result['lost']} duplicates={result['duplicates']}", flush=True)
+        if "spread" in result:
+            print(f"  partitions per host at the start: {result['spread']}; duplicates allowed by the kill: "
+                  f"{result['max_duplicates']} (processed past the committed offsets of the killed host's partitions)", flush=True)
         if not ok:
             print(f"  FAILED: {result}", flush=True)
     print()
