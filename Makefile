@@ -46,7 +46,7 @@ build: deps $(RDKAFKA_BUILD)
 
 ## Build the example functions into functions/NAME/libNAME.so (CGreeter: plain C, with cc -shared).
 functions: build
-	@for name in $(EXAMPLES); do cp "$(BIN)/lib$$name.so" "functions/$$name/lib$$name.so"; done
+	@for name in $(EXAMPLES); do cp --remove-destination "$(BIN)/lib$$name.so" "functions/$$name/lib$$name.so"; done
 	$(CC) -shared -fPIC -O2 -Wall -I Sources/FunctionABI/include -o functions/CGreeter/libCGreeter.so Examples/CGreeter/greeter.c
 	@echo "Example functions copied into functions/: $(EXAMPLES) CGreeter"
 

@@ -15,6 +15,7 @@ Usage: faults/run.py BIN_DIR   (the folder holding swiftfunc and libRecorder.so)
 """
 import json
 import os
+import shutil
 import signal
 import subprocess
 import socket
@@ -82,13 +83,13 @@ class Broker:
 class Host:
     """`swiftfunc start` (supervised) in its own script root; its log goes to a file."""
 
-    def __init__(self, name, root):
+    def __init__(self, name, root, arguments=()):
         self.root = root
         self.log_path = os.path.join(WORK, f"{name}.log")
         self.log = open(self.log_path, "w")
         environment = dict(os.environ, SWIFTFUNC_RECORD_DIR=RECORDS)
         self.port = free_port()
-        self.process = subprocess.Popen([SWIFTFUNC, "start", "--script-root", root, "--port", str(self.port)], stdout=self.log,
+        self.process = subprocess.Popen([SWIFTFUNC, "start", "--script-root", root, "--port", str(self.port), *arguments], stdout=self.log,
                                         stderr=subprocess.STDOUT, env=environment)
 
     def get(self, path):
@@ -223,10 +224,10 @@ class Scenario:
         self.hosts = []
         self.values = []
 
-    def host(self, entry="process_durably", cardinality="ONE", host_json=None, trigger=None, root=None):
+    def host(self, entry="process_durably", cardinality="ONE", host_json=None, trigger=None, root=None, arguments=()):
         """Starts a host in a new app, or again in `root` (same state folder: journals, crash counts)."""
         root = root or make_app(self.broker, self.topic, self.function, entry, cardinality, host_json, trigger)
-        host = Host(f"{self.name}-{len(self.hosts)}", root)
+        host = Host(f"{self.name}-{len(self.hosts)}", root, arguments)
         self.hosts.append(host)
         return host
 
@@ -583,6 +584,59 @@ def scenario_scale_out():
         scenario.close()
 
 
+def replace_file(source, destination):
+    """What `swiftfunc build` does: a new file takes the old one's name (the running worker keeps
+    the old one mapped)."""
+    temporary = destination + ".new"
+    shutil.copyfile(source, temporary)
+    os.replace(temporary, destination)
+
+
+def scenario_reload_under_load():
+    """`swiftfunc start --watch` while a steady stream flows: the function's library is replaced
+    (a new worker takes over gracefully), then its function.json is broken (refused: the running
+    worker goes on) and mended (reloaded again). Nothing lost, nothing twice."""
+    scenario = Scenario("reload-under-load", crash_or_kill=False)
+    stream = None
+    try:
+        root = make_app(scenario.broker, scenario.topic, scenario.function, "process_durably")
+        folder = os.path.join(root, "functions", scenario.function)
+        library = os.path.join(folder, "libRecorder.so")
+        shutil.copyfile(RECORDER, library)
+        function_json = os.path.join(folder, "function.json")
+        with open(function_json) as file:
+            definition = json.load(file)
+        definition["scriptFile"] = "libRecorder.so"
+        good = json.dumps(definition)
+        with open(function_json, "w") as file:
+            file.write(good)
+        host = scenario.host(root=root, arguments=["--watch"])
+        host.wait_assigned()
+        stream = SteadyStream(scenario, "steady", rate=100)
+        wait_until("the stream to be under way", lambda: len(processed(scenario.function)) >= 100)
+        replace_file(RECORDER, library)
+        wait_until("the worker to be replaced", lambda: "Reloading:" in host.text(), timeout=60)
+        host.wait_assigned(count=2)
+        with open(function_json, "w") as file:
+            file.write(good[:-5])  # cut short: malformed JSON
+        wait_until("the broken function.json to be refused", lambda: "Not reloading after changes to" in host.text(), timeout=60)
+        if host.text().count("Reloading:") != 1:
+            raise RuntimeError("a change that does not load replaced the worker")
+        with open(function_json, "w") as file:
+            file.write(good)
+        wait_until("the mended function.json to reload", lambda: host.text().count("Reloading:") == 2, timeout=60)
+        host.wait_assigned(count=3)
+        stream.stop()
+        stream = None
+        scenario.wait_all_accounted(expected_dead_letters=0)
+        host.stop()
+        return scenario.report()
+    finally:
+        if stream:
+            stream.stop()
+        scenario.close()
+
+
 def scenario_sigterm_keyed():
     return scenario_sigterm("sigterm-key", 1200, 100, trigger=KEYED)
 
@@ -602,7 +656,7 @@ def main():
     scenarios = [scenario_throws, scenario_trap, scenario_sigkill, scenario_broker_down, scenario_rebalance,
                  scenario_sigterm_mid_batch, scenario_sigkill_keyed, scenario_sigterm_keyed,
                  scenario_retarget_after_stop, scenario_retarget_after_kill, scenario_offsets_reset_after_kill,
-                 scenario_double_kill, scenario_scale_out]
+                 scenario_double_kill, scenario_scale_out, scenario_reload_under_load]
     only = os.environ.get("FAULTS")  # FAULTS=double-kill,sigkill runs those only
     if only:
         scenarios = [run for run in scenarios if run.__name__.removeprefix("scenario_").replace("_", "-") in only.split(",")]

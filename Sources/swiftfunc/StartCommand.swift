@@ -36,6 +36,12 @@ struct StartCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The address the HTTP endpoint listens on (0.0.0.0: every interface, as in a container; admin routes then need x-functions-key). Default: host.json swiftfunc.http.host, else 127.0.0.1.")
     var httpHost: String?
 
+    @Flag(name: .long, help: "Reload when host.json, local.settings.json, a function.json or a function's library changes: a new worker replaces the running one gracefully; a change that does not load is refused and logged. Also host.json swiftfunc.watch.")
+    var watch = false
+
+    @Flag(name: .long, help: .hidden)
+    var check = false
+
     @Option(name: .long, help: .hidden)
     var workerStateDirectory: String?
 
@@ -52,14 +58,26 @@ struct StartCommand: AsyncParsableCommand {
         // The log format comes from host.json; a host.json that cannot be read is reported below.
         let format = (try? HostConfiguration.load(scriptRoot: root))?.operations.logFormat ?? .text
         let logger = Logger(label: "swiftfunc") { ConsoleLogHandler(label: $0, format: format) }
+        if check {
+            // What a reload would load, without consuming: one line per function that does not load.
+            let host: FunctionAppHost
+            do {
+                host = try FunctionAppHost(scriptRoot: root, logger: logger, brokerOverride: brokerOverride)
+                for failure in try host.check() { say("not loading '\(failure.name)': \(failure.error)") }
+            } catch let error as ConfigurationError {
+                throw ValidationError("\(error)")
+            }
+            return
+        }
         if let workerStateDirectory {
             stopWhenOrphaned()
             try await host(root: root, logger: logger, brokerOverride: brokerOverride, crashProtection: URL(fileURLWithPath: workerStateDirectory))
             return
         }
         // A configuration every worker would refuse is refused here, before any worker starts.
+        let configuration: HostConfiguration
         do {
-            _ = try HostConfiguration.load(scriptRoot: root)
+            configuration = try HostConfiguration.load(scriptRoot: root)
             _ = try AppSettings.load(scriptRoot: root)
         } catch let error as ConfigurationError {
             throw ValidationError("\(error)")
@@ -88,6 +106,11 @@ struct StartCommand: AsyncParsableCommand {
         let supervisor = HostSupervisor(
             executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), arguments: arguments,
             stateDirectory: stateDirectory, logger: logger)
+        if watch || configuration.watch {
+            ReloadOnChange(supervisor: supervisor, executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(),
+                           scriptRoot: root, extraArguments: broker.map { ["--broker-override", $0.bootstrapServers] } ?? [],
+                           logger: logger).start()
+        }
         // SIGTERM or SIGINT: the group's graceful shutdown passes it on to the worker.
         try await ServiceGroup.host([supervisor], logger: logger).run()
         let status = supervisor.exitStatus.withLock { $0 }

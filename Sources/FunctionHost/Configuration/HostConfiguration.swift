@@ -21,6 +21,9 @@ public struct HostConfiguration: Sendable {
     /// `swiftfunc.shutdownTimeout` (hh:mm:ss): how long a stopping host waits for invocations in
     /// progress before it exits anyway (their messages are delivered again later).
     public var shutdownTimeoutSeconds: Double = 30
+    /// `swiftfunc.watch`: reload when a function's files change (as `swiftfunc start --watch`).
+    /// Default: false.
+    public var watch = false
     /// `swiftfunc.unreachableWarningAfter` (hh:mm:ss): how long a function's cluster may be
     /// unreachable before the host warns (and warns again at that interval).
     public var unreachableWarningSeconds: Double = 30
@@ -92,6 +95,7 @@ public struct HostConfiguration: Sendable {
                 }
                 configuration.shutdownTimeoutSeconds = seconds
             }
+            if let watch = try own.bool("watch") { configuration.watch = watch }
             if let text = try own.string("unreachableWarningAfter") {
                 guard let seconds = parseTimeSpan(text), seconds > 0 else {
                     throw own.error("unreachableWarningAfter", "'\(text)' is not a time span; write it as hh:mm:ss")
@@ -123,7 +127,7 @@ private let hostFields = KnownFields(
 private let loggingFields = KnownFields(
     used: ["logLevel", "format"], ignored: ["applicationInsights", "fileLoggingMode", "console", "logStream"])
 
-private let swiftfuncFields = KnownFields(used: ["maxCrashesPerMessage", "shutdownTimeout", "unreachableWarningAfter", "http"])
+private let swiftfuncFields = KnownFields(used: ["maxCrashesPerMessage", "shutdownTimeout", "unreachableWarningAfter", "http", "watch"])
 
 private let logLevels: [String: Logger.Level] = [
     "trace": .trace, "debug": .debug, "information": .info, "info": .info, "warning": .warning,

@@ -134,6 +134,24 @@ public final class FunctionAppHost: @unchecked Sendable {
         return reports
     }
 
+    /// Loads every function as ``start()`` does (configuration, library, ABI and signature
+    /// checks) without consuming: what `swiftfunc start --check` reports before a reload.
+    /// - Returns: each function that does not load, with why.
+    public func check() throws -> [(name: String, error: String)] {
+        var failures: [(name: String, error: String)] = []
+        for directory in try FunctionDiscovery.functionDirectories(scriptRoot: scriptRoot) {
+            do {
+                var function = try FunctionConfiguration.load(directory: directory, scriptRoot: scriptRoot, settings: settings)
+                if let brokerOverride { function = point(function, at: brokerOverride) } else { try function.checkSupportedByLibrdkafka() }
+                if function.disabled { continue }
+                _ = try FunctionLibrary.load(function, scriptRoot: scriptRoot)
+            } catch {
+                failures.append((directory.lastPathComponent, "\(error)"))
+            }
+        }
+        return failures
+    }
+
     /// Stops every function: each finishes its invocation in progress, commits and leaves its
     /// group, all within `shutdownTimeout`; then the producers are flushed.
     /// - Returns: false when some function did not finish in time (its uncommitted messages

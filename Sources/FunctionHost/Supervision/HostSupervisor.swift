@@ -16,7 +16,7 @@ public final class HostSupervisor: @unchecked Sendable {
     private let arguments: [String]
     private let stateDirectory: URL
     private let logger: Logger
-    private let state = Mutex<(stopping: Bool, child: Int32?)>((false, nil))
+    private let state = Mutex<(stopping: Bool, child: Int32?, reloading: Bool)>((false, nil, false))
     /// What the supervisor exits with, once ``superviseWorkers()`` returned (run as a service).
     public let exitStatus = Mutex<Int32>(0)
 
@@ -52,6 +52,10 @@ public final class HostSupervisor: @unchecked Sendable {
             let status = process.terminationStatus
             let signaled = process.terminationReason == .uncaughtSignal
             if state.withLock({ $0.stopping }) { return signaled ? 128 + status : status }
+            if state.withLock({ state in defer { state.reloading = false }; return state.reloading }) {
+                logger.info("Reloading: the previous worker finished its invocations, committed and left its groups (exit \(status)); starting one with the new configuration and libraries")
+                continue
+            }
             if !signaled && status == Self.configurationErrorStatus {
                 logger.critical("The host process could not start with this configuration (its error is above, naming the file and field); not restarting it. Fix it and start again.")
                 return status
@@ -75,10 +79,25 @@ public final class HostSupervisor: @unchecked Sendable {
         }
     }
 
+    /// Replaces the worker: it is asked to stop gracefully (finish in flight, commit, leave its
+    /// groups), and a new one starts at once with what is on disk now.
+    public func reload() {
+        let child = state.withLock { state -> Int32? in
+            guard !state.stopping, let child = state.child else { return nil }
+            state.reloading = true
+            return child
+        }
+        if let child { kill(child, SIGTERM) }
+    }
+
+    /// True once ``forward(_:)`` was called: no more workers start.
+    public var isStopping: Bool { state.withLock { $0.stopping } }
+
     /// Passes `signal` on to the worker and stops restarting it.
     public func forward(_ signal: Int32) {
         let child = state.withLock { state -> Int32? in
             state.stopping = true
+            state.reloading = false
             return state.child
         }
         if let child { kill(child, signal) }
