@@ -278,9 +278,9 @@ struct OAuthBearerTests {
         rd_kafka_destroy(client)
     }
 
-    @Test("A function using oidc where librdkafka lacks it is reported not running, with the field; the embedded broker still runs it")
+    @Test("A function using oidc where librdkafka lacks it is reported not running, with the field; the embedded broker still runs it",
+          .enabled(if: !OAuthBearer.librdkafkaSupportsOIDC, "this librdkafka has OIDC (2.8.0 built with libcurl): nothing to report"))
     func hostReportsMissingOIDC() throws {
-        try #require(!OAuthBearer.librdkafkaSupportsOIDC, "this librdkafka has OIDC; nothing to report")
         let broker = try EmbeddedBroker()
         let root = try ScriptRoot()
         let name = uniqueName("Oidc")
