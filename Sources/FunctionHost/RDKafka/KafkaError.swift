@@ -21,6 +21,8 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable {
         public static let unknownTopicOrPartition = Code(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
         public static let rebalanceInProgress = Code(RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS)
         public static let fatal = Code(RD_KAFKA_RESP_ERR__FATAL)
+        /// The producer's local queue is full.
+        public static let queueFull = Code(RD_KAFKA_RESP_ERR__QUEUE_FULL)
         /// A commit had no offset to commit.
         public static let noOffset = Code(RD_KAFKA_RESP_ERR__NO_OFFSET)
 

@@ -5,7 +5,8 @@ import CRdKafka
 /// else only reads it through ``pointer`` while the owner lives.
 ///
 /// Messages are fetched into an ``RDKafkaFetchBuffer``, which owns them until they are taken out
-/// (``RDKafkaFetchBuffer/take(_:)``) for a held partition (``RDKafkaMessages``) or a lane's ring.
+/// (``RDKafkaFetchBuffer/take(_:)``, ``RDKafkaFetchBuffer/take(at:)``) for a held partition
+/// (``RDKafkaMessages``) or a lane's ring.
 struct RDKafkaMessage: ~Copyable {
     let pointer: UnsafeMutablePointer<rd_kafka_message_t>
 
@@ -25,9 +26,10 @@ struct RDKafkaMessage: ~Copyable {
     }
 }
 
-/// Fetched messages owned together, in order (a held partition's, a lane's batch): each one is
-/// destroyed when it leaves through ``release(where:_:)`` or ``releaseAll()``, or with the value.
-/// Messages join by a move (``append(_:)``); reading them (``pointers``) lends them.
+/// Fetched messages owned together, in order (a held partition's, a lane's batch). Messages join
+/// by a move (``append(_:)``) and leave as an ``RDKafkaMessage`` handed to a new owner
+/// (``removeAll(_:)``, ``remove(where:_:)``), or are destroyed (``releaseAll()``, or with the
+/// value). Reading them (``pointers``, ``withPointers(_:)``) lends them.
 struct RDKafkaMessages: ~Copyable {
     private var storage: [UnsafeMutablePointer<rd_kafka_message_t>] = []
 
