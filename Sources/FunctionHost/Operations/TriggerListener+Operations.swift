@@ -20,7 +20,7 @@ extension TriggerListener {
         if let pause = requests.pause { operations.wantsPause = pause }
         switch (operations.wantsPause, operations.state) {
         case (true, .running):
-            withPartitionList(assigned.map { ($0, -1) }) { list in _ = rd_kafka_pause_partitions(consumer, list) }
+            consumer.pause(partitionList(assigned.map { ($0, -1) }))
             operations.state = .draining
             logger.info("'\(function.name)' is pausing: it fetches nothing more and finishes what it has")
             finishDrainIfDone(carried: carried)
@@ -30,7 +30,7 @@ extension TriggerListener {
             // Held partitions stay paused until their retry settles them; with the lanes full,
             // the backpressure path resumes (and seeks) once they have room.
             let resumable = pausedForBackpressure ? [] : assigned.filter { !progress.isHeld($0) }
-            withPartitionList(resumable.map { ($0, -1) }) { list in _ = rd_kafka_resume_partitions(consumer, list) }
+            consumer.resume(partitionList(resumable.map { ($0, -1) }))
             operations.state = .running
             logger.info("'\(function.name)' resumes consuming")
         default:
@@ -44,7 +44,7 @@ extension TriggerListener {
         flush(reason: "paused")
         storeOffsets()
         if let commitError = committer.commitNow(consumer) {
-            logger.warning("Committing '\(function.name)' before pausing failed: \(String(cString: rd_kafka_err2str(commitError))); it is committed again at the next interval")
+            logger.warning("Committing '\(function.name)' before pausing failed: \(commitError.reason); it is committed again at the next interval")
         }
         operations.state = .paused
         logger.info("'\(function.name)' is paused: nothing in flight, offsets committed")
@@ -63,9 +63,7 @@ extension TriggerListener {
     }
 
     private func wakeConsumingThread() {
-        handleLock.withLock { open in
-            if open, let queue { rd_kafka_queue_yield(queue) }
-        }
+        consumer?.wake()
     }
 
     /// Every invoker's counters: the consuming thread's and the lanes'.
@@ -79,24 +77,20 @@ extension TriggerListener {
     func consumerLag() -> [(partition: Int32, lag: Int64)] {
         let partitions = operations.assignedPartitions
         let stored = operations.storedOffsets
-        return handleLock.withLock { open -> [(partition: Int32, lag: Int64)] in
-            guard open, let consumer else { return [] }
+        guard let consumer else { return [] }
+        return consumer.whileOpen { () -> [(partition: Int32, lag: Int64)] in
             var marks: [Int32: (low: Int64, high: Int64)] = [:]
             for partition in partitions {
-                var low: Int64 = -1
-                var high: Int64 = -1
-                if rd_kafka_get_watermark_offsets(consumer, function.trigger.topic, partition, &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR, high >= 0 {
-                    marks[partition] = (low, high)
+                if let known = consumer.cachedWatermarks(topic: function.trigger.topic, partition: partition), known.high >= 0 {
+                    marks[partition] = known
                 }
             }
             var next = stored.filter { marks[$0.key] != nil }
             let unknown = marks.keys.filter { next[$0] == nil }
             if !unknown.isEmpty {
-                withPartitionList(unknown.map { ($0, crdkafka_offset_invalid()) }) { list in
-                    guard rd_kafka_committed(consumer, list, 1_000) == RD_KAFKA_RESP_ERR_NO_ERROR else { return }
-                    for index in 0..<Int(list.pointee.cnt) where list.pointee.elems[index].offset >= 0 {
-                        next[list.pointee.elems[index].partition] = list.pointee.elems[index].offset
-                    }
+                let list = partitionList(unknown.map { ($0, crdkafka_offset_invalid()) })
+                if (try? consumer.committed(list, timeoutMs: 1_000)) != nil {
+                    for element in list.elements where element.offset >= 0 { next[element.partition] = element.offset }
                 }
                 for partition in unknown where next[partition] == nil {
                     if let low = marks[partition]?.low, low >= 0 { next[partition] = low }
@@ -105,6 +99,6 @@ extension TriggerListener {
             return marks.keys.sorted().compactMap { partition in
                 next[partition].map { (partition, max(0, marks[partition]!.high - $0)) }
             }
-        }
+        } ?? []
     }
 }

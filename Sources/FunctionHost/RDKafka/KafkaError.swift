@@ -21,6 +21,10 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable {
         public static let unknownTopicOrPartition = Code(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
         public static let rebalanceInProgress = Code(RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS)
         public static let fatal = Code(RD_KAFKA_RESP_ERR__FATAL)
+        /// The producer's local queue is full.
+        public static let queueFull = Code(RD_KAFKA_RESP_ERR__QUEUE_FULL)
+        /// A commit had no offset to commit.
+        public static let noOffset = Code(RD_KAFKA_RESP_ERR__NO_OFFSET)
 
         /// librdkafka's name for it (`_TRANSPORT`, `REBALANCE_IN_PROGRESS`, ...).
         public var description: String {
@@ -30,6 +34,8 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable {
 
     public let code: Code
     public let message: String
+    /// librdkafka's words for the error alone (``message`` without what the host was doing).
+    public let reason: String
     /// Trying again may succeed (the broker or network may recover).
     public let isRetriable: Bool
     /// The client cannot be used any more (librdkafka's fatal errors: fenced, idempotence broken).
@@ -39,13 +45,15 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable {
     public init(_ message: String) {
         code = .host
         self.message = message
+        reason = message
         isRetriable = false
         isFatal = false
     }
 
     init(_ code: rd_kafka_resp_err_t, while doing: String) {
         self.code = Code(code)
-        message = "\(doing): \(String(cString: rd_kafka_err2str(code)))"
+        reason = String(cString: rd_kafka_err2str(code))
+        message = "\(doing): \(reason)"
         isFatal = code == RD_KAFKA_RESP_ERR__FATAL
         isRetriable = !isFatal && Self.transient.contains(code.rawValue)
     }
@@ -53,7 +61,8 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable {
     /// Takes an `rd_kafka_error_t` (and destroys it).
     init(taking error: OpaquePointer, while doing: String) {
         code = Code(rd_kafka_error_code(error))
-        message = "\(doing): \(String(cString: rd_kafka_error_string(error)))"
+        reason = String(cString: rd_kafka_error_string(error))
+        message = "\(doing): \(reason)"
         isRetriable = rd_kafka_error_is_retriable(error) != 0
         isFatal = rd_kafka_error_is_fatal(error) != 0
         rd_kafka_error_destroy(error)

@@ -2,7 +2,8 @@ import CRdKafka
 import Glibc
 
 /// An `rd_kafka_topic_partition_list_t` of one topic that frees itself (and the commit metadata
-/// it carries): callers lend its pointer to librdkafka through ``withListPointer(_:)``.
+/// it carries): callers lend its pointer to librdkafka through ``withListPointer(_:)``. A
+/// rebalance's list, which librdkafka owns, is only borrowed (``init(borrowing:)``).
 final class RDKafkaTopicPartitionList {
     struct Element {
         var partition: Int32
@@ -12,11 +13,14 @@ final class RDKafkaTopicPartitionList {
     }
 
     private let list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
+    /// False for a list librdkafka owns (not freed here).
+    private let owned: Bool
     let topic: String
 
     /// A list of `topic`'s `entries` (offset -1001, "invalid", for lists that only name partitions).
     init(topic: String, _ entries: [(partition: Int32, offset: Int64)] = [], metadata: (Int32) -> String? = { _ in nil }) {
         self.topic = topic
+        owned = true
         list = rd_kafka_topic_partition_list_new(Int32(max(entries.count, 1)))!
         for entry in entries {
             let element = rd_kafka_topic_partition_list_add(list, topic, entry.partition)!
@@ -32,8 +36,15 @@ final class RDKafkaTopicPartitionList {
         }
     }
 
+    /// A list librdkafka owns (a rebalance's), valid while the callback that gave it runs.
+    init(borrowing list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+        self.list = list
+        owned = false
+        topic = list.pointee.cnt > 0 ? String(cString: list.pointee.elems[0].topic) : ""
+    }
+
     deinit {
-        rd_kafka_topic_partition_list_destroy(list)
+        if owned { rd_kafka_topic_partition_list_destroy(list) }
     }
 
     var isEmpty: Bool { list.pointee.cnt == 0 }
@@ -55,14 +66,14 @@ final class RDKafkaTopicPartitionList {
         try body(list)
     }
 
-    /// Partition numbers of a list librdkafka owns (a rebalance's), in order.
-    static func partitions(of list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) -> [Int32] {
-        guard let list, let elements = list.pointee.elems else { return [] }
+    /// The partition numbers, in order.
+    var partitions: [Int32] {
+        guard let elements = list.pointee.elems else { return [] }
         return (0..<Int(list.pointee.cnt)).map { elements[$0].partition }.sorted()
     }
 
-    /// Sets the start offset of `partition` in a list librdkafka owns (a rebalance's assignment).
-    static func setOffset(_ offset: Int64, of partition: Int32, in list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) {
+    /// Sets the offset of `partition` (a rebalance's assignment: where it starts).
+    func setOffset(_ offset: Int64, of partition: Int32) {
         guard let elements = list.pointee.elems else { return }
         for index in 0..<Int(list.pointee.cnt) where elements[index].partition == partition { elements[index].offset = offset }
     }

@@ -51,7 +51,7 @@ final class OffsetCommitter {
     }
 
     /// Sends an asynchronous commit of what moved, when the interval has passed.
-    func commitIfDue(_ consumer: OpaquePointer) {
+    func commitIfDue(_ consumer: RDKafkaConsumer) {
         let now = monotonicNanoseconds()
         guard now - lastCommit >= intervalNs else { return }
         lastCommit = now
@@ -59,26 +59,28 @@ final class OffsetCommitter {
         guard !moved.isEmpty else { return }
         let list = makeList(moved)
         for entry in moved { partitions[entry.partition]!.sent = entry.offset }
-        let result = list.withListPointer { rd_kafka_commit(consumer, $0, 1) }
-        if result != RD_KAFKA_RESP_ERR_NO_ERROR {
-            logger.warning("Committing offsets of '\(functionName)' failed: \(String(cString: rd_kafka_err2str(result))) (tried again at the next interval)")
+        do {
+            try consumer.commit(list, async: true)
+        } catch {
+            logger.warning("Committing offsets of '\(functionName)' failed: \(error.reason) (tried again at the next interval)")
             for entry in moved { partitions[entry.partition]!.sent = -1 }
         }
     }
 
     /// Commits every settled offset of `only` (nil: of every partition) and waits for the answer.
     /// - Returns: the error, or nil when everything settled is committed (or nothing was).
-    func commitNow(_ consumer: OpaquePointer, only: Set<Int32>? = nil) -> rd_kafka_resp_err_t? {
+    func commitNow(_ consumer: RDKafkaConsumer, only: Set<Int32>? = nil) -> KafkaError? {
         let settled = partitions.filter { $0.value.storable >= 0 && (only?.contains($0.key) ?? true) }
             .map { (partition: $0.key, offset: $0.value.storable) }
         guard !settled.isEmpty else { return nil }
         let list = makeList(settled)
-        let result = list.withListPointer { rd_kafka_commit(consumer, $0, 0) }
-        if result == RD_KAFKA_RESP_ERR_NO_ERROR || result == RD_KAFKA_RESP_ERR__NO_OFFSET {
-            for entry in settled { partitions[entry.partition]!.sent = entry.offset }
-            return nil
-        }
-        return result
+        do {
+            try consumer.commit(list, async: false)
+        } catch where error.code != .noOffset {
+            return error
+        } catch {}
+        for entry in settled { partitions[entry.partition]!.sent = entry.offset }
+        return nil
     }
 
     /// The commit of the consumer's periodic commits, told by librdkafka: failures are logged.
@@ -96,11 +98,11 @@ final class OffsetCommitter {
     /// the new epoch's tag at once: from then on, every committed offset of the partition carries
     /// a tag, so a crash before the first periodic commit is recovered too — while a group whose
     /// offsets vanish (a recreated topic, deleted offsets) has no tag, and nothing is applied.
-    func assigned(_ assignment: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>, consumer: OpaquePointer) {
-        let numbers = RDKafkaTopicPartitionList.partitions(of: assignment)
+    func assigned(_ assignment: RDKafkaTopicPartitionList, consumer: RDKafkaConsumer) {
+        let numbers = assignment.partitions
         for partition in numbers { partitions[partition] = Progress() }
         guard let journal else { return }
-        guard let cluster = clusterID(consumer) else {
+        guard let cluster = consumer.clusterID(timeoutMs: 5_000) else {
             logger.warning("'\(functionName)': the cluster did not say its id within 5 s; offsets settled before a crash are not recovered this time (those messages may be delivered again)")
             numbers.forEach { journal.beginAssignment(partition: $0) }
             return
@@ -110,12 +112,13 @@ final class OffsetCommitter {
         }
         // The group's committed offsets and their tags, read before the new epochs overwrite anything.
         let committed = RDKafkaTopicPartitionList(topic: topic, numbers.map { ($0, crdkafka_offset_invalid()) })
-        let answer = committed.withListPointer { rd_kafka_committed(consumer, $0, 10_000) }
+        var answer: KafkaError?
+        do { try consumer.committed(committed, timeoutMs: 10_000) } catch { answer = error }
         var resumed: [(partition: Int32, offset: Int64)] = []
         var epochs: [Int32: Int64] = [:]
         for partition in numbers { epochs[partition] = journal.beginAssignment(partition: partition) }
-        guard answer == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            logger.warning("'\(functionName)': reading the committed offsets of \(topic) failed (\(String(cString: rd_kafka_err2str(answer)))); offsets settled before a crash are not recovered this time (those messages may be delivered again)")
+        if let answer {
+            logger.warning("'\(functionName)': reading the committed offsets of \(topic) failed (\(answer.reason)); offsets settled before a crash are not recovered this time (those messages may be delivered again)")
             return
         }
         var baselines: [(partition: Int32, offset: Int64)] = []
@@ -131,27 +134,27 @@ final class OffsetCommitter {
         }
         let starts = resumed + baselines
         guard !starts.isEmpty else { return }
-        let result = makeList(starts).withListPointer { rd_kafka_commit(consumer, $0, 0) }
+        var result: KafkaError?
+        do { try consumer.commit(makeList(starts), async: false) } catch { result = error }
         for (partition, offset) in starts {
-            RDKafkaTopicPartitionList.setOffset(offset, of: partition, in: assignment)
+            assignment.setOffset(offset, of: partition)
             partitions[partition]!.storable = offset
-            if result == RD_KAFKA_RESP_ERR_NO_ERROR {
+            if result == nil {
                 partitions[partition]!.sent = offset
                 journal.recordSettled(partition: partition, settled: offset)
             }
         }
-        if result != RD_KAFKA_RESP_ERR_NO_ERROR {
-            logger.warning("'\(functionName)': committing where partitions \(starts.map(\.partition)) start failed (\(String(cString: rd_kafka_err2str(result)))); they are committed with the next commit")
+        if let result {
+            logger.warning("'\(functionName)': committing where partitions \(starts.map(\.partition)) start failed (\(result.reason)); they are committed with the next commit")
         }
     }
 
     /// Where a partition without a committed offset starts under the reset policy, asked of the
     /// cluster (bounded); nil when it does not answer (then librdkafka's own reset applies, and
     /// nothing is recovered for it after a crash before its first commit).
-    private func startOffset(_ partition: Int32, consumer: OpaquePointer) -> Int64? {
-        var low: Int64 = -1, high: Int64 = -1
-        guard rd_kafka_query_watermark_offsets(consumer, topic, partition, &low, &high, 5_000) == RD_KAFKA_RESP_ERR_NO_ERROR else { return nil }
-        return startWithoutCommit == "latest" ? high : low
+    private func startOffset(_ partition: Int32, consumer: RDKafkaConsumer) -> Int64? {
+        guard let marks = try? consumer.queryWatermarks(topic: topic, partition: partition, timeoutMs: 5_000) else { return nil }
+        return startWithoutCommit == "latest" ? marks.high : marks.low
     }
 
     /// `revoked` are gone: nothing more of theirs is committed by this member.
@@ -164,11 +167,5 @@ final class OffsetCommitter {
 
     private func makeList(_ entries: [(partition: Int32, offset: Int64)]) -> RDKafkaTopicPartitionList {
         RDKafkaTopicPartitionList(topic: topic, entries) { [journal] partition in journal?.tag(partition: partition) }
-    }
-
-    private func clusterID(_ consumer: OpaquePointer) -> String? {
-        guard let id = rd_kafka_clusterid(consumer, 5_000) else { return nil }
-        defer { rd_kafka_mem_free(consumer, id) }
-        return String(cString: id)
     }
 }

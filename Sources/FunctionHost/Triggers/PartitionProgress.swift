@@ -1,10 +1,10 @@
 import CRdKafka
 
-/// Messages of one partition that failed and wait for their next attempt. They stay in
-/// librdkafka's buffers (not destroyed) until they are settled: succeeded or dead-lettered.
+/// Messages of one partition that failed and wait for their next attempt. It owns them (taken
+/// out of the fetch) until they are settled, succeeded or dead-lettered, or the partition goes.
 final class HeldMessages {
     /// In offset order.
-    var messages: [UnsafeMutablePointer<rd_kafka_message_t>]
+    var messages: RDKafkaMessages
     /// Failed attempts so far.
     var failures: Int
     var lastError: String
@@ -17,7 +17,7 @@ final class HeldMessages {
     /// the next attempt sends to the dead-letter topic again instead of invoking.
     var deadLetterReason: DeadLetterReason?
 
-    init(messages: [UnsafeMutablePointer<rd_kafka_message_t>], failures: Int, lastError: String, due: UInt64, resumeOffset: Int64) {
+    init(messages: consuming RDKafkaMessages, failures: Int, lastError: String, due: UInt64, resumeOffset: Int64) {
         self.messages = messages
         self.failures = failures
         self.lastError = lastError
@@ -28,8 +28,7 @@ final class HeldMessages {
     var firstOffset: Int64 { messages.first?.pointee.offset ?? resumeOffset }
 
     func destroyMessages() {
-        messages.forEach { rd_kafka_message_destroy($0) }
-        messages.removeAll()
+        messages.releaseAll()
     }
 }
 

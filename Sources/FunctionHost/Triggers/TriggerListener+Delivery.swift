@@ -97,9 +97,9 @@ extension TriggerListener {
             // ONE: later messages of the fetch are fetched again after the seek. MANY: the whole
             // batch was handled, so the partition resumes after its last message in it.
             let last = function.trigger.cardinality == .one ? failed[0] : ready.last { $0.pointee.partition == partition }!
-            failed.forEach { retainedThisFetch.insert($0) }
             let error = outcome.reason(for: ready.firstIndex(of: failed[0])!)
-            failedFirstTime(partition: partition, messages: failed, error: error, resumeOffset: last.pointee.offset + 1)
+            // Taken out of the fetch: the held partition owns them from now on.
+            failedFirstTime(partition: partition, messages: fetched.take(failed), error: error, resumeOffset: last.pointee.offset + 1)
         }
     }
 

@@ -15,50 +15,52 @@ extension TriggerListener {
             if pausedForBackpressure && dispatcher.hasRoom && operations.state == .running { resumeAfterBackpressure() }
             // While lanes work, poll often enough that their settled offsets are stored soon.
             let busy = pausedForBackpressure || dispatcher.inFlight > 0
-            let count = fetch(into: fetched, capacity: fetchCapacity, timeoutMs: busy ? 50 : pollTimeoutMs())
-            for index in 0..<count {
+            fetch(limit: fetchCapacity, timeoutMs: busy ? 50 : pollTimeoutMs())
+            for index in 0..<fetched.count {
                 guard let message = fetched[index] else { continue }
-                if !dispatchIfEligible(message, dispatcher) { rd_kafka_message_destroy(message) }
+                dispatchIfEligible(message, at: index, dispatcher)
             }
+            // What the lanes did not take is released.
+            fetched.endRound(carrying: UnsafeMutableBufferPointer(start: nil, count: 0))
             storeOffsets()
         }
         dispatcher.shutdown()
         close()
     }
 
-    /// Hands `message` to its lane; false when it is not taken (and must be destroyed): an
-    /// error, a partition this member no longer owns, a second copy, or the lanes are full.
-    func dispatchIfEligible(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ dispatcher: ConcurrentDispatcher) -> Bool {
+    /// Hands `message` (slot `index` of ``fetched``) over to its lane, which then owns it; it is
+    /// left in the fetch when it is not taken: an error, a partition this member no longer owns,
+    /// a second copy, or the lanes are full.
+    func dispatchIfEligible(_ message: UnsafeMutablePointer<rd_kafka_message_t>, at index: Int, _ dispatcher: ConcurrentDispatcher) {
         if message.pointee.err != RD_KAFKA_RESP_ERR_NO_ERROR {
             reportConsumeError(message)
-            return false
+            return
         }
         let partition = message.pointee.partition
         let offset = message.pointee.offset
-        guard assigned.contains(partition), offset >= nextToDispatch(partition) else { return false }
+        guard assigned.contains(partition), offset >= nextToDispatch(partition) else { return }
         if pausedForBackpressure {
             if resumeAt[partition] == nil { resumeAt[partition] = offset }
-            return false
+            return
         }
         let disposition = disposition(message)
         if disposition == .filteredOut {
             filteredCount.wrappingAdd(1, ordering: .relaxed)
-            dispatcher.settleWithoutInvocation(message)
+            dispatcher.settleWithoutInvocation(fetched.take(at: index))
             nextToDispatch[Int(partition)] = offset + 1
-            return true
+            return
         }
-        if dispatcher.dispatch(message, disposition) {
+        if dispatcher.dispatch(message, disposition, take: { fetched.take(at: index) }) {
             nextToDispatch[Int(partition)] = offset + 1
-            return true
+            return
         }
         // A lane is full: the function is behind. Pause every partition (the consumer keeps
         // polling, so the group does not time it out) until the lanes have room again; what
         // was fetched meanwhile is fetched again from `resumeAt`.
         pausedForBackpressure = true
         resumeAt[partition] = offset
-        withPartitionList(assigned.map { ($0, -1) }) { list in _ = rd_kafka_pause_partitions(consumer, list) }
+        consumer.pause(partitionList(assigned.map { ($0, -1) }))
         logger.debug("'\(function.name)' is behind (\(dispatcher.inFlight) messages taken and not yet settled): pausing its partitions")
-        return false
     }
 
     func nextToDispatch(_ partition: Int32) -> Int64 {
@@ -71,13 +73,12 @@ extension TriggerListener {
     func resumeAfterBackpressure() {
         let seeks = resumeAt.filter { assigned.contains($0.key) }.map { (partition: $0.key, offset: $0.value) }
         // Resume first, then seek: the seek wakes librdkafka's fetching thread, a resume does not.
-        withPartitionList(assigned.map { ($0, -1) }) { list in _ = rd_kafka_resume_partitions(consumer, list) }
+        consumer.resume(partitionList(assigned.map { ($0, -1) }))
         if !seeks.isEmpty {
-            withPartitionList(seeks) { list in
-                if let error = rd_kafka_seek_partitions(consumer, list, 5_000) {
-                    logger.warning("Seeking after a pause failed: \(String(cString: rd_kafka_error_string(error)))")
-                    rd_kafka_error_destroy(error)
-                }
+            do {
+                try consumer.seek(partitionList(seeks), timeoutMs: 5_000)
+            } catch {
+                logger.warning("Seeking after a pause failed: \(error.reason)")
             }
         }
         resumeAt.removeAll()

@@ -46,43 +46,34 @@ extension TriggerListener {
         committer.commitIfDue(consumer)
     }
 
-    func withPartitionList<R>(_ entries: [(partition: Int32, offset: Int64)], _ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> R) -> R {
-        RDKafkaTopicPartitionList(topic: function.trigger.topic, entries).withListPointer(body)
+    /// A list of the trigger's topic with `entries`.
+    func partitionList(_ entries: [(partition: Int32, offset: Int64)]) -> RDKafkaTopicPartitionList {
+        RDKafkaTopicPartitionList(topic: function.trigger.topic, entries)
     }
 
     /// Asks the cluster for metadata through this consumer: true when a broker answered within
     /// `timeoutMs`. Safe from any thread while the listener runs.
     func probeCluster(timeoutMs: Int32) -> Bool {
-        handleLock.withLock { open in
-            guard open, let consumer else { return false }
-            var metadata: UnsafePointer<rd_kafka_metadata>? = nil
-            let result = rd_kafka_metadata(consumer, 0, nil, &metadata, timeoutMs)
-            if let metadata { rd_kafka_metadata_destroy(metadata) }
-            return result == RD_KAFKA_RESP_ERR_NO_ERROR
-        }
+        consumer?.probeMetadata(timeoutMs: timeoutMs) ?? false
     }
 
     /// Commits what is stored, leaves the group and frees the consumer.
     func close() {
-        guard let consumer else { return }
-        handleLock.withLock { $0 = false }
+        guard let consumer, consumer.isOpen else { return }
         storeOffsets()
         let commitError = committer.commitNow(consumer)
         if let commitError {
-            logger.warning("Final commit of '\(function.name)' failed: \(String(cString: rd_kafka_err2str(commitError))); the settlement journal keeps what was settled for the next start")
+            logger.warning("Final commit of '\(function.name)' failed: \(commitError.reason); the settlement journal keeps what was settled for the next start")
         }
-        let closed = rd_kafka_consumer_close(consumer)
-        if closed != RD_KAFKA_RESP_ERR_NO_ERROR {
-            logger.warning("Leaving the consumer group of '\(function.name)' failed: \(String(cString: rd_kafka_err2str(closed)))")
+        do {
+            try consumer.close()
+        } catch {
+            logger.warning("Leaving the consumer group of '\(function.name)' failed: \(error.reason)")
         }
         progress.resetAll()
         let filtered = filteredCount.load(ordering: .relaxed)
         if filtered > 0 { logger.info("'\(function.name)' left out \(filtered) message(s) that matched none of its filters (settled without a call)") }
         // Everything settled is committed: a clean stop leaves nothing to recover.
         if commitError == nil && !revokeCommitFailed { settlement?.remove() }
-        rd_kafka_queue_destroy(queue)
-        rd_kafka_destroy(consumer)
-        self.consumer = nil
-        self.queue = nil
     }
 }

@@ -10,23 +10,24 @@ extension TriggerListener {
     // MARK: - Rebalance and errors (called by librdkafka on the consuming thread)
 
     func rebalance(_ error: rd_kafka_resp_err_t, _ partitions: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?) {
-        let cooperative = String(cString: rd_kafka_rebalance_protocol(consumer)) == "COOPERATIVE"
-        let numbers = RDKafkaTopicPartitionList.partitions(of: partitions)
+        let cooperative = consumer.rebalanceProtocol == "COOPERATIVE"
+        let list = partitions.map(RDKafkaTopicPartitionList.init(borrowing:))
+        let numbers = list?.partitions ?? []
         operations.rebalanced(assigned: error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, partitions: numbers)
         switch error {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
             numbers.forEach { progress.reset($0) }
             assigned.formUnion(numbers)
             for partition in numbers where Int(partition) < nextToDispatch.count { nextToDispatch[Int(partition)] = -1 }
-            if let partitions { committer.assigned(partitions, consumer: consumer) }
+            if let list { committer.assigned(list, consumer: consumer) }
             logger.info("'\(function.name)' was assigned partitions \(numbers) of \(function.trigger.topic)")
-            if cooperative {
-                if let error = rd_kafka_incremental_assign(consumer, partitions) { rd_kafka_error_destroy(error) }
-            } else {
-                _ = rd_kafka_assign(consumer, partitions)
+            if let list {
+                if cooperative { consumer.incrementalAssign(list) } else { consumer.assign(list) }
+            } else if !cooperative {
+                consumer.unassign()
             }
             // The lanes are full, or the operator paused the function: the new partitions wait with the others.
-            if pausedForBackpressure || operations.state != .running, let partitions { _ = rd_kafka_pause_partitions(consumer, partitions) }
+            if pausedForBackpressure || operations.state != .running, let list { consumer.pause(list) }
         default:
             // Revoked: nothing is in flight (this runs between fetches). Make pending records
             // durable, store and commit what is settled so the next owner starts right after
@@ -36,19 +37,19 @@ extension TriggerListener {
             storeOffsets()
             if let commitError = committer.commitNow(consumer, only: Set(numbers)) {
                 revokeCommitFailed = true
-                logger.warning("Committing revoked partitions of '\(function.name)' failed: \(String(cString: rd_kafka_err2str(commitError)))")
+                logger.warning("Committing revoked partitions of '\(function.name)' failed: \(commitError.reason)")
             }
             committer.revoked(numbers)
-            if let partitions { _ = rd_kafka_resume_partitions(consumer, partitions) }
+            if let list { consumer.resume(list) }
             numbers.forEach { progress.reset($0) }
             dispatcher?.forget(Set(numbers))
             numbers.forEach { resumeAt.removeValue(forKey: $0) }
             assigned.subtract(numbers)
             logger.info("'\(function.name)' gave up partitions \(numbers) of \(function.trigger.topic)")
             if cooperative {
-                if let error = rd_kafka_incremental_unassign(consumer, partitions) { rd_kafka_error_destroy(error) }
+                if let list { consumer.incrementalUnassign(list) }
             } else {
-                _ = rd_kafka_assign(consumer, nil)
+                consumer.unassign()
             }
         }
     }

@@ -9,7 +9,8 @@ import Synchronization
 extension TriggerListener {
     /// The first failure of `messages` (of one partition): hold them for a retry, or dead-letter
     /// them at once when the policy allows no retry.
-    func failedFirstTime(partition: Int32, messages: [UnsafeMutablePointer<rd_kafka_message_t>], error: String, resumeOffset: Int64) {
+    /// - Parameter messages: taken out of the fetch: the held partition owns them from now on.
+    func failedFirstTime(partition: Int32, messages: consuming RDKafkaMessages, error: String, resumeOffset: Int64) {
         let held = HeldMessages(messages: messages, failures: 1, lastError: error, due: 0, resumeOffset: resumeOffset)
         progress.hold(partition, held)
         pause(partition)
@@ -18,7 +19,7 @@ extension TriggerListener {
 
     /// After a failed attempt: log it, and either schedule a retry or dead-letter the messages.
     func scheduleNextAttempt(_ partition: Int32, _ held: HeldMessages) {
-        switch failures.decide(afterFailures: held.failures, messages: describe(held.messages), error: held.lastError, waiting: "the partition") {
+        switch failures.decide(afterFailures: held.failures, messages: describe(held.messages.pointers), error: held.lastError, waiting: "the partition") {
         case .retry(let delay):
             held.due = monotonicNanoseconds() + UInt64(delay * 1e9)
         case .deadLetter:
@@ -36,26 +37,17 @@ extension TriggerListener {
                 sendHeldToDeadLetters(partition, held)
                 continue
             }
-            let messages = held.messages
             invoker.statistics.recordRetry()
-            let outcome: InvocationOutcome = messages.withUnsafeBufferPointer { attempt($0) }
-            var stillFailed: [UnsafeMutablePointer<rd_kafka_message_t>] = []
-            for (index, message) in messages.enumerated() {
-                if outcome.failed(index) {
-                    stillFailed.append(message)
-                } else {
-                    forgetCrashes(message)
-                    rd_kafka_message_destroy(message)
-                }
-            }
-            if stillFailed.isEmpty {
-                held.messages = []
-                settle(partition, pending: outcome.pending)
-            } else {
-                held.messages = stillFailed
+            let outcome: InvocationOutcome = held.messages.withPointers { attempt($0) }
+            let firstFailed = (0..<held.messages.count).first { outcome.failed($0) }
+            // The ones that succeeded are released; the failed ones stay held.
+            held.messages.remove(where: { !outcome.failed($0) }) { forgetCrashes($0.pointer) }
+            if let firstFailed {
                 held.failures += 1
-                held.lastError = outcome.reason(for: messages.firstIndex(of: stillFailed[0])!)
+                held.lastError = outcome.reason(for: firstFailed)
                 scheduleNextAttempt(partition, held)
+            } else {
+                settle(partition, pending: outcome.pending)
             }
         }
     }
@@ -63,13 +55,13 @@ extension TriggerListener {
     /// Dead-letters a held partition's messages; settles it when that worked, else keeps trying.
     func sendHeldToDeadLetters(_ partition: Int32, _ held: HeldMessages) {
         let reason = held.deadLetterReason ?? .failed
-        if let failure = deadLetters.send(held.messages, reason: reason, error: held.lastError, attempts: held.failures) {
+        if let failure = deadLetters.send(held.messages.pointers, reason: reason, error: held.lastError, attempts: held.failures) {
             held.due = monotonicNanoseconds() + UInt64(FailurePolicy.deadLetterRetrySeconds * 1e9)
-            failures.deadLetterFailed(messages: describe(held.messages), failure: failure)
+            failures.deadLetterFailed(messages: describe(held.messages.pointers), failure: failure)
             return
         }
-        failures.deadLettered(messages: describe(held.messages), reason: reason, attempts: held.failures)
-        held.messages.forEach(forgetCrashes)
+        failures.deadLettered(messages: describe(held.messages.pointers), reason: reason, attempts: held.failures)
+        held.messages.pointers.forEach(forgetCrashes)
         held.destroyMessages()
         settle(partition, pending: false)
     }
@@ -81,10 +73,10 @@ extension TriggerListener {
         let offset = messages[0].pointee.offset
         failures.refused(messages: describe(messages), error: error)
         if let failure = deadLetters.send(messages, reason: reason, error: error, attempts: attempts) {
-            let held = HeldMessages(messages: messages, failures: attempts, lastError: error,
+            // Taken out of the fetch: the held partition owns them until the send succeeds.
+            let held = HeldMessages(messages: fetched.take(messages), failures: attempts, lastError: error,
                                     due: monotonicNanoseconds() + UInt64(FailurePolicy.deadLetterRetrySeconds * 1e9), resumeOffset: offset + 1)
             held.deadLetterReason = reason
-            messages.forEach { retainedThisFetch.insert($0) }
             progress.hold(partition, held)
             pause(partition)
             failures.deadLetterFailed(messages: describe(messages), failure: failure)
@@ -112,20 +104,18 @@ extension TriggerListener {
         guard let held = progress.release(partition) else { return }
         held.destroyMessages()
         advance(partition, to: held.resumeOffset, pending: pending)
-        withPartitionList([(partition, held.resumeOffset)]) { list in
-            // Resume first: librdkafka 2.0.2's resume does not wake the fetching broker thread
-            // (it would fetch again only within a second), the seek does.
-            _ = rd_kafka_resume_partitions(consumer, list)
-            if let error = rd_kafka_seek_partitions(consumer, list, 5_000) {
-                logger.warning("Seeking partition \(partition) to \(held.resumeOffset) failed: \(String(cString: rd_kafka_error_string(error)))")
-                rd_kafka_error_destroy(error)
-            }
+        let list = partitionList([(partition, held.resumeOffset)])
+        // Resume first: librdkafka 2.0.2's resume does not wake the fetching broker thread
+        // (it would fetch again only within a second), the seek does.
+        consumer.resume(list)
+        do {
+            try consumer.seek(list, timeoutMs: 5_000)
+        } catch {
+            logger.warning("Seeking partition \(partition) to \(held.resumeOffset) failed: \(error.reason)")
         }
     }
 
     func pause(_ partition: Int32) {
-        withPartitionList([(partition, -1)]) { list in
-            _ = rd_kafka_pause_partitions(consumer, list)
-        }
+        consumer.pause(partitionList([(partition, -1)]))
     }
 }

@@ -33,7 +33,8 @@ final class TriggerListener: @unchecked Sendable {
     var context: InvocationContext { invoker.context }
     let flushFunction: FlushFunction?
     let deadLetters: DeadLetterWriter
-    let fetched: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
+    /// Owns the messages of the current fetch (and the ones carried over from the previous one).
+    let fetched: RDKafkaFetchBuffer
     let eligible: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>>
     let fetchCapacity: Int
     let stopRequested = Atomic<Bool>(false)
@@ -46,16 +47,12 @@ final class TriggerListener: @unchecked Sendable {
     let maxRecordAgeMs: Int64?
     /// The last error librdkafka reported for this consumer, for the health report.
     let lastClientError = Mutex<String?>(nil)
-    /// Held while the consumer handle may be used from another thread (the health probe).
-    let handleLock = Mutex<Bool>(true)
     let finished = DispatchSemaphore(value: 0)
     var progress = PartitionProgress()
     /// Partitions this member owns right now. A fetch can hold messages taken from the queue
     /// before a revocation was served in the same call; those are dropped (their new owner
     /// starts from the committed offset), never processed by a member that gave them up.
     var assigned = Set<Int32>()
-    /// Messages of the current fetch kept for a retry: not destroyed with the fetch.
-    var retainedThisFetch: Set<UnsafeMutablePointer<rd_kafka_message_t>> = []
     var lastFlush = monotonicNanoseconds()
     var warnedAboutMissingFlush = false
     /// A revoke's commit failed: what it carried stays in the settlement journal after a stop.
@@ -67,8 +64,8 @@ final class TriggerListener: @unchecked Sendable {
     let committer: OffsetCommitter
     let crashes: CrashLedger?
     let maxCrashesPerMessage: Int
-    var consumer: OpaquePointer!
-    var queue: OpaquePointer!
+    /// Set once in `init` (the callbacks need `self` first).
+    private(set) var consumer: RDKafkaConsumer!
     /// Ordering `key` or `unordered`: the lanes that call the function; nil for `partition`,
     /// where the consuming thread calls it.
     var dispatcher: ConcurrentDispatcher?
@@ -101,7 +98,7 @@ final class TriggerListener: @unchecked Sendable {
         failures = FailurePolicy(retry: retry, functionName: function.name, deadLetterTopic: function.deadLetterTopic, logger: logger)
         fetchCapacity = function.trigger.cardinality == .many ? options.maxBatchSize : Self.fetchSizeForOne
         // Room for a fetch plus the messages carried over from the previous one.
-        fetched = .allocate(capacity: 2 * fetchCapacity)
+        fetched = RDKafkaFetchBuffer(capacity: 2 * fetchCapacity)
         eligible = .allocate(capacity: 2 * fetchCapacity)
         let subject = SettlementJournal.Subject(consumerGroup: function.trigger.consumerGroup, topic: function.trigger.topic)
         if let crashProtection {
@@ -140,19 +137,14 @@ final class TriggerListener: @unchecked Sendable {
         properties += function.trigger.connection.librdkafkaProperties
         properties += options.librdkafka.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         RDKafkaLog.register(clientID: "swiftfunc-\(function.name)", logger: logger)
-        let configuration = try KafkaClient.makeConfiguration(properties, origin: "consumer of \(function.name)")
-        rd_kafka_conf_set_opaque(configuration, Unmanaged.passUnretained(self).toOpaque())
-        rd_kafka_conf_set_rebalance_cb(configuration, rebalanceCallback)
-        rd_kafka_conf_set_error_cb(configuration, errorCallback)
-        rd_kafka_conf_set_offset_commit_cb(configuration, offsetCommitCallback)
-        consumer = try KafkaClient.make(RD_KAFKA_CONSUMER, configuration: configuration)
-        rd_kafka_poll_set_consumer(consumer)
-        queue = rd_kafka_queue_get_consumer(consumer)
-        let topics = RDKafkaTopicPartitionList(topic: function.trigger.topic, [(crdkafka_partition_unassigned(), crdkafka_offset_invalid())])
-        let result = topics.withListPointer { rd_kafka_subscribe(consumer, $0) }
-        if result != RD_KAFKA_RESP_ERR_NO_ERROR {
+        consumer = try RDKafkaConsumer(
+            properties: properties, origin: "consumer of \(function.name)", opaque: Unmanaged.passUnretained(self).toOpaque(),
+            callbacks: .init(rebalance: rebalanceCallback, error: errorCallback, offsetCommit: offsetCommitCallback))
+        do {
+            try consumer.subscribe(function.trigger.topic)
+        } catch {
             close()
-            throw KafkaError(result, while: "subscribing to '\(function.trigger.topic)'")
+            throw error
         }
         if function.trigger.ordering != .partition {
             dispatcher = try ConcurrentDispatcher(
@@ -160,7 +152,7 @@ final class TriggerListener: @unchecked Sendable {
                 deadLetters: deadLetters, crashes: crashes, journalDirectory: crashProtection?.directory,
                 settlementJournal: settlement, drainTimeoutSeconds: drainTimeoutSeconds, logger: logger,
                 onSettled: { [unowned self] in settledCount.wrappingAdd(1, ordering: .relaxed) },
-                onRoom: { [unowned self] in if let queue { rd_kafka_queue_yield(queue) } })
+                onRoom: { [unowned self] in consumer?.wake() })
         }
     }
 
@@ -170,7 +162,6 @@ final class TriggerListener: @unchecked Sendable {
     }
 
     deinit {
-        fetched.deallocate()
         eligible.deallocate()
     }
 
@@ -188,7 +179,7 @@ final class TriggerListener: @unchecked Sendable {
     func requestStop() {
         stopRequested.store(true, ordering: .relaxed)
         context.cancel()
-        rd_kafka_queue_yield(queue)
+        consumer.wake()
     }
 
     /// Waits until the consuming thread has committed and left the group, up to `timeout` seconds.
@@ -200,8 +191,8 @@ final class TriggerListener: @unchecked Sendable {
     // MARK: - The consuming thread
 
     func run() {
-        var carried = 0
         while !stopRequested.load(ordering: .relaxed) {
+            let carried = fetched.carried
             serviceOperations(carried: carried)
             if operations.state == .running { attemptDueHeldPartitions() }
             flushIfDue()
@@ -210,8 +201,8 @@ final class TriggerListener: @unchecked Sendable {
             // The buffers hold two fetches' worth: new messages fill what the carried ones
             // leave (a round always handles some, so there is always room for one).
             let room = min(fetchCapacity, 2 * fetchCapacity - carried)
-            let count = carried + fetch(into: fetched + carried, capacity: room, timeoutMs: carried > 0 ? 0 : pollTimeoutMs())
-            carried = 0
+            fetch(limit: room, timeoutMs: carried > 0 ? 0 : pollTimeoutMs())
+            let count = fetched.count
             // Nothing new: a retry or dead letter settled meanwhile is stored now, and settled
             // offsets still go out on the commit interval.
             guard count > 0 else { storeOffsets(); continue }
@@ -234,17 +225,11 @@ final class TriggerListener: @unchecked Sendable {
                     deliverFresh(UnsafeMutableBufferPointer(start: eligible, count: eligibleCount))
                 }
             }
-            carry.forEach { retainedThisFetch.insert($0) }
-            for index in 0..<count {
-                guard let message = fetched[index] else { continue }
-                if retainedThisFetch.isEmpty || !retainedThisFetch.contains(message) { rd_kafka_message_destroy(message) }
-            }
-            for (index, message) in carry.enumerated() { fetched[index] = message }
-            carried = carry.count
-            retainedThisFetch.removeAll(keepingCapacity: true)
+            // The rest of the fetch is released; what is carried moves to the front.
+            fetched.endRound(carrying: carry)
             storeOffsets()
         }
-        for index in 0..<carried { fetched[index].map(rd_kafka_message_destroy) }
+        fetched.releaseAll()
         flush(reason: "shutdown")
         close()
     }
@@ -253,18 +238,13 @@ final class TriggerListener: @unchecked Sendable {
     /// (serving a rebalance, say); the rest of the fetch waits for the next round.
     static let oneFetchTimeBudget: UInt64 = 250_000_000
 
-    /// Takes what is already fetched without waiting; waits (up to `timeoutMs`) only when
-    /// nothing is there, and then only for the first message.
-    func fetch(into buffer: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>, capacity: Int, timeoutMs: Int32) -> Int {
-        var count = rd_kafka_consume_batch_queue(queue, 0, buffer, capacity)
-        if count == 0 && timeoutMs > 0 {
-            count = rd_kafka_consume_batch_queue(queue, timeoutMs, buffer, 1)
-            if count == 1 && capacity > 1 {
-                count += max(0, rd_kafka_consume_batch_queue(queue, 0, buffer + 1, capacity - 1))
-            }
-        }
+    /// Fetches up to `limit` messages into ``fetched`` (after the carried ones): what is already
+    /// there without waiting; waits (up to `timeoutMs`) only when nothing is, for the first one.
+    @discardableResult
+    func fetch(limit: Int, timeoutMs: Int32) -> Int {
+        let count = fetched.fetch(from: consumer, limit: limit, timeoutMs: timeoutMs)
         if count > 0 { operations.consumed(count) }
-        return max(0, count)
+        return count
     }
 
     func pollTimeoutMs() -> Int32 {

@@ -80,12 +80,13 @@ final class ConcurrentDispatcher: @unchecked Sendable {
     /// a resume.
     static let roomWait: Double = 0.2
 
-    /// Queues `message` on its lane, waiting up to ``roomWait`` while that lane is full; false
-    /// when it stayed full (the message is not taken).
-    func dispatch(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ disposition: InvocationLane.Disposition) -> Bool {
+    /// Queues `message` on its lane, waiting up to ``roomWait`` while that lane is full; the lane
+    /// takes it over through `take`. False when the lane stayed full (the message is not taken).
+    func dispatch(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ disposition: InvocationLane.Disposition,
+                  take: () -> RDKafkaMessage) -> Bool {
         let lane = lanes[laneIndex(message)]
         tracker.dispatched(partition: message.pointee.partition, offset: message.pointee.offset)
-        if lane.enqueue(message, disposition, roomWait: Self.roomWait) { return true }
+        if lane.enqueue(disposition, roomWait: Self.roomWait, take: take) { return true }
         tracker.forgetLast(partition: message.pointee.partition)
         waitingForRoom.store(true, ordering: .relaxed)
         return false
@@ -172,25 +173,24 @@ final class ConcurrentDispatcher: @unchecked Sendable {
 
     // MARK: - The lanes
 
-    /// A message succeeded or was dead-lettered.
-    func settle(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
-        tracker.settled(partition: message.pointee.partition, offset: message.pointee.offset)
-        crashes?.forget(message)
-        rd_kafka_message_destroy(message)
+    /// A message succeeded or was dead-lettered: it is released.
+    func settle(_ message: consuming RDKafkaMessage) {
+        tracker.settled(partition: message.pointer.pointee.partition, offset: message.pointer.pointee.offset)
+        crashes?.forget(message.pointer)
+        _ = consume message
         onSettled()
     }
 
     /// Settles a message no lane needs to see (it matched none of the trigger's filters), on
     /// the consuming thread, in its place among the partition's offsets.
-    func settleWithoutInvocation(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
-        tracker.dispatched(partition: message.pointee.partition, offset: message.pointee.offset)
+    func settleWithoutInvocation(_ message: consuming RDKafkaMessage) {
+        tracker.dispatched(partition: message.pointer.pointee.partition, offset: message.pointer.pointee.offset)
         settle(message)
     }
 
-    /// A message is given up unsettled: its offset is not stored past it.
-    private func drop(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
-        tracker.dropped(partition: message.pointee.partition, offset: message.pointee.offset)
-        rd_kafka_message_destroy(message)
+    /// A message is given up unsettled (its offset is not stored past it): it is released.
+    private func drop(_ message: consuming RDKafkaMessage) {
+        tracker.dropped(partition: message.pointer.pointee.partition, offset: message.pointer.pointee.offset)
     }
 
     func crashCount(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Int {
@@ -211,18 +211,18 @@ final class ConcurrentDispatcher: @unchecked Sendable {
         }
     }
 
-    /// Waits `seconds` before a retry. Returns false, having dropped `messages`, when their
-    /// partitions are given up meanwhile.
-    func wait(seconds: Double, unlessGivingUp messages: [UnsafeMutablePointer<rd_kafka_message_t>]) -> Bool {
+    /// Waits `seconds` before a retry. Returns false, having dropped `messages` (left empty), when
+    /// their partitions are given up meanwhile.
+    func wait(seconds: Double, unlessGivingUp messages: inout RDKafkaMessages) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         wakeWaiting.lock()
         defer { wakeWaiting.unlock() }
         while true {
             let abandoned = givingUp.withLock { set in
-                set == nil || messages.contains { set!.contains($0.pointee.partition) }
+                set == nil || messages.pointers.contains { set!.contains($0.pointee.partition) }
             }
             if abandoned {
-                messages.forEach(drop)
+                messages.removeAll { drop($0) }
                 return false
             }
             if !wakeWaiting.wait(until: deadline) { return true }

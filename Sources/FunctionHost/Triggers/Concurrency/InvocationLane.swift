@@ -27,24 +27,21 @@ final class InvocationLane: @unchecked Sendable {
         case filteredOut
     }
 
-    private struct Entry {
-        var message: UnsafeMutablePointer<rd_kafka_message_t>
-        var disposition: Disposition
-    }
-
     let index: Int
     let capacity: Int
     let invoker: Invoker
     private unowned let dispatcher: ConcurrentDispatcher
     private let batchLimit: Int
     private let condition = NSCondition()
-    // A ring of `capacity` entries: `count` of them from `head`.
-    private let ring: UnsafeMutablePointer<Entry>
+    // A ring of `capacity` entries: `count` of them from `head`. It owns the messages it holds:
+    // they come in and go out as RDKafkaMessage (a move).
+    private let ringMessages: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>>
+    private let ringDispositions: UnsafeMutablePointer<Disposition>
     private var head = 0
     private var count = 0
     private var exiting = false
-    /// The messages being invoked right now (read under `condition` only by this thread).
-    private let batch: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>>
+    /// The messages being invoked right now, owned by this lane's thread (filled under `condition`).
+    private var batch: RDKafkaMessages
     private let finished = DispatchSemaphore(value: 0)
 
     init(index: Int, capacity: Int, batchLimit: Int, invoker: Invoker, dispatcher: ConcurrentDispatcher) {
@@ -53,13 +50,15 @@ final class InvocationLane: @unchecked Sendable {
         self.batchLimit = batchLimit
         self.invoker = invoker
         self.dispatcher = dispatcher
-        ring = .allocate(capacity: capacity)
-        batch = .allocate(capacity: max(batchLimit, 1))
+        ringMessages = .allocate(capacity: capacity)
+        ringDispositions = .allocate(capacity: capacity)
+        batch = RDKafkaMessages(reservingCapacity: max(batchLimit, 1))
     }
 
     deinit {
-        ring.deallocate()
-        batch.deallocate()
+        // The ring is empty: the thread ends only once it is (exit), and nothing is queued after.
+        ringMessages.deallocate()
+        ringDispositions.deallocate()
     }
 
     var journal: InvocationJournal? { invoker.journal }
@@ -73,9 +72,10 @@ final class InvocationLane: @unchecked Sendable {
         thread.start()
     }
 
-    /// Queues `message`, waiting up to `roomWait` seconds while the lane is full; false when it
-    /// stayed full (the caller then pauses the partitions).
-    func enqueue(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ disposition: Disposition, roomWait: Double) -> Bool {
+    /// Queues the message `take` hands over (called only once there is room), waiting up to
+    /// `roomWait` seconds while the lane is full; false when it stayed full (the message is not
+    /// taken, and the caller then pauses the partitions).
+    func enqueue(_ disposition: Disposition, roomWait: Double, take: () -> RDKafkaMessage) -> Bool {
         condition.lock()
         defer { condition.unlock() }
         if count >= capacity {
@@ -84,7 +84,9 @@ final class InvocationLane: @unchecked Sendable {
                 if !condition.wait(until: deadline) && count >= capacity { return false }
             }
         }
-        ring[(head + count) % capacity] = Entry(message: message, disposition: disposition)
+        let slot = (head + count) % capacity
+        take().move(into: ringMessages + slot)
+        ringDispositions[slot] = disposition
         count += 1
         // The lane's thread and the consuming thread wait on the same condition.
         if count == 1 { condition.broadcast() }
@@ -110,21 +112,20 @@ final class InvocationLane: @unchecked Sendable {
     // MARK: - The lane's thread
 
     private func run() {
-        while let (taken, disposition) = take() {
-            let messages = UnsafeMutableBufferPointer(start: batch, count: taken)
+        while let disposition = take() {
             switch disposition {
             case .invoke, .invokeAlone:
-                invoke(messages)
+                invoke()
             case .deadLetterCrashed:
-                let crashes = dispatcher.crashCount(messages[0])
-                deadLetter(Array(messages), reason: .crashed, error: DeadLetterReason.crashedError(times: crashes), attempts: crashes)
+                let crashes = dispatcher.crashCount(batch[0])
+                deadLetter(reason: .crashed, error: DeadLetterReason.crashedError(times: crashes), attempts: crashes)
             case .deadLetterInvalidText:
-                deadLetter(Array(messages), reason: .invalidUTF8, error: DeadLetterReason.invalidTextError, attempts: 0)
+                deadLetter(reason: .invalidUTF8, error: DeadLetterReason.invalidTextError, attempts: 0)
             case .deadLetterRecordAge:
-                deadLetter(Array(messages), reason: .recordAge,
-                           error: DeadLetterReason.recordAgeError(messages[0], maxSeconds: dispatcher.maxRecordAgeSeconds ?? 0), attempts: 0)
+                deadLetter(reason: .recordAge,
+                           error: DeadLetterReason.recordAgeError(batch[0], maxSeconds: dispatcher.maxRecordAgeSeconds ?? 0), attempts: 0)
             case .filteredOut:
-                messages.forEach(dispatcher.settle)
+                batch.removeAll { dispatcher.settle($0) }
             }
             dispatcher.laneTookWork()
         }
@@ -132,86 +133,77 @@ final class InvocationLane: @unchecked Sendable {
 
     /// Waits for work; moves the next call's messages into `batch`: one message, or for MANY
     /// up to `batchLimit` consecutive ones to invoke together. Nil when the lane is to end.
-    private func take() -> (Int, Disposition)? {
+    private func take() -> Disposition? {
         condition.lock()
         defer { condition.unlock() }
         while count == 0 {
             if exiting { return nil }
             condition.wait()
         }
-        let first = ring[head]
+        let first = ringDispositions[head]
+        batch.append(RDKafkaMessage(movingOutOf: ringMessages + head))
         var taken = 1
-        batch[0] = first.message
-        if first.disposition == .invoke {
+        if first == .invoke {
             while taken < batchLimit && taken < count {
-                let next = ring[(head + taken) % capacity]
-                guard next.disposition == .invoke else { break }
-                batch[taken] = next.message
+                let slot = (head + taken) % capacity
+                guard ringDispositions[slot] == .invoke else { break }
+                batch.append(RDKafkaMessage(movingOutOf: ringMessages + slot))
                 taken += 1
             }
         }
         head = (head + taken) % capacity
         if count == capacity { condition.broadcast() }
         count -= taken
-        return (taken, first.disposition)
+        return first
     }
 
-    /// Calls the function; retries what failed per the retry policy, then dead-letters it.
-    private func invoke(_ messages: UnsafeMutableBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) {
-        let outcome = invoker.attempt(UnsafeBufferPointer(messages))
+    /// Calls the function with `batch`; retries what failed per the retry policy, then
+    /// dead-letters it. Leaves `batch` empty.
+    private func invoke() {
+        let outcome = batch.withPointers { invoker.attempt($0) }
         dispatcher.noteOutcome(outcome)
         if outcome.succeeded {
-            messages.forEach(dispatcher.settle)
+            batch.removeAll { dispatcher.settle($0) }
             return
         }
-        var (failed, lastError) = settleSucceeded(messages, outcome)
+        var lastError = settleSucceeded(outcome)
         var failures = 1
         while true {
-            let decision = dispatcher.failures.decide(afterFailures: failures, messages: dispatcher.describe(failed), error: lastError,
+            let decision = dispatcher.failures.decide(afterFailures: failures, messages: dispatcher.describe(batch.pointers), error: lastError,
                                                       waiting: "the lane, with the messages of the same key,")
             guard case .retry(let delay) = decision else {
-                deadLetter(failed, reason: .failed, error: lastError, attempts: failures)
+                deadLetter(reason: .failed, error: lastError, attempts: failures)
                 return
             }
-            guard dispatcher.wait(seconds: delay, unlessGivingUp: failed) else { return }
+            guard dispatcher.wait(seconds: delay, unlessGivingUp: &batch) else { return }
             invoker.statistics.recordRetry()
-            let retried = failed.withUnsafeBufferPointer { invoker.attempt($0) }
-            (failed, lastError) = settleSucceeded(failed, retried)
-            if failed.isEmpty { return }
+            let retried = batch.withPointers { invoker.attempt($0) }
+            lastError = settleSucceeded(retried)
+            if batch.isEmpty { return }
             failures += 1
         }
     }
 
-    /// Settles the messages `outcome` did not fail; returns the failed ones, in order, and the
-    /// first one's reason.
-    private func settleSucceeded<Messages: Collection<UnsafeMutablePointer<rd_kafka_message_t>>>(
-        _ messages: Messages, _ outcome: InvocationOutcome
-    ) -> (failed: [UnsafeMutablePointer<rd_kafka_message_t>], reason: String) {
-        var failed: [UnsafeMutablePointer<rd_kafka_message_t>] = []
-        var reason = ""
-        for (index, message) in messages.enumerated() {
-            if outcome.failed(index) {
-                if failed.isEmpty { reason = outcome.reason(for: index) }
-                failed.append(message)
-            } else {
-                dispatcher.settle(message)
-            }
-        }
-        return (failed, reason)
+    /// Settles the messages of `batch` that `outcome` did not fail; the failed ones stay, in
+    /// order. Returns the first failed one's reason.
+    private func settleSucceeded(_ outcome: InvocationOutcome) -> String {
+        let firstFailed = (0..<batch.count).first { outcome.failed($0) }
+        batch.remove(where: { !outcome.failed($0) }) { dispatcher.settle($0) }
+        return firstFailed.map { outcome.reason(for: $0) } ?? ""
     }
 
-    /// Sends `messages` to the dead-letter topic, trying again every 5 s while that fails (the
-    /// lane waits: nothing is skipped).
-    private func deadLetter(_ messages: [UnsafeMutablePointer<rd_kafka_message_t>], reason: DeadLetterReason, error: String, attempts: Int) {
-        if reason != .failed { dispatcher.failures.refused(messages: dispatcher.describe(messages), error: error) }
+    /// Sends `batch` to the dead-letter topic, trying again every 5 s while that fails (the
+    /// lane waits: nothing is skipped). Leaves `batch` empty.
+    private func deadLetter(reason: DeadLetterReason, error: String, attempts: Int) {
+        if reason != .failed { dispatcher.failures.refused(messages: dispatcher.describe(batch.pointers), error: error) }
         while true {
-            if let failure = dispatcher.deadLetters.send(messages, reason: reason, error: error, attempts: attempts) {
-                dispatcher.failures.deadLetterFailed(messages: dispatcher.describe(messages), failure: failure)
-                guard dispatcher.wait(seconds: FailurePolicy.deadLetterRetrySeconds, unlessGivingUp: messages) else { return }
+            if let failure = dispatcher.deadLetters.send(batch.pointers, reason: reason, error: error, attempts: attempts) {
+                dispatcher.failures.deadLetterFailed(messages: dispatcher.describe(batch.pointers), failure: failure)
+                guard dispatcher.wait(seconds: FailurePolicy.deadLetterRetrySeconds, unlessGivingUp: &batch) else { return }
                 continue
             }
-            dispatcher.failures.deadLettered(messages: dispatcher.describe(messages), reason: reason, attempts: attempts)
-            messages.forEach(dispatcher.settle)
+            dispatcher.failures.deadLettered(messages: dispatcher.describe(batch.pointers), reason: reason, attempts: attempts)
+            batch.removeAll { dispatcher.settle($0) }
             return
         }
     }

@@ -1,0 +1,177 @@
+import CRdKafka
+
+/// A fetched message (`rd_kafka_message_t*`, pointing into librdkafka's buffers) and the duty to
+/// destroy it: exactly one value owns it, and it is destroyed when that value ends. Everything
+/// else only reads it through ``pointer`` while the owner lives.
+///
+/// Messages are fetched into an ``RDKafkaFetchBuffer``, which owns them until they are taken out
+/// (``RDKafkaFetchBuffer/take(_:)``, ``RDKafkaFetchBuffer/take(at:)``) for a held partition
+/// (``RDKafkaMessages``) or a lane's ring.
+struct RDKafkaMessage: ~Copyable {
+    let pointer: UnsafeMutablePointer<rd_kafka_message_t>
+
+    fileprivate init(owning pointer: UnsafeMutablePointer<rd_kafka_message_t>) {
+        self.pointer = pointer
+    }
+
+    deinit {
+        rd_kafka_message_destroy(pointer)
+    }
+
+    /// Ends this value without destroying the message: its new owner (in this file) does.
+    fileprivate consuming func relinquish() -> UnsafeMutablePointer<rd_kafka_message_t> {
+        let pointer = pointer
+        discard self
+        return pointer
+    }
+}
+
+/// Fetched messages owned together, in order (a held partition's, a lane's batch). Messages join
+/// by a move (``append(_:)``) and leave as an ``RDKafkaMessage`` handed to a new owner
+/// (``removeAll(_:)``, ``remove(where:_:)``), or are destroyed (``releaseAll()``, or with the
+/// value). Reading them (``pointers``, ``withPointers(_:)``) lends them.
+struct RDKafkaMessages: ~Copyable {
+    private var storage: [UnsafeMutablePointer<rd_kafka_message_t>] = []
+
+    init(reservingCapacity capacity: Int = 0) {
+        storage.reserveCapacity(capacity)
+    }
+
+    deinit {
+        storage.forEach { rd_kafka_message_destroy($0) }
+    }
+
+    var count: Int { storage.count }
+    var isEmpty: Bool { storage.isEmpty }
+    /// The messages, lent: valid while they are owned here.
+    var pointers: [UnsafeMutablePointer<rd_kafka_message_t>] { storage }
+    var first: UnsafeMutablePointer<rd_kafka_message_t>? { storage.first }
+
+    subscript(index: Int) -> UnsafeMutablePointer<rd_kafka_message_t> { storage[index] }
+
+    func withPointers<R>(_ body: (UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) throws -> R) rethrows -> R {
+        try storage.withUnsafeBufferPointer(body)
+    }
+
+    /// Takes ownership of `message`.
+    mutating func append(_ message: consuming RDKafkaMessage) {
+        storage.append(message.relinquish())
+    }
+
+    /// Hands over every message to `body` (in order), which owns it from then on; leaves this
+    /// empty (keeping its capacity).
+    mutating func removeAll(_ body: (consuming RDKafkaMessage) -> Void) {
+        for message in storage { body(RDKafkaMessage(owning: message)) }
+        storage.removeAll(keepingCapacity: true)
+    }
+
+    /// Hands over the messages at the indices `leaves` selects to `body` (in order), which owns
+    /// them from then on; the others stay, in order.
+    mutating func remove(where leaves: (Int) -> Bool, _ body: (consuming RDKafkaMessage) -> Void) {
+        var kept = 0
+        for index in storage.indices {
+            let message = storage[index]
+            if leaves(index) {
+                body(RDKafkaMessage(owning: message))
+            } else {
+                storage[kept] = message
+                kept += 1
+            }
+        }
+        storage.removeSubrange(kept...)
+    }
+
+    /// Destroys every message.
+    mutating func releaseAll() {
+        storage.forEach { rd_kafka_message_destroy($0) }
+        storage.removeAll(keepingCapacity: true)
+    }
+}
+
+extension RDKafkaMessage {
+    /// Moves the message into raw storage that owns it from then on (a lane's ring), which gives it
+    /// back out only through ``init(movingOutOf:)``.
+    consuming func move(into slot: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>>) {
+        slot.initialize(to: relinquish())
+    }
+
+    /// Takes the message back out of raw storage it was moved into with ``move(into:)``.
+    init(movingOutOf slot: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>>) {
+        self.init(owning: slot.move())
+    }
+}
+
+/// The consuming thread's fetch buffer: it owns every message fetched into it until the message
+/// is taken out (``take(_:)``, ``take(at:)``), carried over to the next round (``endRound(carrying:)``)
+/// or destroyed at the end of its round.
+final class RDKafkaFetchBuffer {
+    private let slots: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>
+    private let capacity: Int
+    /// Messages of this round in slots[0..<count] (taken ones are nil or in `taken`).
+    private(set) var count = 0
+    /// Messages of this round taken out by pointer: not destroyed with the round.
+    private var taken: Set<UnsafeMutablePointer<rd_kafka_message_t>> = []
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        slots = .allocate(capacity: capacity)
+        slots.initialize(repeating: nil, count: capacity)
+    }
+
+    deinit {
+        releaseAll()
+        slots.deallocate()
+    }
+
+    /// Messages carried over from the previous round (at the start of the buffer).
+    private(set) var carried = 0
+
+    /// Fetches up to `limit` messages after the carried ones (waiting up to `timeoutMs` when
+    /// none is there, see ``RDKafkaConsumer/fetch(into:capacity:timeoutMs:)``).
+    /// - Returns: how many messages were fetched (``count`` counts the carried ones too).
+    func fetch(from consumer: RDKafkaConsumer, limit: Int, timeoutMs: Int32) -> Int {
+        let fetched = consumer.fetch(into: slots + carried, capacity: min(limit, capacity - carried), timeoutMs: timeoutMs)
+        count = carried + fetched
+        carried = 0
+        return fetched
+    }
+
+    /// The message in slot `index`, lent; nil when it was taken out by index.
+    @inline(__always)
+    subscript(index: Int) -> UnsafeMutablePointer<rd_kafka_message_t>? { slots[index] }
+
+    /// Takes the message in slot `index` out of the buffer: the caller owns it.
+    func take(at index: Int) -> RDKafkaMessage {
+        let message = slots[index]!
+        slots[index] = nil
+        return RDKafkaMessage(owning: message)
+    }
+
+    /// Takes `messages` (of this round) out of the buffer: the result owns them.
+    func take(_ messages: [UnsafeMutablePointer<rd_kafka_message_t>]) -> RDKafkaMessages {
+        var owned = RDKafkaMessages(reservingCapacity: messages.count)
+        for message in messages where taken.insert(message).inserted {
+            owned.append(RDKafkaMessage(owning: message))
+        }
+        return owned
+    }
+
+    /// Ends the round: destroys its messages except the ones taken out and `carry` (messages of
+    /// this round), which move to the front of the buffer for the next round.
+    func endRound(carrying carry: UnsafeMutableBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) {
+        carry.forEach { taken.insert($0) }
+        for index in 0..<count {
+            guard let message = slots[index] else { continue }
+            if taken.isEmpty || !taken.contains(message) { rd_kafka_message_destroy(message) }
+        }
+        for (index, message) in carry.enumerated() { slots[index] = message }
+        carried = carry.count
+        count = carried
+        taken.removeAll(keepingCapacity: true)
+    }
+
+    /// Destroys every message the buffer holds (carried ones too).
+    func releaseAll() {
+        endRound(carrying: UnsafeMutableBufferPointer(start: nil, count: 0))
+    }
+}
