@@ -442,16 +442,23 @@ def reset_group_offsets(broker, topic, group, offset=0):
     consumer.close()
 
 
+def kill_mid_stream(scenario):
+    """Starts a host, streams 400 slow messages and SIGKILLs supervisor and worker once 100 are
+    processed; returns the dead host (its app folder is started again by the caller)."""
+    host = scenario.host()
+    host.wait_assigned()
+    scenario.produce(values("slow", 400))
+    wait_until("the stream to be under way", lambda: len(processed(scenario.function)) >= 100)
+    host.kill_all()
+    return host
+
+
 def scenario_offsets_reset_after_kill():
     """SIGKILL, then an operator moves the group's offsets back to the start: everything is
     delivered again after the restart (the host's journal must not move them forward again)."""
     scenario = Scenario("offsets-reset-after-kill", crash_or_kill=True, max_duplicates=None)
     try:
-        first = scenario.host()
-        first.wait_assigned()
-        scenario.produce(values("slow", 400))
-        wait_until("the stream to be under way", lambda: len(processed(scenario.function)) >= 100)
-        first.kill_all()
+        first = kill_mid_stream(scenario)
         before_restart = len(processed(scenario.function))
         reset_group_offsets(scenario.broker, scenario.topic, scenario.function)
         scenario.host(root=first.root).wait_assigned()
@@ -477,11 +484,7 @@ def scenario_double_kill():
     """SIGKILL mid-stream, restart, SIGKILL again before the new worker is assigned, restart."""
     scenario = Scenario("double-kill", crash_or_kill=True, max_duplicates=2)
     try:
-        first = scenario.host()
-        first.wait_assigned()
-        scenario.produce(values("slow", 400))
-        wait_until("the stream to be under way", lambda: len(processed(scenario.function)) >= 100)
-        first.kill_all()
+        first = kill_mid_stream(scenario)
         second = scenario.host(root=first.root)
         wait_until("the restarted worker", lambda: second.worker_pid() is not None, timeout=30)
         time.sleep(0.3)  # the fault itself: killed while it joins the group, before its assignment
