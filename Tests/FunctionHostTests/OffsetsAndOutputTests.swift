@@ -6,15 +6,8 @@ import Testing
 struct OffsetsAndOutputTests {
     @Test("After a clean stop the group's committed offsets are just past every processed record")
     func committedAfterCleanStop() throws {
-        let broker = try EmbeddedBroker()
-        let topic = uniqueName("commits")
-        try broker.createTopic(topic, partitions: 3)
-        let function = uniqueName("Commits")
-        let root = try ScriptRoot()
-        try root.addFunction(function, ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))
-        let harness = HostHarness(root: root, broker: broker)
-        try harness.start()
-        try harness.waitForAssignment(function)
+        let hosted = try HostedFunction("commits", partitions: 3)
+        let (broker, topic, function, harness) = (hosted.broker, hosted.topic, hosted.name, hosted.harness)
 
         let placements = try IndependentClient.produce(broker: broker.bootstrapServers,
                                                        (0..<30).map { OutgoingMessage(topic: topic, value: "m\($0)", partition: Int32($0 % 3)) })
@@ -30,15 +23,8 @@ struct OffsetsAndOutputTests {
 
     @Test("A failed message holds its partition: nothing after it is committed, and it is delivered again")
     func failureHoldsPartition() throws {
-        let broker = try EmbeddedBroker()
-        let topic = uniqueName("failures")
-        try broker.createTopic(topic, partitions: 2)
-        let function = uniqueName("Failures")
-        let root = try ScriptRoot()
-        try root.addFunction(function, ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))
-        let harness = HostHarness(root: root, broker: broker)
-        try harness.start()
-        try harness.waitForAssignment(function)
+        let hosted = try HostedFunction("failures", partitions: 2)
+        let (broker, topic, function, harness) = (hosted.broker, hosted.topic, hosted.name, hosted.harness)
 
         // Partition 0: ok, poison (fails every time), after. Partition 1: ok, fail-once, after.
         let placements = try IndependentClient.produce(broker: broker.bootstrapServers, [
