@@ -93,11 +93,12 @@ final class OffsetCommitter {
 
     /// `assignment` (librdkafka's list, about to be assigned) starts a new epoch for each of its
     /// partitions. Where the journal proves a crashed worker settled past the group's committed
-    /// offset, that partition starts there instead, and the offset is committed. A partition the
-    /// group never committed starts where the reset policy says, and that start is committed with
-    /// the new epoch's tag at once: from then on, every committed offset of the partition carries
-    /// a tag, so a crash before the first periodic commit is recovered too — while a group whose
-    /// offsets vanish (a recreated topic, deleted offsets) has no tag, and nothing is applied.
+    /// offset, that partition starts there instead. Every partition's start (recovered, the
+    /// committed offset, or — never committed — where the reset policy says) is committed with the
+    /// new epoch's tag at once: from then on the partition's committed offset carries this
+    /// assignment's tag, so a crash before the first periodic commit is recovered too — while a
+    /// group whose offsets vanish (a recreated topic, deleted offsets) has no tag, and nothing is
+    /// applied.
     func assigned(_ assignment: RDKafkaTopicPartitionList, consumer: RDKafkaConsumer) {
         let numbers = assignment.partitions
         for partition in numbers { partitions[partition] = Progress() }
@@ -127,7 +128,9 @@ final class OffsetCommitter {
                 resumed.append((element.partition, offset))
                 logger.info("'\(functionName)' resumes partition \(element.partition) of \(topic) at offset \(offset): the host had settled up to there before it stopped abnormally (the group had committed \(element.offset), with this host's tag)")
             } else if element.offset >= 0 {
-                journal.recordSettled(partition: element.partition, settled: element.offset)
+                // Where this assignment starts, committed again with the new epoch's tag: a crash
+                // before the first periodic commit must find its own tag on the committed offset.
+                baselines.append((element.partition, element.offset))
             } else if let start = startOffset(element.partition, consumer: consumer) {
                 baselines.append((element.partition, start))
             }
