@@ -133,11 +133,18 @@ struct StartCommand: AsyncParsableCommand {
         if httpPort > 0 {
             let started = OperationsServer(appHost: host, address: httpHost ?? host.configuration.operations.httpHost, port: httpPort,
                                            restarts: RestartRecord.read(in: crashProtection), logger: logger)
-            do {
-                try started.start(setting: port != nil ? "--port" : "host.json swiftfunc.http.port")
-            } catch let error as OperationsServer.StartError {
-                throw ValidationError(error.description)
+            // Starting waits for the bind: on a thread of its own, not Swift's cooperative pool
+            // (which the endpoint's own start-up may need).
+            let setting = port != nil ? "--port" : "host.json swiftfunc.http.port"
+            let failure = await runOnOwnThread("swiftfunc-http-start") { () -> String? in
+                do {
+                    try started.start(setting: setting)
+                    return nil
+                } catch {
+                    return "\(error)"
+                }
             }
+            if let failure { throw ValidationError(failure) }
             server = started
         }
         defer { server?.stop() }

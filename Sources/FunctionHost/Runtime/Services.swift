@@ -12,7 +12,7 @@ import UnixSignals
 /// on Swift's cooperative pool.
 
 /// Runs `body` on a thread of its own and waits for it without blocking the cooperative pool.
-func runOnOwnThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable () -> T) async -> T {
+public func runOnOwnThread<T: Sendable>(_ name: String, _ body: @escaping @Sendable () -> T) async -> T {
     await withCheckedContinuation { continuation in
         let thread = Thread { continuation.resume(returning: body()) }
         thread.name = name
