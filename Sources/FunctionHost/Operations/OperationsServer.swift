@@ -28,13 +28,22 @@ public final class OperationsServer: @unchecked Sendable {
     private let logger: Logger
     private var group: ServiceGroup?
     private let finished = DispatchSemaphore(value: 0)
-    /// The threads the endpoint's tasks run on (see ``ThreadTaskExecutor``).
-    private let executor = ThreadTaskExecutor(name: "swiftfunc-http", threads: 2)
+    /// Threads of its own for the endpoint's tasks, when asked for (see ``init``); otherwise
+    /// they run on Swift's cooperative pool.
+    private let executor: ThreadTaskExecutor?
 
     /// - Parameters:
     ///   - port: 0 lets the system choose one (tests); `swiftfunc start` never passes 0 (it means off there).
     ///   - restarts: what the supervisor recorded before starting this worker (metrics).
-    public init(appHost: FunctionAppHost, address: String, port: Int, restarts: RestartRecord = RestartRecord(), logger: Logger) {
+    ///   - ownThreads: serve on two threads of its own instead of Swift's cooperative pool. Only
+    ///     for a process that blocks the pool (a test process does, in its synchronous waits); the
+    ///     worker never does. Not the default because swift-async-algorithms' `merge` (inside
+    ///     every ServiceGroup) holds a lock across `withUnsafeThrowingContinuation`, which, in a
+    ///     task with an executor preference, consults the task's status under the status lock:
+    ///     a group cancelled at that moment (a port in use, under load) deadlocks both threads.
+    public init(appHost: FunctionAppHost, address: String, port: Int, restarts: RestartRecord = RestartRecord(), ownThreads: Bool = false,
+                logger: Logger) {
+        executor = ownThreads ? ThreadTaskExecutor(name: "swiftfunc-http", threads: 2) : nil
         self.appHost = appHost
         self.address = address
         requestedPort = port
@@ -92,12 +101,12 @@ public final class OperationsServer: @unchecked Sendable {
     public func stop() {
         guard let group else { return }
         self.group = nil
-        Task.detached(executorPreference: executor) { await group.triggerGracefulShutdown() }
+        Task.detached { await group.triggerGracefulShutdown() }
         _ = finished.wait(timeout: .now() + 10)
-        executor.shutdown()
+        executor?.shutdown()
     }
 
-    deinit { executor.shutdown() }
+    deinit { executor?.shutdown() }
 
     // MARK: - Routes
 

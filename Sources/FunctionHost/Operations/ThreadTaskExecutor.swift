@@ -1,9 +1,8 @@
 import Foundation
 
-/// A task executor on threads of its own. The HTTP endpoint's tasks prefer it, so the endpoint
-/// answers even when every thread of Swift's cooperative pool is blocked (the tests' synchronous
-/// waits are; a function's code never runs there, but nothing else should be able to starve
-/// the health checks either).
+/// A task executor on threads of its own. An endpoint started with `ownThreads` prefers it, so
+/// it answers even when every thread of Swift's cooperative pool is blocked (a test process's
+/// synchronous waits do that; the worker does not, see ``OperationsServer/init``).
 final class ThreadTaskExecutor: TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []

@@ -29,7 +29,7 @@ final class HostHarness {
     @discardableResult
     func serve(address: String = "127.0.0.1") throws -> OperationsServer {
         guard let host else { throw TestSetupError("start the host before its endpoint") }
-        let server = OperationsServer(appHost: host, address: address, port: 0, logger: log.logger())
+        let server = OperationsServer(appHost: host, address: address, port: 0, ownThreads: true, logger: log.logger())
         try server.start()
         self.server = server
         return server
