@@ -157,6 +157,12 @@ public struct KafkaOptions: Sendable {
     public var reconnectBackoffMs: Int?
     public var reconnectBackoffMaxMs: Int?
     public var statisticsIntervalMs: Int?
+    /// Output records sent by invocations that are settled later (their records not yet
+    /// acknowledged by the broker), and their bytes (keys and values), that a function may have
+    /// outstanding; at either bound its consumer waits for acknowledgements before it calls the
+    /// function again.
+    public var maxUnacknowledgedOutputRecords = 100_000
+    public var maxUnacknowledgedOutputBytes = 64 << 20
     /// librdkafka `debug` contexts, e.g. "consumer,cgrp".
     public var libkafkaDebug: String?
     /// Any other librdkafka property, passed through as written, for consumers and producers.
@@ -203,7 +209,8 @@ public struct KafkaOptions: Sendable {
         used: ["maxBatchSize", "subscriberIntervalInSeconds", "autoCommitIntervalMs", "autoOffsetReset", "sessionTimeoutMs",
                "heartbeatIntervalMs", "maxPollIntervalMs", "fetchMaxBytes", "maxPartitionFetchBytes", "metadataMaxAgeMs",
                "socketKeepaliveEnable", "queuedMinMessages", "queuedMaxMessagesKbytes", "reconnectBackoffMs",
-               "reconnectBackoffMaxMs", "statisticsIntervalMs", "libkafkaDebug", "librdkafka"],
+               "reconnectBackoffMaxMs", "statisticsIntervalMs", "libkafkaDebug", "librdkafka",
+               "maxUnacknowledgedOutputRecords", "maxUnacknowledgedOutputBytes"],
         ignored: ["executorChannelCapacity", "channelFullRetryIntervalInMs"])
 
     /// The most events in one call: every consumer and every lane keeps buffers for two
@@ -233,6 +240,8 @@ public struct KafkaOptions: Sendable {
         try read("fetchMaxBytes", 1...2_147_483_135, &options.fetchMaxBytes)
         try read("maxPartitionFetchBytes", 1...1_000_000_000, &options.maxPartitionFetchBytes)
         try read("metadataMaxAgeMs", 1...86_400_000, &options.metadataMaxAgeMs)
+        try read("maxUnacknowledgedOutputRecords", 1...10_000_000, &options.maxUnacknowledgedOutputRecords)
+        try read("maxUnacknowledgedOutputBytes", 1...2_147_483_647, &options.maxUnacknowledgedOutputBytes)
         options.queuedMinMessages = try json.int("queuedMinMessages", in: 1...10_000_000)
         options.queuedMaxMessagesKbytes = try json.int("queuedMaxMessagesKbytes", in: 1...2_097_151)
         options.reconnectBackoffMs = try json.int("reconnectBackoffMs", in: 0...3_600_000)

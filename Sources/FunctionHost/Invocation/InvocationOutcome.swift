@@ -6,6 +6,9 @@ struct InvocationOutcome {
     var failedItems: [Int: String] = [:]
     /// SF_PENDING: succeeded, durable after the next flush.
     var pending = false
+    /// Succeeded, but records it sent are not acknowledged yet: its messages are settled once
+    /// they are (``Invoker/settle(_:)``), or fail if one is not delivered.
+    var outputsInFlight: InvocationDeliveries?
 
     var succeeded: Bool { failure == nil && failedItems.isEmpty }
     func failed(_ index: Int) -> Bool { failure != nil || failedItems[index] != nil }

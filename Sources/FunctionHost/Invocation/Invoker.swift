@@ -24,11 +24,15 @@ final class Invoker {
     /// What this invoker did, for the metrics endpoint (written by the calling thread only).
     let statistics: InvocationStatistics
     private let journalRanges: UnsafeMutablePointer<InvocationJournal.Range>
+    /// Where the outputs' records of the next call are tracked.
+    private var deliveries: InvocationDeliveries
+    /// Trackers of invocations settled since, ready for reuse.
+    private var spareDeliveries: [InvocationDeliveries] = []
 
     convenience init(function: FunctionConfiguration, library: FunctionLibrary, capacity: Int, producers: ProducerPool,
                      journal: InvocationJournal?, logger: Logger) throws {
         try self.init(function: function, library: library, capacity: capacity,
-                      outputs: function.outputs.map { try OutputHandle(binding: $0, producer: try producers.producer(for: $0.connection)) },
+                      outputs: function.outputs.map { try OutputHandle(binding: $0, producer: try producers.producer(for: $0.connection, settings: $0.producer)) },
                       journal: journal, logger: logger)
     }
 
@@ -49,6 +53,8 @@ final class Invoker {
             dataType: function.trigger.dataType, bootstrapServers: function.trigger.connection.brokerList)
         context = InvocationContext(functionName: function.name, logger: logger)
         self.outputs = outputs
+        deliveries = InvocationDeliveries(outputCount: outputs.count)
+        for (index, output) in outputs.enumerated() { output.tracker = deliveries.trackers[index] }
         statistics = InvocationStatistics(outputTopics: function.outputs.map(\.topic))
         events = EventBuffer(capacity: capacity)
         journalRanges = .allocate(capacity: InvocationJournal.maximumRanges)
@@ -68,10 +74,33 @@ final class Invoker {
     }
 
     /// Calls the function once with `messages` (one event for ONE, a batch for MANY), then waits
-    /// for every record it sent without waiting itself.
-    func attempt(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> InvocationOutcome {
+    /// for every record it sent without waiting itself, unless `deferringOutputs`: then an
+    /// invocation that succeeded returns at once with its unacknowledged records in
+    /// ``InvocationOutcome/outputsInFlight``, for the caller to settle with ``settle(_:)``.
+    func attempt(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>, deferringOutputs: Bool = false) -> InvocationOutcome {
         events.fill(messages)
-        return call(events.events, count: messages.count, journaled: messages)
+        return call(events.events, count: messages.count, journaled: messages, deferringOutputs: deferringOutputs)
+    }
+
+    /// Waits for the records of an invocation that returned them in flight, counts them for the
+    /// metrics, and returns why any was not delivered (empty: all were). Called on the thread that
+    /// calls the function (the statistics have one writer).
+    func settle(_ inFlight: InvocationDeliveries) -> [String] {
+        let failures = finish(inFlight, awaited: false)
+        spareDeliveries.append(inFlight)
+        return failures
+    }
+
+    /// Waits for `tracked`'s records (and takes the counts of the ones sent with a delivery
+    /// pointer, when `awaited`) and counts them for the metrics; returns the failures.
+    private func finish(_ tracked: InvocationDeliveries, awaited: Bool) -> [String] {
+        var failures: [String] = []
+        tracked.finish { index, delivery in
+            let waited = awaited ? outputs[index].takeAwaited() : (delivered: 0, failed: 0)
+            if !delivery.failures.isEmpty { failures += delivery.failures }
+            statistics.recordOutput(index, delivered: delivery.delivered + waited.delivered, failed: delivery.failures.count + waited.failed)
+        }
+        return failures
     }
 
     /// Calls the function once with events built elsewhere (an operator's synthetic events:
@@ -81,7 +110,8 @@ final class Invoker {
     }
 
     private func call(_ events: UnsafeMutablePointer<sf_event>, count: Int,
-                      journaled messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>?) -> InvocationOutcome {
+                      journaled messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>?,
+                      deferringOutputs: Bool = false) -> InvocationOutcome {
         if let documents {
             callInterface.setPointer(0, documents.build(events, count: count))
         } else {
@@ -95,16 +125,23 @@ final class Invoker {
         let started = timing ? monotonicNanoseconds() : 0
         let result = callInterface.call()
         journal?.end()
+        var outcome = InvocationOutcome()
         var deliveryFailures: [String] = []
-        for (index, output) in outputs.enumerated() {
-            let delivery = output.invocationTracker.waitForAll()
-            let awaited = output.takeAwaited()
-            deliveryFailures += delivery.failures
-            statistics.recordOutput(index, delivered: delivery.delivered + awaited.delivered, failed: delivery.failures.count + awaited.failed)
+        if deferringOutputs && !outputs.isEmpty && (result == SF_OK || result == SF_PENDING) && context.failedItems.isEmpty
+            && !deliveries.isComplete {
+            // Settled later, once its records are acknowledged; the next call tracks its own.
+            outcome.outputsInFlight = deliveries
+            deliveries = spareDeliveries.popLast() ?? InvocationDeliveries(outputCount: outputs.count)
+            for (index, output) in outputs.enumerated() {
+                output.tracker = deliveries.trackers[index]
+                let waited = output.takeAwaited()
+                statistics.recordOutput(index, delivered: waited.delivered, failed: waited.failed)
+            }
+        } else if !outputs.isEmpty {
+            deliveryFailures = finish(deliveries, awaited: true)
         }
         let elapsed = timing ? monotonicNanoseconds() - started : 0
 
-        var outcome = InvocationOutcome()
         if result != SF_OK && result != SF_PENDING {
             let reason = context.lastLoggedError ?? "the function returned \(result)"
             outcome.failure = reason + (deliveryFailures.isEmpty ? "" : "; " + deliveryFailures.joined(separator: "; "))

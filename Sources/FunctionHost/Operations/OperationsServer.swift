@@ -101,7 +101,7 @@ public final class OperationsServer: @unchecked Sendable {
     public func stop() {
         guard let group else { return }
         self.group = nil
-        Task.detached { await group.triggerGracefulShutdown() }
+        Task.detached(executorPreference: executor) { await group.triggerGracefulShutdown() }
         _ = finished.wait(timeout: .now() + 10)
         executor?.shutdown()
     }

@@ -39,7 +39,7 @@ final class OperatorInvocation: @unchecked Sendable {
         produces = producers != nil
         let capture = capture
         let outputs = try function.outputs.map { binding in
-            try OutputHandle(binding: binding, producer: try producers?.producer(for: binding.connection), capture: capture)
+            try OutputHandle(binding: binding, producer: try producers?.producer(for: binding.connection, settings: binding.producer), capture: capture)
         }
         let lines = lines
         let logging = Logger(label: logger.label) { _ in

@@ -41,6 +41,7 @@ extension TriggerListener {
 
     private func finishDrainIfDone(carried: Int) {
         guard carried == 0, (dispatcher?.inFlight ?? 0) == 0 else { return }
+        settleAcknowledgedOutputs(waitingForAll: true)
         flush(reason: "paused")
         storeOffsets()
         if let commitError = committer.commitNow(consumer) {

@@ -10,6 +10,9 @@ final class DeliveryTracker: @unchecked Sendable {
     private var lastOffset: Int64 = -1
     private var lastErrorCode: Int32 = 0
     private var deliveredCount = 0
+    /// Records (and their key and value bytes) queued since the last ``waitForAll()``.
+    private(set) var queuedRecords = 0
+    private(set) var queuedBytes = 0
 
     struct Outcome {
         var partition: Int32
@@ -20,9 +23,18 @@ final class DeliveryTracker: @unchecked Sendable {
         var delivered = 0
     }
 
-    func willSend() {
+    /// Some queued record has not been reported yet.
+    var hasPending: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return pending > 0
+    }
+
+    func willSend(bytes: Int) {
         condition.lock()
         pending += 1
+        queuedRecords += 1
+        queuedBytes += bytes
         condition.unlock()
     }
 
@@ -55,6 +67,8 @@ final class DeliveryTracker: @unchecked Sendable {
                               delivered: deliveredCount)
         failures.removeAll(keepingCapacity: true)
         deliveredCount = 0
+        queuedRecords = 0
+        queuedBytes = 0
         lastPartition = -1
         lastOffset = -1
         lastErrorCode = 0

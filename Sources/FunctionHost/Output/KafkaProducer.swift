@@ -12,11 +12,10 @@ final class KafkaProducer: @unchecked Sendable {
     private let running = Atomic<Bool>(true)
     private let pollThreadDone = DispatchSemaphore(value: 0)
 
-    init(connection: KafkaConnection, options: KafkaOptions) throws {
+    init(connection: KafkaConnection, settings: ProducerSettings = ProducerSettings(), options: KafkaOptions) throws {
         self.connection = connection
         var properties = options.commonProperties
-        // Sends are awaited within the invocation, so a lingering batch would only add latency.
-        properties.append(("linger.ms", "0"))
+        properties += settings.librdkafkaProperties
         properties += connection.librdkafkaProperties
         properties += options.librdkafka.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         client = try RDKafkaProducer(properties: properties, origin: "producer for \(connection.brokerList)", deliveryReport: deliveryReport)
@@ -52,7 +51,7 @@ final class KafkaProducer: @unchecked Sendable {
     /// Queues a record; takes ownership of `headers` (an `rd_kafka_headers_t`). Every byte is copied.
     func send(topic: OpaquePointer, partition: Int32, key: UnsafeRawPointer?, keyLength: Int,
               value: UnsafeRawPointer?, valueLength: Int, headers: OpaquePointer?, tracker: DeliveryTracker) {
-        tracker.willSend()
+        tracker.willSend(bytes: keyLength + valueLength)
         let opaque = Unmanaged.passRetained(tracker).toOpaque()
         while true {
             do {
@@ -88,11 +87,11 @@ private let deliveryReport: @convention(c) (OpaquePointer?, UnsafePointer<rd_kaf
     guard let message, let opaque = message.pointee._private else { return }
     let tracker = Unmanaged<DeliveryTracker>.fromOpaque(opaque).takeRetainedValue()
     let error = message.pointee.err
-    let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?"
-    tracker.delivered(
-        partition: message.pointee.partition,
-        offset: message.pointee.offset,
-        errorCode: error.rawValue,
-        error: error == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : "delivery to '\(topic)' failed: \(String(cString: rd_kafka_err2str(error)))"
-    )
+    // The topic's name only for a failure: a delivered record costs no allocation.
+    var failure: String?
+    if error != RD_KAFKA_RESP_ERR_NO_ERROR {
+        let topic = message.pointee.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? "?"
+        failure = "delivery to '\(topic)' failed: \(String(cString: rd_kafka_err2str(error)))"
+    }
+    tracker.delivered(partition: message.pointee.partition, offset: message.pointee.offset, errorCode: error.rawValue, error: failure)
 }

@@ -3,7 +3,8 @@ import FunctionABI
 import Foundation
 
 /// The `sf_output` a function gets for one `kafka` output binding. Records sent without asking
-/// for their delivery join the invocation's tracker, which the listener waits on after the call.
+/// for their delivery join the invocation's tracker (``tracker``, set by the ``Invoker`` for
+/// each call): send returns at once, and whoever settles the invocation waits on it.
 final class OutputHandle: @unchecked Sendable {
     let binding: KafkaOutputBinding
     let pointer: UnsafeMutablePointer<sf_output>
@@ -13,8 +14,9 @@ final class OutputHandle: @unchecked Sendable {
     /// Keeps a copy of every record sent (an operator's invocation shows what it sent).
     private let capture: OutputCapture?
     private let topicName: UnsafeMutablePointer<CChar>
-    /// Records queued during the invocation in progress.
-    let invocationTracker = DeliveryTracker()
+    /// Records queued during the invocation in progress (the Invoker swaps in a fresh one when
+    /// an invocation is settled later, with its records still unacknowledged).
+    var tracker = DeliveryTracker()
     /// Records sent with a delivery pointer during the invocation in progress (delivered,
     /// failed); the invoking thread takes them after the call.
     private var awaited = (delivered: 0, failed: 0)
@@ -49,7 +51,7 @@ final class OutputHandle: @unchecked Sendable {
             return SF_OK
         }
         guard let delivery else {
-            producer.send(message, topic: topic, tracker: invocationTracker)
+            producer.send(message, topic: topic, tracker: tracker)
             return SF_OK
         }
         let tracker = DeliveryTracker()

@@ -1,20 +1,27 @@
 import Synchronization
 
-/// Producers by connection: output bindings that reach the same cluster with the same
-/// credentials share one librdkafka producer.
+/// Producers by connection and settings: output bindings that reach the same cluster with the
+/// same credentials and producer settings share one librdkafka producer.
 final class ProducerPool: @unchecked Sendable {
+    private struct Key: Hashable {
+        var connection: KafkaConnection
+        var settings: ProducerSettings
+    }
+
     private let options: KafkaOptions
-    private let producers = Mutex<[KafkaConnection: KafkaProducer]>([:])
+    private let producers = Mutex<[Key: KafkaProducer]>([:])
 
     init(options: KafkaOptions) {
         self.options = options
     }
 
-    func producer(for connection: KafkaConnection) throws -> KafkaProducer {
-        try producers.withLock { producers in
-            if let producer = producers[connection] { return producer }
-            let producer = try KafkaProducer(connection: connection, options: options)
-            producers[connection] = producer
+    /// - Parameter settings: an output binding's; the default ones for dead letters.
+    func producer(for connection: KafkaConnection, settings: ProducerSettings = ProducerSettings()) throws -> KafkaProducer {
+        let key = Key(connection: connection, settings: settings)
+        return try producers.withLock { producers in
+            if let producer = producers[key] { return producer }
+            let producer = try KafkaProducer(connection: connection, settings: settings, options: options)
+            producers[key] = producer
             return producer
         }
     }

@@ -77,4 +77,21 @@ public final class EmbeddedBroker: @unchecked Sendable {
     public func setAllBrokers(up: Bool) {
         for id in 1...Int32(brokerCount) { setBroker(id, up: up) }
     }
+
+    /// Makes broker `id` (1-based) the leader of `topic`'s `partition`, to put topics on brokers
+    /// of their own.
+    public func setLeader(topic: String, partition: Int32, broker id: Int32) {
+        _ = rd_kafka_mock_partition_set_leader(cluster, topic, partition, id)
+    }
+
+    /// The next `count` requests of API `apiKey` (0: Produce) to any broker fail with `error`.
+    public func failRequests(apiKey: Int16, with error: rd_kafka_resp_err_t, count: Int) {
+        let errors = [rd_kafka_resp_err_t](repeating: error, count: count)
+        rd_kafka_mock_push_request_errors_array(cluster, apiKey, count, errors)
+    }
+
+    /// Delays every answer of broker `id` by `milliseconds`, to rehearse a slow network.
+    public func setRoundTripTime(broker id: Int32, milliseconds: Int) {
+        _ = rd_kafka_mock_broker_set_rtt(cluster, id, Int32(milliseconds))
+    }
 }

@@ -175,3 +175,62 @@ final class RDKafkaFetchBuffer {
         endRound(carrying: UnsafeMutableBufferPointer(start: nil, count: 0))
     }
 }
+
+extension RDKafkaFetchBuffer {
+    /// Moves `messages` (of this round, in order) to the back of `ring`, which owns them from
+    /// then on. No allocation once the buffer's bookkeeping has grown to a round's size.
+    func take(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>, into ring: RDKafkaMessageRing) {
+        for message in messages where taken.insert(message).inserted {
+            ring.append(RDKafkaMessage(owning: message))
+        }
+    }
+}
+
+/// Fetched messages owned in arrival order, a fixed number at most: the messages of
+/// invocations whose outputs are not yet acknowledged (``AwaitingOutputs``). They join at the
+/// back and are destroyed from the front, or handed over to a new owner.
+final class RDKafkaMessageRing {
+    private let slots: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>>
+    let capacity: Int
+    private var start = 0
+    private(set) var count = 0
+
+    init(capacity: Int) {
+        self.capacity = capacity
+        slots = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        removeFirst(count)
+        slots.deallocate()
+    }
+
+    var room: Int { capacity - count }
+
+    /// The message `index` places from the front, lent.
+    subscript(index: Int) -> UnsafeMutablePointer<rd_kafka_message_t> {
+        slots[(start + index) % capacity]
+    }
+
+    /// Takes ownership of `message` at the back. There must be room.
+    func append(_ message: consuming RDKafkaMessage) {
+        precondition(count < capacity, "RDKafkaMessageRing is full")
+        message.move(into: slots + (start + count) % capacity)
+        count += 1
+    }
+
+    /// Destroys the `n` messages at the front.
+    func removeFirst(_ n: Int) {
+        for _ in 0..<n { _ = RDKafkaMessage(movingOutOf: slots + start); advanceStart() }
+    }
+
+    /// Hands the `n` messages at the front over to `body`, in order, which owns each from then on.
+    func handOverFirst(_ n: Int, _ body: (consuming RDKafkaMessage) -> Void) {
+        for _ in 0..<n { body(RDKafkaMessage(movingOutOf: slots + start)); advanceStart() }
+    }
+
+    private func advanceStart() {
+        start = (start + 1) % capacity
+        count -= 1
+    }
+}

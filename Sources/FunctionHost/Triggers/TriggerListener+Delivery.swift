@@ -12,6 +12,8 @@ extension TriggerListener {
     /// Delivers messages fetched just now (one for ONE, a batch for MANY), all of partitions
     /// that are not held. Messages that crashed the host before are isolated first.
     func deliverFresh(_ batch: UnsafeMutableBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) {
+        // Within the bounds of unacknowledged output first (settling may hold partitions).
+        makeRoomForOutputs(messages: batch.count)
         var kept = 0
         // Filtered-out messages behind one that is called are settled only once that call is
         // (their partition is not held after it): a stored offset never passes a failure.
@@ -72,14 +74,24 @@ extension TriggerListener {
             }
             return
         }
-        let outcome = attempt(UnsafeBufferPointer(ready))
+        let outcome = attempt(UnsafeBufferPointer(ready), deferringOutputs: awaiting != nil)
         guard outcome.failure != nil || !outcome.failedItems.isEmpty else {
+            // Records still unacknowledged, or earlier invocations still waiting for theirs:
+            // settled in turn (the thread goes on with the next messages meanwhile).
+            if let awaiting, outcome.outputsInFlight != nil || !awaiting.isEmpty {
+                makeRoomForOutputs(messages: ready.count)
+                awaiting.append(outcome.outputsInFlight, pending: outcome.pending, messages: UnsafeBufferPointer(ready), from: fetched)
+                return
+            }
             for message in ready {
                 advance(message.pointee.partition, to: message.pointee.offset + 1, pending: outcome.pending)
                 forgetCrashes(message)
             }
             return
         }
+        // Earlier invocations still waiting for their outputs settle first, so a partition held
+        // here resumes after everything it called (a failed delivery may hold one right now).
+        settleAcknowledgedOutputs(waitingForAll: true)
         // Walk in order: each partition advances up to its first failed message; its failed
         // messages are held for a retry; messages that succeeded after one are done but the
         // offset waits for the failed ones.
@@ -99,15 +111,22 @@ extension TriggerListener {
             let last = function.trigger.cardinality == .one ? failed[0] : ready.last { $0.pointee.partition == partition }!
             let error = outcome.reason(for: ready.firstIndex(of: failed[0])!)
             // Taken out of the fetch: the held partition owns them from now on.
-            failedFirstTime(partition: partition, messages: fetched.take(failed), error: error, resumeOffset: last.pointee.offset + 1)
+            var taken = fetched.take(failed)
+            if let held = progress.held(partition) {
+                // Held just now by an earlier invocation's failed delivery: these join its messages.
+                taken.removeAll { held.messages.append($0) }
+                held.resumeOffset = max(held.resumeOffset, last.pointee.offset + 1)
+            } else {
+                failedFirstTime(partition: partition, messages: taken, error: error, resumeOffset: last.pointee.offset + 1)
+            }
         }
     }
 
     // MARK: - Invoking
 
     /// Calls the function once with `messages` from the consuming thread.
-    func attempt(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> InvocationOutcome {
-        let outcome = invoker.attempt(messages)
+    func attempt(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>, deferringOutputs: Bool = false) -> InvocationOutcome {
+        let outcome = invoker.attempt(messages, deferringOutputs: deferringOutputs)
         if outcome.pending && flushFunction == nil && !warnedAboutMissingFlush {
             warnedAboutMissingFlush = true
             logger.error("Function '\(function.name)' returned SF_PENDING but exports no \(function.entryPoint)_flush: its records are never committed and will be delivered again after a restart")

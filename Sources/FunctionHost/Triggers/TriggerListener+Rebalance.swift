@@ -33,6 +33,7 @@ extension TriggerListener {
             // durable, store and commit what is settled so the next owner starts right after
             // it, then let the partitions go (held messages are delivered again by their new owner).
             dispatcher?.quiesce(Set(numbers))
+            settleAcknowledgedOutputs(waitingForAll: true)
             flush(reason: "partitions revoked")
             storeOffsets()
             if let commitError = committer.commitNow(consumer, only: Set(numbers)) {

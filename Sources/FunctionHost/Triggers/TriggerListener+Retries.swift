@@ -30,7 +30,11 @@ extension TriggerListener {
 
     /// Gives held partitions whose time has come their next attempt.
     func attemptDueHeldPartitions() {
-        for partition in progress.dueHeld(now: monotonicNanoseconds()) {
+        let due = progress.dueHeld(now: monotonicNanoseconds())
+        // Invocations still waiting for their outputs settle first: a partition settled past its
+        // held messages resumes after everything it had called, which must be known by then.
+        if !due.isEmpty { settleAcknowledgedOutputs(waitingForAll: true) }
+        for partition in due {
             if stopRequested.load(ordering: .relaxed) { return }
             guard let held = progress.held(partition) else { continue }
             if held.deadLetterReason != nil {
@@ -38,7 +42,7 @@ extension TriggerListener {
                 continue
             }
             invoker.statistics.recordRetry()
-            let outcome: InvocationOutcome = held.messages.withPointers { attempt($0) }
+            let outcome: InvocationOutcome = held.messages.withPointers { attemptHeld($0) }
             let firstFailed = (0..<held.messages.count).first { outcome.failed($0) }
             // The ones that succeeded are released; the failed ones stay held.
             held.messages.remove(where: { !outcome.failed($0) }) { forgetCrashes($0.pointer) }
@@ -50,6 +54,24 @@ extension TriggerListener {
                 settle(partition, pending: outcome.pending)
             }
         }
+    }
+
+    /// Calls the function with a held partition's messages: MANY as one batch; ONE one message
+    /// at a time, in order, up to the first that fails (the ones after it count as failed, not
+    /// yet attempted). Several are held for ONE when a failed delivery failed the invocations
+    /// that followed too.
+    private func attemptHeld(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> InvocationOutcome {
+        guard function.trigger.cardinality == .one, messages.count > 1 else { return attempt(messages) }
+        var combined = InvocationOutcome()
+        for index in messages.indices {
+            let outcome = attempt(UnsafeBufferPointer(rebasing: messages[index...index]))
+            combined.pending = combined.pending || outcome.pending
+            if let failure = outcome.failure ?? outcome.failedItems[0] {
+                for later in index..<messages.count { combined.failedItems[later] = failure }
+                break
+            }
+        }
+        return combined
     }
 
     /// Dead-letters a held partition's messages; settles it when that worked, else keeps trying.
@@ -91,8 +113,26 @@ extension TriggerListener {
     }
 
     /// Everything of `partition` before `offset` is settled (pending: not durable until a flush).
+    /// Behind invocations whose outputs are not acknowledged yet, it waits its turn.
     @inline(__always)
     func advance(_ partition: Int32, to offset: Int64, pending: Bool) {
+        if let awaiting, !awaiting.isEmpty {
+            makeRoomForOutputs(messages: 0)
+            if let held = progress.held(partition) {
+                held.resumeOffset = max(held.resumeOffset, offset)
+                return
+            }
+            if !awaiting.isEmpty {
+                awaiting.appendSettled(partition: partition, upTo: offset, pending: pending)
+                return
+            }
+        }
+        record(partition, settledUpTo: offset, pending: pending)
+    }
+
+    /// Records that everything of `partition` before `offset` is settled, now.
+    @inline(__always)
+    func record(_ partition: Int32, settledUpTo offset: Int64, pending: Bool) {
         settledCount.wrappingAdd(1, ordering: .relaxed)
         progress.advance(partition, to: offset, pending: pending)
         if let settlement, !pending { settlement.recordSettled(partition: partition, settled: offset) }

@@ -76,6 +76,9 @@ final class TriggerListener: @unchecked Sendable {
     /// While paused for backpressure: per partition, the first message that was fetched but not
     /// handed to a lane, where consumption continues.
     var resumeAt: [Int32: Int64] = [:]
+    /// Ordering `partition` with output bindings: invocations settled once their records are
+    /// acknowledged, while the thread goes on (nil without outputs, or with lanes).
+    let awaiting: AwaitingOutputs?
     /// Counters, owned partitions and operator requests for the operations endpoint (Operations/).
     let operations = ListenerOperations()
 
@@ -100,6 +103,9 @@ final class TriggerListener: @unchecked Sendable {
         // Room for a fetch plus the messages carried over from the previous one.
         fetched = RDKafkaFetchBuffer(capacity: 2 * fetchCapacity)
         eligible = .allocate(capacity: 2 * fetchCapacity)
+        awaiting = function.outputs.isEmpty || function.trigger.ordering != .partition ? nil : AwaitingOutputs(
+            invocationCapacity: 4096, messageCapacity: max(16_384, 4 * fetchCapacity),
+            maxRecords: options.maxUnacknowledgedOutputRecords, maxBytes: options.maxUnacknowledgedOutputBytes)
         let subject = SettlementJournal.Subject(consumerGroup: function.trigger.consumerGroup, topic: function.trigger.topic)
         if let crashProtection {
             journal = try InvocationJournal(directory: crashProtection.directory, function: function.name, subject: subject)
@@ -203,9 +209,13 @@ final class TriggerListener: @unchecked Sendable {
             let room = min(fetchCapacity, 2 * fetchCapacity - carried)
             fetch(limit: room, timeoutMs: carried > 0 ? 0 : pollTimeoutMs())
             let count = fetched.count
-            // Nothing new: a retry or dead letter settled meanwhile is stored now, and settled
-            // offsets still go out on the commit interval.
-            guard count > 0 else { storeOffsets(); continue }
+            // Nothing new: a retry, dead letter or acknowledged output settled meanwhile is
+            // stored now, and settled offsets still go out on the commit interval.
+            guard count > 0 else {
+                settleAcknowledgedOutputs()
+                storeOffsets()
+                continue
+            }
             let eligibleCount = collectEligible(count)
             var carry = UnsafeMutableBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>(start: eligible, count: 0)
             if eligibleCount > 0 {
@@ -227,9 +237,11 @@ final class TriggerListener: @unchecked Sendable {
             }
             // The rest of the fetch is released; what is carried moves to the front.
             fetched.endRound(carrying: carry)
+            settleAcknowledgedOutputs()
             storeOffsets()
         }
         fetched.releaseAll()
+        settleAcknowledgedOutputs(waitingForAll: true)
         flush(reason: "shutdown")
         close()
     }
@@ -254,6 +266,8 @@ final class TriggerListener: @unchecked Sendable {
         let now = monotonicNanoseconds()
         if let untilAttempt = progress.timeUntilNextAttempt(now: now) { wait = min(wait, untilAttempt) }
         if let untilCommit = committer.timeUntilNextCommit(now: now) { wait = min(wait, untilCommit) }
+        // Invocations waiting for acknowledgements are settled soon after they arrive.
+        if let awaiting, !awaiting.isEmpty { wait = min(wait, 5_000_000) }
         if flushFunction != nil && progress.hasPending {
             let interval = UInt64(function.flushIntervalSeconds * 1e9)
             wait = min(wait, lastFlush + interval > now ? lastFlush + interval - now : 0)

@@ -17,9 +17,11 @@ struct HostedFunction {
     /// - Parameters:
     ///   - prefix: names the topic and the function (made unique).
     ///   - entryPoint, cardinality, dataType, outputs, triggerFields: as ``ScriptRoot/recorderFunction``.
+    ///   - brokers: of the embedded cluster; `beforeStart` can place topics on them.
     init(_ prefix: String, partitions: Int = 1, hostJSON: String = #"{ "version": "2.0" }"#, entryPoint: String = "record_one",
-         cardinality: String = "ONE", dataType: String = "binary", outputs: [String] = [], triggerFields: String = "") throws {
-        broker = try EmbeddedBroker()
+         cardinality: String = "ONE", dataType: String = "binary", outputs: [String] = [], triggerFields: String = "",
+         brokers: Int = 1, beforeStart: (EmbeddedBroker) throws -> Void = { _ in }) throws {
+        broker = try EmbeddedBroker(brokers: brokers)
         topic = uniqueName(prefix.lowercased())
         name = uniqueName(prefix.prefix(1).uppercased() + prefix.dropFirst())
         try broker.createTopic(topic, partitions: partitions)
@@ -30,6 +32,7 @@ struct HostedFunction {
             broker: broker.bootstrapServers, topic: topic, group: name, entryPoint: entryPoint, cardinality: cardinality,
             dataType: dataType, outputs: outputs, triggerFields: triggerFields))
         harness = HostHarness(root: root, broker: broker)
+        try beforeStart(broker)
         try harness.start()
         try harness.waitForAssignment(name)
     }
