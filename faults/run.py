@@ -147,22 +147,25 @@ class Host:
         return status
 
 
-def make_app(broker, topic, function, entry, cardinality="ONE", host_json=None, trigger=None):
+def make_app(broker, topic, function, entry, cardinality="ONE", host_json=None, trigger=None, outputs=()):
     root = os.path.join(WORK, f"app-{uuid.uuid4().hex[:8]}")
     os.makedirs(os.path.join(root, "functions", function))
     with open(os.path.join(root, "host.json"), "w") as file:
         json.dump(host_json or {"version": "2.0"}, file)
-    write_function(root, broker, topic, function, function, entry, cardinality, trigger)
+    write_function(root, broker, topic, function, function, entry, cardinality, trigger, outputs)
     return root
 
 
-def write_function(root, broker, topic, function, group, entry="process_durably", cardinality="ONE", trigger=None):
-    """(Re)writes functions/FUNCTION/function.json: the trigger's topic and consumer group."""
+def write_function(root, broker, topic, function, group, entry="process_durably", cardinality="ONE", trigger=None, outputs=()):
+    """(Re)writes functions/FUNCTION/function.json: the trigger's topic and consumer group, and
+    a `kafka` output binding for each of `outputs`."""
     with open(os.path.join(root, "functions", function, "function.json"), "w") as file:
         json.dump({"scriptFile": RECORDER, "entryPoint": entry, "deadLetterTopic": f"{topic}.dlq",
                    "bindings": [{"type": "kafkaTrigger", "direction": "in", "brokerList": broker.address,
                                  "topic": topic, "consumerGroup": group, "cardinality": cardinality,
-                                 "dataType": "string", **(trigger or {})}]}, file)
+                                 "dataType": "string", **(trigger or {})}]
+                   + [{"type": "kafka", "direction": "out", "name": f"out{index}", "brokerList": broker.address, "topic": output}
+                      for index, output in enumerate(outputs)]}, file)
 
 
 def produce(broker, topic, values):
@@ -191,9 +194,10 @@ def processed(function):
         return [line.split(" ", 2)[2] for line in file.read().splitlines() if line.count(" ") >= 2]
 
 
-def dead_letters(broker, topic, partitions=PARTITIONS):
+def dead_letters(broker, topic, partitions=PARTITIONS, isolation="read_uncommitted"):
+    """Every value of `topic` (a dead-letter or output topic), read from the beginning."""
     consumer = Consumer({"bootstrap.servers": broker.address, "group.id": f"reader-{uuid.uuid4()}",
-                         "enable.auto.commit": False})
+                         "enable.auto.commit": False, "isolation.level": isolation})
     consumer.assign([TopicPartition(topic, partition, OFFSET_BEGINNING) for partition in range(partitions)])
     values = []
     idle_since = time.monotonic()
@@ -223,10 +227,20 @@ class Scenario:
                              + [f"{self.topic}-{extra}.dlq" for extra in extra_topics], partitions)
         self.hosts = []
         self.values = []
+        # A pipeline's ledger is its output topic (read with this isolation level) instead of
+        # the .processed file.
+        self.output_topic = None
+        self.output_isolation = "read_uncommitted"
+
+    def processed(self):
+        if self.output_topic:
+            return dead_letters(self.broker, self.output_topic, self.partitions, self.output_isolation)
+        return processed(self.function)
 
     def host(self, entry="process_durably", cardinality="ONE", host_json=None, trigger=None, root=None, arguments=()):
         """Starts a host in a new app, or again in `root` (same state folder: journals, crash counts)."""
-        root = root or make_app(self.broker, self.topic, self.function, entry, cardinality, host_json, trigger)
+        outputs = [self.output_topic] if self.output_topic else []
+        root = root or make_app(self.broker, self.topic, self.function, entry, cardinality, host_json, trigger, outputs)
         host = Host(f"{self.name}-{len(self.hosts)}", root, arguments)
         self.hosts.append(host)
         return host
@@ -240,7 +254,7 @@ class Scenario:
         (for faults that lose messages silently, with their offsets committed), instead of failing
         with a timeout."""
         def accounted():
-            done = set(processed(self.function))
+            done = set(self.processed())
             missing = set(self.values) - done
             return len(missing) <= expected_dead_letters
         try:
@@ -252,7 +266,7 @@ class Scenario:
             wait_until(f"{self.name}: the dead letters", lambda: len(dead_letters(self.broker, f"{self.topic}.dlq", self.partitions)) >= expected_dead_letters, timeout=120)
 
     def report(self):
-        lines = processed(self.function)
+        lines = self.processed()
         done = set(lines)
         dead = dead_letters(self.broker, f"{self.topic}.dlq", self.partitions)
         produced = set(self.values)
@@ -314,6 +328,25 @@ def scenario_sigkill(name="sigkill", count=400, under_way=50, max_duplicates=1, 
         host.wait_assigned()
         scenario.produce(values("slow", count))  # 20 ms each: about 8 s of work one at a time
         wait_until("the stream to be under way", lambda: len(processed(scenario.function)) >= under_way)
+        os.kill(host.worker_pid(), signal.SIGKILL)
+        scenario.wait_all_accounted(expected_dead_letters=0)
+        host.stop()
+        return scenario.report()
+    finally:
+        scenario.close()
+
+
+def scenario_sigkill_pipeline():
+    """SIGKILL mid-stream with an output binding: every input's output reaches the output topic
+    at least once; duplicates only from invocations the kill cut short (the one being called and
+    the ones whose records were sent but not yet acknowledged and settled)."""
+    scenario = Scenario("sigkill-pipeline", crash_or_kill=True, max_duplicates=4, extra_topics=("out",))
+    scenario.output_topic = f"{scenario.topic}-out"
+    try:
+        host = scenario.host(entry="forward_value")
+        host.wait_assigned()
+        scenario.produce(values("slow", 400))
+        wait_until("the stream to be under way", lambda: len(scenario.processed()) >= 50)
         os.kill(host.worker_pid(), signal.SIGKILL)
         scenario.wait_all_accounted(expected_dead_letters=0)
         host.stop()
@@ -659,7 +692,7 @@ def main():
     scenarios = [scenario_throws, scenario_trap, scenario_sigkill, scenario_broker_down, scenario_rebalance,
                  scenario_sigterm_mid_batch, scenario_sigkill_keyed, scenario_sigterm_keyed,
                  scenario_retarget_after_stop, scenario_retarget_after_kill, scenario_offsets_reset_after_kill,
-                 scenario_double_kill, scenario_scale_out, scenario_reload_under_load]
+                 scenario_double_kill, scenario_scale_out, scenario_reload_under_load, scenario_sigkill_pipeline]
     only = os.environ.get("FAULTS")  # FAULTS=double-kill,sigkill runs those only
     if only:
         scenarios = [run for run in scenarios if run.__name__.removeprefix("scenario_").replace("_", "-") in only.split(",")]

@@ -86,6 +86,20 @@ public func forward(_ event: Event, _ output: Output, _ context: Context) -> Sta
 @_cdecl("swiftfunc_signature_forward")
 public func forward_signature() -> Signature { .of(forward) }
 
+/// cardinality ONE with one output binding, for the fault suite's pipelines: does what the
+/// value asks (as `process_durably`: "slow" waits 20 ms, "fail" throws, "crash" traps), then
+/// sends the value on without waiting for its delivery; the output topic is the ledger.
+@_cdecl("forward_value")
+public func forward_value(_ event: Event, _ output: Output, _ context: Context) -> Status {
+    context.run {
+        try failIfAsked(event, context)
+        try output.send(value: event.value.map { Array($0) }, key: event.key.map { Array($0) })
+    }
+}
+
+@_cdecl("swiftfunc_signature_forward_value")
+public func forward_value_signature() -> Signature { .of(forward_value) }
+
 /// cardinality ONE, for the ordering tests (it may be called from many threads at once): does
 /// what the value asks ("slow" waits 20 ms, "fail" throws) and appends
 /// "key value partition offset start_ns end_ns" (CLOCK_MONOTONIC around that work) to
