@@ -67,12 +67,14 @@ faults: build
 
 ## Benchmark in a release build: the host against librdkafka's own consumer loop and a Python
 ## confluent-kafka loop on one embedded broker, key ordering, latency, memory over a long stream,
-## plus one invocation's cost. See BENCHMARKS.md. Options: make bench BENCH_ARGS="--quick".
+## a consume -> transform -> produce pipeline against bench/raw_pipeline.c, plus one invocation's
+## cost. See BENCHMARKS.md. Options: make bench BENCH_ARGS="--quick", BENCH_ARGS="--only pipeline".
 bench: deps $(RDKAFKA_BUILD)
 	$(SWIFT) build $(SWIFT_FLAGS) -c release
 	@mkdir -p $(BENCH_DIR)
 	cc -O2 -Wall -o $(BENCH_DIR)/raw_consumer bench/raw_consumer.c $$(pkg-config --cflags --libs rdkafka) $(RDKAFKA_RPATH)
 	cc -O2 -Wall -o $(BENCH_DIR)/mock_cluster bench/mock_cluster.c $$(pkg-config --cflags --libs rdkafka) $(RDKAFKA_RPATH)
+	cc -O2 -Wall -pthread -o $(BENCH_DIR)/raw_pipeline bench/raw_pipeline.c $$(pkg-config --cflags --libs rdkafka) $(RDKAFKA_RPATH)
 	/usr/bin/python3 bench/run.py --bin "$$($(SWIFT) build $(SWIFT_FLAGS) -c release --show-bin-path)" --raw $(BENCH_DIR)/raw_consumer --work $(BENCH_DIR) $(BENCH_ARGS)
 
 clean:
