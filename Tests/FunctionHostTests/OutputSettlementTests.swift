@@ -93,3 +93,97 @@ struct OutputSettlementTests {
         }
     }
 }
+
+/// processingGuarantee exactlyOnce on librdkafka's mock cluster. The mock implements the
+/// transactional calls but not their broker side (it keeps no transaction's offsets, shows aborted
+/// records to read_committed readers, and fences nobody; docs/DELIVERY.md): these tests check what
+/// the host does, the staging of a failed call's records and the abort-and-rewind path.
+@Suite("Exactly once", .timeLimit(.minutes(10)))
+struct ExactlyOnceTests {
+    private static let retry = #""retry": { "strategy": "fixedDelay", "maxRetryCount": 3, "delayInterval": "00:00:00.1" }"#
+
+    @Test("A call that fails leaves nothing in the output topic: each input's output lands once; atLeastOnce sends the failed attempt's too")
+    func failedAttemptsSendNothing() throws {
+        for guarantee in ["exactlyOnce", "atLeastOnce"] {
+            let output = uniqueName("eos-out")
+            let hosted = try HostedFunction("eos", hostJSON: #"{ "version": "2.0", \#(Self.retry) }"#, entryPoint: "forward_value",
+                                            dataType: "string", outputs: [output], triggerFields: #""processingGuarantee": "\#(guarantee)""#)
+            defer { hosted.stop() }
+            let values = ["a", "fail-once:b", "c", "fail-once:d", "e"]
+            try hosted.produce(values.map { OutgoingMessage(topic: hosted.topic, value: $0, partition: 0) })
+            try waitUntil("every offset stored (\(guarantee))", timeout: 60) {
+                hosted.harness.host?.hostedFunctions.first?.listener?.operations.storedOffsets[0] == 5
+            }
+            hosted.stop()
+            #expect(try hosted.committed()[0] == 5, "\(guarantee): committed past every input")
+            let forwarded = try IndependentClient.consume(broker: hosted.broker.bootstrapServers, topic: output, partitions: 1, count: 100, timeout: 5)
+                .compactMap { $0.value.map { String(decoding: $0, as: UTF8.self) } }
+            if guarantee == "exactlyOnce" {
+                #expect(forwarded == values, "each output once, in input order")
+            } else {
+                #expect(forwarded.sorted() == (values + ["fail-once:b", "fail-once:d"]).sorted(), "the failed attempts' records went out too")
+            }
+        }
+    }
+
+    @Test("An aborted transaction discards its offsets: the partition goes back to the committed offset and its messages are called again")
+    func abortRewinds() throws {
+        let output = uniqueName("eos-abort-out")
+        let hosted = try HostedFunction("eosabort", entryPoint: "forward_value", dataType: "string", outputs: [output],
+                                        triggerFields: #""processingGuarantee": "exactlyOnce""#)
+        defer { hosted.stop() }
+        // The next offsets sent to a transaction (TxnOffsetCommit, API 28) are refused: that
+        // transaction must be aborted.
+        hosted.broker.failRequests(apiKey: 28, with: RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION, count: 1)
+        let values = (0..<8).map { "x\($0)" }
+        try hosted.produce(values.map { OutgoingMessage(topic: hosted.topic, value: $0, partition: 0) })
+        try waitUntil("the abort") { hosted.log.contains("was aborted", "consumed and called again") }
+        try waitUntil("every offset stored after the rewind", timeout: 60) {
+            hosted.harness.host?.hostedFunctions.first?.listener?.operations.storedOffsets[0] == 8
+        }
+        hosted.stop()
+        #expect(try hosted.committed()[0] == 8)
+        // The mock shows the aborted transaction's records to every reader (Kafka would hide them
+        // from read_committed): every input's output is there, and the rewound ones twice.
+        let forwarded = try IndependentClient.consume(broker: hosted.broker.bootstrapServers, topic: output, partitions: 1, count: 100, timeout: 5)
+        #expect(Set(forwarded.compactMap { $0.value.map { String(decoding: $0, as: UTF8.self) } }) == Set(values))
+    }
+
+    @Test("exactlyOnce is refused where it cannot hold: lanes, an output on another cluster, an SF_PENDING function")
+    func refusals() throws {
+        let root = try ScriptRoot()
+        let library = try TestPaths.library("Recorder").path
+        func load(_ name: String, trigger: String, outputBroker: String = "127.0.0.1:1", entryPoint: String = "forward") throws -> FunctionConfiguration {
+            try root.addFunction(name, #"""
+                { "scriptFile": "\#(library)", "entryPoint": "\#(entryPoint)", "bindings": [
+                  { "type": "kafkaTrigger", "direction": "in", "name": "event", "brokerList": "127.0.0.1:1", "topic": "in", "processingGuarantee": "exactlyOnce"\#(trigger) },
+                  { "type": "kafka", "direction": "out", "name": "out", "brokerList": "\#(outputBroker)", "topic": "out" } ] }
+                """#)
+            return try FunctionConfiguration.load(directory: root.url.appendingPathComponent("functions/\(name)"), scriptRoot: root.url, settings: AppSettings())
+        }
+        #expect(throws: ConfigurationError.self) { try load("Keyed", trigger: #", "ordering": "key""#) }
+        #expect { try load("Keyed2", trigger: #", "ordering": "key""#) } throws: { "\($0)".contains("bindings[0].processingGuarantee") && "\($0)".contains("ordering partition") }
+        #expect { try load("Elsewhere", trigger: "", outputBroker: "10.0.0.1:9092") } throws: {
+            "\($0)".contains("bindings[0].processingGuarantee") && "\($0)".contains("bindings[1]")
+        }
+        #expect { try load("Typo", trigger: #", "processingGuarantee": "exactly""#) } throws: { "\($0)".contains("use atLeastOnce or exactlyOnce") }
+        _ = try load("Fine", trigger: "")
+
+        // The Backup example returns SF_PENDING and exports run_flush.
+        let backup = try TestPaths.library("Backup").path
+        let broker = try EmbeddedBroker()
+        let pending = try ScriptRoot()
+        try pending.addFunction("Pending", #"""
+            { "scriptFile": "\#(backup)", "entryPoint": "run", "bindings": [
+              { "type": "kafkaTrigger", "direction": "in", "name": "event", "brokerList": "\#(broker.bootstrapServers)", "topic": "in", "cardinality": "MANY", "processingGuarantee": "exactlyOnce" } ] }
+            """#)
+        let harness = HostHarness(root: pending, broker: broker)
+        defer { harness.stop() }
+        _ = try harness.start()
+        guard case .failed(let reason)? = harness.report("Pending")?.status else {
+            Issue.record("an SF_PENDING function with exactlyOnce started: \(String(describing: harness.report("Pending")?.status))")
+            return
+        }
+        #expect(reason.contains("processingGuarantee") && reason.contains("run_flush"), "\(reason)")
+    }
+}

@@ -99,6 +99,13 @@ public struct FunctionConfiguration: Sendable {
         guard !deadLetterTopic.isEmpty, deadLetterTopic != trigger.topic else {
             throw json.error("deadLetterTopic", "must name a topic other than the trigger's")
         }
+        if trigger.processingGuarantee == .exactlyOnce {
+            // One transaction holds the outputs and the consumed offsets: one cluster, one producer.
+            for output in outputs where output.connection != trigger.connection {
+                throw ConfigurationError(file: json.file, field: "\(trigger.path).processingGuarantee",
+                    "exactlyOnce puts the outputs and the consumed offsets in one Kafka transaction, so every output binding must reach the trigger's cluster with the same connection settings; \(output.path) (\(output.connection.brokerList)) does not. Use atLeastOnce, or write to the trigger's cluster")
+            }
+        }
         let flushInterval = try json.int("flushIntervalSeconds", in: 1...3_600) ?? 10
         let retry = try json.object("retry")
         if let retry { warnings += RetryPolicy.fields.warnings(for: retry) }

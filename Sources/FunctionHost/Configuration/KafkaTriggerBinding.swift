@@ -23,6 +23,9 @@ public struct KafkaTriggerBinding: Sendable {
     /// `maxRecordAge` (hh:mm:ss): records older than this (by their Kafka timestamp) when consumed
     /// are dead-lettered (reason `record-age`) without a call; nil: any age.
     public var maxRecordAgeSeconds: Double?
+    /// `processingGuarantee`: `atLeastOnce` (default) or `exactlyOnce` (outputs and consumed
+    /// offsets in one Kafka transaction).
+    public var processingGuarantee: ProcessingGuarantee = .atLeastOnce
     /// Where the binding sits in function.json (`bindings[0]`), for messages about its fields.
     public var path: String = "bindings[0]"
 
@@ -32,7 +35,7 @@ public struct KafkaTriggerBinding: Sendable {
     /// The kafkaTrigger binding's fields.
     static let fields = KnownFields(
         used: ["type", "direction", "name", "topic", "consumerGroup", "cardinality", "dataType", "eventFormat", "ordering",
-               "maxConcurrency", "maxQueuedMessages", "filters", "maxRecordAge"] + KafkaConnection.fieldNames,
+               "maxConcurrency", "maxQueuedMessages", "filters", "maxRecordAge", "processingGuarantee"] + KafkaConnection.fieldNames,
         unsupported: KafkaConnection.unsupportedFields.merging([
             "lagThreshold": "it drives Azure's scale controller; a swiftfunc host runs one consumer per function and does not scale out",
         ], uniquingKeysWith: { first, _ in first }))
@@ -75,8 +78,29 @@ public struct KafkaTriggerBinding: Sendable {
             }
             trigger.maxRecordAgeSeconds = seconds
         }
+        trigger.processingGuarantee = try binding.string("processingGuarantee").map { try ProcessingGuarantee.parse($0, in: binding) } ?? .atLeastOnce
+        if trigger.processingGuarantee == .exactlyOnce && trigger.ordering != .partition {
+            throw binding.error("processingGuarantee", "exactlyOnce commits a partition's outputs and offsets in order, so it needs ordering partition, not '\(trigger.ordering.rawValue)'")
+        }
         trigger.path = binding.path
         return trigger
+    }
+}
+
+/// What the trigger promises about each input's outputs and its consumed offset.
+public enum ProcessingGuarantee: String, Sendable, CaseIterable {
+    /// Offsets advance only past settled messages; a crash or retry may send an input's outputs again.
+    case atLeastOnce
+    /// The function's output records and the consumed offsets go in one Kafka transaction,
+    /// committed together on the commit interval and on revoke and stop; a reader with
+    /// `isolation.level=read_committed` sees each input's outputs once.
+    case exactlyOnce
+
+    static func parse(_ text: String, in binding: JSONObject) throws -> ProcessingGuarantee {
+        guard let value = allCases.first(where: { normalizedEnumValue($0.rawValue) == normalizedEnumValue(text) }) else {
+            throw binding.error("processingGuarantee", "unknown value '\(text)'; use atLeastOnce or exactlyOnce")
+        }
+        return value
     }
 }
 

@@ -28,6 +28,9 @@ final class Invoker {
     private var deliveries: InvocationDeliveries
     /// Trackers of invocations settled since, ready for reuse.
     private var spareDeliveries: [InvocationDeliveries] = []
+    /// exactlyOnce: the outputs stage their records (``OutputHandle/staged``); a successful call
+    /// releases them into the open transaction without waiting, a failed one drops them.
+    private let transactional: Bool
 
     convenience init(function: FunctionConfiguration, library: FunctionLibrary, capacity: Int, producers: ProducerPool,
                      journal: InvocationJournal?, logger: Logger) throws {
@@ -40,6 +43,7 @@ final class Invoker {
     ///   captures what they send).
     init(function: FunctionConfiguration, library: FunctionLibrary, capacity: Int, outputs: [OutputHandle],
          journal: InvocationJournal?, logger: Logger) throws {
+        transactional = outputs.contains { $0.staged != nil }
         self.function = function
         self.logger = logger
         self.journal = journal
@@ -91,6 +95,12 @@ final class Invoker {
         return failures
     }
 
+    /// exactlyOnce, once the transaction is committed or aborted: counts the records released
+    /// into it for the metrics and returns the failures (none after a commit).
+    func collectTransactionOutputs() -> [String] {
+        finish(deliveries, awaited: true)
+    }
+
     /// Waits for `tracked`'s records (and takes the counts of the ones sent with a delivery
     /// pointer, when `awaited`) and counts them for the metrics; returns the failures.
     private func finish(_ tracked: InvocationDeliveries, awaited: Bool) -> [String] {
@@ -127,7 +137,18 @@ final class Invoker {
         journal?.end()
         var outcome = InvocationOutcome()
         var deliveryFailures: [String] = []
-        if deferringOutputs && !outputs.isEmpty && (result == SF_OK || result == SF_PENDING) && context.failedItems.isEmpty
+        if transactional {
+            // The transaction's commit flushes the records (counted then, ``collectTransactionOutputs()``).
+            if (result == SF_OK || result == SF_PENDING) && context.failedItems.isEmpty {
+                outputs.forEach { $0.releaseStaged() }
+            } else {
+                outputs.forEach { $0.discardStaged() }
+                // Which records belong to which item is not known: the whole batch is tried again.
+                if let item = context.failedItems.first, result == SF_OK || result == SF_PENDING {
+                    outcome.failure = "item \(item.index) failed: \(item.reason) (with exactlyOnce a batch's outputs are one unit: the whole batch is tried again)"
+                }
+            }
+        } else if deferringOutputs && !outputs.isEmpty && (result == SF_OK || result == SF_PENDING) && context.failedItems.isEmpty
             && !deliveries.isComplete {
             // Settled later, once its records are acknowledged; the next call tracks its own.
             outcome.outputsInFlight = deliveries

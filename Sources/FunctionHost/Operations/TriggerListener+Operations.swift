@@ -44,7 +44,7 @@ extension TriggerListener {
         settleAcknowledgedOutputs(waitingForAll: true)
         flush(reason: "paused")
         storeOffsets()
-        if let commitError = committer.commitNow(consumer) {
+        if let commitError = commitSettledNow() {
             logger.warning("Committing '\(function.name)' before pausing failed: \(commitError.reason); it is committed again at the next interval")
         }
         operations.state = .paused

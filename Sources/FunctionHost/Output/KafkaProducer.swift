@@ -8,14 +8,18 @@ import Synchronization
 /// same connection. A dedicated thread serves its delivery reports.
 final class KafkaProducer: @unchecked Sendable {
     let connection: KafkaConnection
-    private let client: RDKafkaProducer
+    /// The librdkafka producer (``TransactionalOutputs`` drives its transactions).
+    let client: RDKafkaProducer
     private let running = Atomic<Bool>(true)
     private let pollThreadDone = DispatchSemaphore(value: 0)
 
-    init(connection: KafkaConnection, settings: ProducerSettings = ProducerSettings(), options: KafkaOptions) throws {
+    /// - Parameter transactionalID: makes it a transactional producer (exactlyOnce).
+    init(connection: KafkaConnection, settings: ProducerSettings = ProducerSettings(), options: KafkaOptions,
+         transactionalID: String? = nil) throws {
         self.connection = connection
         var properties = options.commonProperties
         properties += settings.librdkafkaProperties
+        if let transactionalID { properties.append(("transactional.id", transactionalID)) }
         properties += connection.librdkafkaProperties
         properties += options.librdkafka.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         client = try RDKafkaProducer(properties: properties, origin: "producer for \(connection.brokerList)", deliveryReport: deliveryReport)

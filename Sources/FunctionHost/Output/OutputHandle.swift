@@ -17,12 +17,17 @@ final class OutputHandle: @unchecked Sendable {
     /// Records queued during the invocation in progress (the Invoker swaps in a fresh one when
     /// an invocation is settled later, with its records still unacknowledged).
     var tracker = DeliveryTracker()
+    /// exactlyOnce: records sent without a delivery pointer wait here until the invocation
+    /// returns (``releaseStaged()``, ``discardStaged()``); nil: they are queued at once.
+    let staged: StagedRecords?
     /// Records sent with a delivery pointer during the invocation in progress (delivered,
     /// failed); the invoking thread takes them after the call.
     private var awaited = (delivered: 0, failed: 0)
 
-    init(binding: KafkaOutputBinding, producer: KafkaProducer?, capture: OutputCapture? = nil) throws {
+    /// - Parameter staging: hold records back until the invocation returns (exactlyOnce).
+    init(binding: KafkaOutputBinding, producer: KafkaProducer?, capture: OutputCapture? = nil, staging: Bool = false) throws {
         self.binding = binding
+        staged = staging ? StagedRecords() : nil
         self.producer = producer
         self.capture = capture
         topic = try producer?.topic(binding.topic)
@@ -43,6 +48,17 @@ final class OutputHandle: @unchecked Sendable {
         return awaited
     }
 
+    /// The invocation succeeded: its staged records go to the producer (its transaction).
+    func releaseStaged() {
+        guard let staged, !staged.isEmpty, let producer, let topic else { return }
+        staged.release(to: producer, topic: topic, tracker: tracker)
+    }
+
+    /// The invocation failed: its staged records are dropped.
+    func discardStaged() {
+        staged?.discard()
+    }
+
     fileprivate func send(_ message: sf_message, delivery: UnsafeMutablePointer<sf_delivery>?) -> Int32 {
         capture?.record(message, topic: binding.topic)
         guard let producer, let topic else {
@@ -51,7 +67,11 @@ final class OutputHandle: @unchecked Sendable {
             return SF_OK
         }
         guard let delivery else {
-            producer.send(message, topic: topic, tracker: tracker)
+            if let staged {
+                staged.stage(message)
+            } else {
+                producer.send(message, topic: topic, tracker: tracker)
+            }
             return SF_OK
         }
         let tracker = DeliveryTracker()

@@ -40,6 +40,8 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable {
     public let isRetriable: Bool
     /// The client cannot be used any more (librdkafka's fatal errors: fenced, idempotence broken).
     public let isFatal: Bool
+    /// A transactional producer's transaction failed and must be aborted before the next one.
+    public var requiresAbort = false
 
     /// The host's own error: not retriable, not fatal for a client.
     public init(_ message: String) {
@@ -65,6 +67,7 @@ public struct KafkaError: Error, CustomStringConvertible, Sendable {
         message = "\(doing): \(reason)"
         isRetriable = rd_kafka_error_is_retriable(error) != 0
         isFatal = rd_kafka_error_is_fatal(error) != 0
+        requiresAbort = rd_kafka_error_txn_requires_abort(error) != 0
         rd_kafka_error_destroy(error)
     }
 

@@ -133,6 +133,16 @@ final class RDKafkaConsumer: @unchecked Sendable {
         if result != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(result, while: "committing offsets") }
     }
 
+    /// Runs `body` with the consumer's group metadata (`rd_kafka_consumer_group_metadata_t*`:
+    /// group, generation, member), which a transaction's offsets are sent with (KIP-447).
+    func withGroupMetadata<R>(_ body: (OpaquePointer) throws(KafkaError) -> R) throws(KafkaError) -> R {
+        guard let metadata = rd_kafka_consumer_group_metadata(handle) else {
+            throw KafkaError("the consumer has no group metadata (it is not a group member)")
+        }
+        defer { rd_kafka_consumer_group_metadata_destroy(metadata) }
+        return try body(metadata)
+    }
+
     /// Fills `partitions` with the group's committed offsets (and their metadata).
     /// - Throws: ``KafkaError`` when the group did not answer within `timeoutMs`.
     func committed(_ partitions: RDKafkaTopicPartitionList, timeoutMs: Int32) throws(KafkaError) {

@@ -75,6 +75,34 @@ final class RDKafkaProducer: @unchecked Sendable {
         return result == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : rd_kafka_outq_len(handle)
     }
 
+    // MARK: - Transactions (a producer with transactional.id)
+
+    /// Registers the transactional id with the cluster, fencing an earlier producer with the same
+    /// id and aborting the transaction it left open.
+    func initTransactions(timeoutMs: Int32) throws(KafkaError) {
+        if let error = rd_kafka_init_transactions(handle, timeoutMs) { throw KafkaError(taking: error, while: "initialising transactions") }
+    }
+
+    func beginTransaction() throws(KafkaError) {
+        if let error = rd_kafka_begin_transaction(handle) { throw KafkaError(taking: error, while: "beginning a transaction") }
+    }
+
+    /// Adds consumed `offsets` to the open transaction, for the group `groupMetadata` describes.
+    func sendOffsetsToTransaction(_ offsets: RDKafkaTopicPartitionList, groupMetadata: OpaquePointer, timeoutMs: Int32) throws(KafkaError) {
+        let error = offsets.withListPointer { rd_kafka_send_offsets_to_transaction(handle, $0, groupMetadata, timeoutMs) }
+        if let error { throw KafkaError(taking: error, while: "sending offsets to the transaction") }
+    }
+
+    /// Flushes the transaction's records and commits it.
+    func commitTransaction(timeoutMs: Int32) throws(KafkaError) {
+        if let error = rd_kafka_commit_transaction(handle, timeoutMs) { throw KafkaError(taking: error, while: "committing the transaction") }
+    }
+
+    /// Aborts the open transaction: its queued records are purged, sent ones are marked aborted.
+    func abortTransaction(timeoutMs: Int32) throws(KafkaError) {
+        if let error = rd_kafka_abort_transaction(handle, timeoutMs) { throw KafkaError(taking: error, while: "aborting the transaction") }
+    }
+
     /// Destroys the topic handles and the client (nothing may use them after).
     func close() {
         destroy()

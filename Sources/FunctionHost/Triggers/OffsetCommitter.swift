@@ -83,6 +83,27 @@ final class OffsetCommitter {
         return nil
     }
 
+    // MARK: - exactlyOnce: offsets committed in the function's transaction
+
+    /// The settled offsets that moved since the last commit, when the commit interval has passed
+    /// or `force`; nil when not due. The caller commits them in its transaction and then calls
+    /// ``committedInTransaction(_:)`` or ``rollBack()``.
+    func takeForTransaction(force: Bool) -> [(partition: Int32, offset: Int64)]? {
+        let now = monotonicNanoseconds()
+        guard force || now - lastCommit >= intervalNs else { return nil }
+        lastCommit = now
+        return partitions.filter { $0.value.storable > $0.value.sent }.map { (partition: $0.key, offset: $0.value.storable) }
+    }
+
+    func committedInTransaction(_ entries: [(partition: Int32, offset: Int64)]) {
+        for entry in entries where partitions[entry.partition] != nil { partitions[entry.partition]!.sent = entry.offset }
+    }
+
+    /// The transaction was aborted: what was settled since the last commit is settled again.
+    func rollBack() {
+        for partition in partitions.keys { partitions[partition]!.storable = partitions[partition]!.sent }
+    }
+
     /// The commit of the consumer's periodic commits, told by librdkafka: failures are logged.
     func commitAnswered(_ error: rd_kafka_resp_err_t) {
         if error != RD_KAFKA_RESP_ERR_NO_ERROR && error != RD_KAFKA_RESP_ERR__NO_OFFSET {

@@ -43,7 +43,18 @@ extension TriggerListener {
         }
         if !offsets.isEmpty { operations.stored(offsets) }
         for entry in offsets { committer.settled(entry.partition, upTo: entry.offset) }
-        committer.commitIfDue(consumer)
+        if transaction != nil {
+            commitTransaction(now: false)
+        } else {
+            committer.commitIfDue(consumer)
+        }
+    }
+
+    /// Commits everything settled now (a revocation, a pause, a stop): in the transaction
+    /// (exactlyOnce), else directly. Returns the failure.
+    func commitSettledNow(only partitions: Set<Int32>? = nil) -> KafkaError? {
+        guard transaction != nil else { return committer.commitNow(consumer, only: partitions) }
+        return commitTransaction(now: true) ? nil : KafkaError("the transaction was aborted")
     }
 
     /// A list of the trigger's topic with `entries`.
@@ -61,7 +72,7 @@ extension TriggerListener {
     func close() {
         guard let consumer, consumer.isOpen else { return }
         storeOffsets()
-        let commitError = committer.commitNow(consumer)
+        let commitError = commitSettledNow()
         if let commitError {
             logger.warning("Final commit of '\(function.name)' failed: \(commitError.reason); the settlement journal keeps what was settled for the next start")
         }
@@ -70,6 +81,8 @@ extension TriggerListener {
         } catch {
             logger.warning("Leaving the consumer group of '\(function.name)' failed: \(error.reason)")
         }
+        // After leaving: the revocation while leaving commits in the transaction too.
+        transaction?.close()
         progress.resetAll()
         let filtered = filteredCount.load(ordering: .relaxed)
         if filtered > 0 { logger.info("'\(function.name)' left out \(filtered) message(s) that matched none of its filters (settled without a call)") }

@@ -36,7 +36,7 @@ extension TriggerListener {
             settleAcknowledgedOutputs(waitingForAll: true)
             flush(reason: "partitions revoked")
             storeOffsets()
-            if let commitError = committer.commitNow(consumer, only: Set(numbers)) {
+            if let commitError = commitSettledNow(only: Set(numbers)) {
                 revokeCommitFailed = true
                 logger.warning("Committing revoked partitions of '\(function.name)' failed: \(commitError.reason)")
             }

@@ -79,6 +79,10 @@ final class TriggerListener: @unchecked Sendable {
     /// Ordering `partition` with output bindings: invocations settled once their records are
     /// acknowledged, while the thread goes on (nil without outputs, or with lanes).
     let awaiting: AwaitingOutputs?
+    /// processingGuarantee exactlyOnce: the transaction the outputs and offsets are committed in.
+    let transaction: TransactionalOutputs?
+    /// An aborted transaction sends the partitions back to the committed offsets before the next fetch.
+    var rewindAfterAbort = false
     /// Counters, owned partitions and operator requests for the operations endpoint (Operations/).
     let operations = ListenerOperations()
 
@@ -103,13 +107,21 @@ final class TriggerListener: @unchecked Sendable {
         // Room for a fetch plus the messages carried over from the previous one.
         fetched = RDKafkaFetchBuffer(capacity: 2 * fetchCapacity)
         eligible = .allocate(capacity: 2 * fetchCapacity)
-        awaiting = function.outputs.isEmpty || function.trigger.ordering != .partition ? nil : AwaitingOutputs(
+        awaiting = function.outputs.isEmpty || function.trigger.ordering != .partition
+            || function.trigger.processingGuarantee == .exactlyOnce ? nil : AwaitingOutputs(
             invocationCapacity: 4096, messageCapacity: max(16_384, 4 * fetchCapacity),
             maxRecords: options.maxUnacknowledgedOutputRecords, maxBytes: options.maxUnacknowledgedOutputBytes)
         let subject = SettlementJournal.Subject(consumerGroup: function.trigger.consumerGroup, topic: function.trigger.topic)
+        let exactlyOnce = function.trigger.processingGuarantee == .exactlyOnce
+        if exactlyOnce && flushFunction != nil {
+            throw ConfigurationError(file: function.file, field: "\(function.trigger.path).processingGuarantee",
+                "exactlyOnce commits a message's offset with its outputs as soon as the call returns, but the library exports \(function.entryPoint)_flush (SF_PENDING: durable only after a later flush). Use atLeastOnce, or drop the flush export")
+        }
         if let crashProtection {
             journal = try InvocationJournal(directory: crashProtection.directory, function: function.name, subject: subject)
-            settlement = try SettlementJournal(directory: crashProtection.directory, function: function.name, subject: subject)
+            // exactlyOnce: nothing settled may be committed outside a transaction, so nothing is
+            // recovered from a journal after a crash (the aborted transaction is consumed again).
+            settlement = exactlyOnce ? nil : try SettlementJournal(directory: crashProtection.directory, function: function.name, subject: subject)
             crashes = CrashLedger(CrashRecords(directory: crashProtection.directory, function: function.name, subject: subject.text))
             maxCrashesPerMessage = crashProtection.maxCrashesPerMessage
         } else {
@@ -123,8 +135,18 @@ final class TriggerListener: @unchecked Sendable {
         }
         committer = OffsetCommitter(topic: function.trigger.topic, functionName: function.name, journal: settlement,
                                     intervalMs: options.autoCommitIntervalMs, startWithoutCommit: options.autoOffsetReset, logger: logger)
-        invoker = try Invoker(function: function, library: library, capacity: fetchCapacity, producers: producers,
-                              journal: journal, logger: logger)
+        if exactlyOnce {
+            let transaction = try TransactionalOutputs(function: function, options: options,
+                                                       instance: TransactionalOutputs.instanceID(stateDirectory: crashProtection?.directory))
+            self.transaction = transaction
+            invoker = try Invoker(function: function, library: library, capacity: fetchCapacity,
+                                  outputs: function.outputs.map { try OutputHandle(binding: $0, producer: transaction.producer, staging: true) },
+                                  journal: journal, logger: logger)
+        } else {
+            transaction = nil
+            invoker = try Invoker(function: function, library: library, capacity: fetchCapacity, producers: producers,
+                                  journal: journal, logger: logger)
+        }
         if function.trigger.ordering != .partition && flushFunction != nil {
             throw ConfigurationError(file: function.file, field: "\(function.trigger.path).ordering",
                 "'\(function.trigger.ordering.rawValue)' runs invocations side by side, but the library exports \(function.entryPoint)_flush (SF_PENDING), whose flush must follow the records in order: use ordering partition, or drop the flush export")
@@ -198,6 +220,7 @@ final class TriggerListener: @unchecked Sendable {
 
     func run() {
         while !stopRequested.load(ordering: .relaxed) {
+            if rewindAfterAbort { rewindToCommitted() }
             let carried = fetched.carried
             serviceOperations(carried: carried)
             if operations.state == .running { attemptDueHeldPartitions() }
@@ -278,6 +301,9 @@ final class TriggerListener: @unchecked Sendable {
     /// The messages of the fetch that are real records of partitions not held at a failure.
     /// Records of a held partition are dropped: they are fetched again after the seek.
     func collectEligible(_ count: Int) -> Int {
+        // A transaction was aborted (on a revocation, inside this fetch): nothing is called
+        // before the partitions are back at their committed offsets.
+        if rewindAfterAbort { return 0 }
         var eligibleCount = 0
         for index in 0..<count {
             guard let message = fetched[index] else { continue }

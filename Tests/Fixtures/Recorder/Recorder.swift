@@ -86,14 +86,15 @@ public func forward(_ event: Event, _ output: Output, _ context: Context) -> Sta
 @_cdecl("swiftfunc_signature_forward")
 public func forward_signature() -> Signature { .of(forward) }
 
-/// cardinality ONE with one output binding, for the fault suite's pipelines: does what the
-/// value asks (as `process_durably`: "slow" waits 20 ms, "fail" throws, "crash" traps), then
-/// sends the value on without waiting for its delivery; the output topic is the ledger.
+/// cardinality ONE with one output binding, for pipelines: sends the value on without waiting
+/// for its delivery (the output topic is the ledger), then does what the value asks (as
+/// `process_durably`: "slow" waits 20 ms, "fail" and "fail-once" throw, "crash" traps), so a
+/// failed attempt has sent its record already.
 @_cdecl("forward_value")
 public func forward_value(_ event: Event, _ output: Output, _ context: Context) -> Status {
     context.run {
-        try failIfAsked(event, context)
         try output.send(value: event.value.map { Array($0) }, key: event.key.map { Array($0) })
+        try failIfAsked(event, context)
     }
 }
 

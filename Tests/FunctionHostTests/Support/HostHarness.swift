@@ -13,6 +13,8 @@ final class HostHarness {
 
     init(root: ScriptRoot, broker: EmbeddedBroker) {
         _ = TestPaths.recordDirectory
+        // A broken transactional producer ends a worker; here it only stops its listener.
+        TransactionalOutputs.onFatalError = { what in print("a transactional producer broke, its listener stopped: \(what)") }
         self.root = root
         self.broker = broker
     }
