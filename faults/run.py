@@ -355,6 +355,28 @@ def scenario_sigkill_pipeline():
         scenario.close()
 
 
+def scenario_sigkill_exactly_once():
+    """SIGKILL mid-stream with processingGuarantee exactlyOnce, the output topic read with
+    isolation.level=read_committed. On Kafka each input's output is there exactly once. librdkafka's
+    mock cluster neither aborts the killed worker's open transaction nor hides it from
+    read_committed readers, so there the records of the transaction the kill cut short (at most a
+    commit interval's worth: about 10 messages of 20 ms in 200 ms) show up twice."""
+    scenario = Scenario("sigkill-exactly-once", crash_or_kill=True, max_duplicates=20, extra_topics=("out",))
+    scenario.output_topic = f"{scenario.topic}-out"
+    scenario.output_isolation = "read_committed"
+    try:
+        host = scenario.host(entry="forward_value", trigger={"processingGuarantee": "exactlyOnce"})
+        host.wait_assigned()
+        scenario.produce(values("slow", 400))
+        wait_until("the stream to be under way", lambda: len(scenario.processed()) >= 50)
+        os.kill(host.worker_pid(), signal.SIGKILL)
+        scenario.wait_all_accounted(expected_dead_letters=0)
+        host.stop()
+        return scenario.report()
+    finally:
+        scenario.close()
+
+
 def scenario_broker_down():
     scenario = Scenario("broker-down", crash_or_kill=False)
     try:
@@ -692,7 +714,8 @@ def main():
     scenarios = [scenario_throws, scenario_trap, scenario_sigkill, scenario_broker_down, scenario_rebalance,
                  scenario_sigterm_mid_batch, scenario_sigkill_keyed, scenario_sigterm_keyed,
                  scenario_retarget_after_stop, scenario_retarget_after_kill, scenario_offsets_reset_after_kill,
-                 scenario_double_kill, scenario_scale_out, scenario_reload_under_load, scenario_sigkill_pipeline]
+                 scenario_double_kill, scenario_scale_out, scenario_reload_under_load, scenario_sigkill_pipeline,
+                 scenario_sigkill_exactly_once]
     only = os.environ.get("FAULTS")  # FAULTS=double-kill,sigkill runs those only
     if only:
         scenarios = [run for run in scenarios if run.__name__.removeprefix("scenario_").replace("_", "-") in only.split(",")]
