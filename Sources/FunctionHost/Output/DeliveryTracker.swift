@@ -1,16 +1,23 @@
 import Foundation
+import Synchronization
 
 /// Counts the records an invocation has queued and waits until librdkafka has reported each
 /// one's delivery. Delivery reports arrive on the producer's poll thread.
+///
+/// A delivered record costs two atomic operations and no lock: the lock is taken only for a
+/// failure, when the last pending record is reported, and by a waiter.
 final class DeliveryTracker: @unchecked Sendable {
     private let condition = NSCondition()
-    private var pending = 0
+    private let pending = Atomic<Int>(0)
+    private let deliveredCount = Atomic<Int>(0)
+    /// Where the last reported record landed (one record sent with a delivery pointer).
+    private let lastPartition = Atomic<Int32>(-1)
+    private let lastOffset = Atomic<Int64>(-1)
+    private let lastErrorCode = Atomic<Int32>(0)
+    /// Under `condition`.
     private var failures: [String] = []
-    private var lastPartition: Int32 = -1
-    private var lastOffset: Int64 = -1
-    private var lastErrorCode: Int32 = 0
-    private var deliveredCount = 0
-    /// Records (and their key and value bytes) queued since the last ``waitForAll()``.
+    /// Records (and their key and value bytes) queued since the last ``waitForAll()``; written and
+    /// read by the sending thread only.
     private(set) var queuedRecords = 0
     private(set) var queuedBytes = 0
 
@@ -24,54 +31,59 @@ final class DeliveryTracker: @unchecked Sendable {
     }
 
     /// Some queued record has not been reported yet.
-    var hasPending: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return pending > 0
-    }
+    var hasPending: Bool { pending.load(ordering: .acquiring) > 0 }
 
     func willSend(bytes: Int) {
-        condition.lock()
-        pending += 1
+        pending.wrappingAdd(1, ordering: .relaxed)
         queuedRecords += 1
         queuedBytes += bytes
-        condition.unlock()
     }
 
     /// The record could not be queued, so no delivery report will come for it.
     func notQueued(_ reason: String) {
         condition.lock()
-        pending -= 1
         failures.append(reason)
-        condition.broadcast()
         condition.unlock()
+        reported()
     }
 
     func delivered(partition: Int32, offset: Int64, errorCode: Int32, error: String?) {
-        condition.lock()
-        pending -= 1
-        lastPartition = partition
-        lastOffset = offset
-        lastErrorCode = errorCode
-        if let error { failures.append(error) } else { deliveredCount += 1 }
-        condition.broadcast()
-        condition.unlock()
+        lastPartition.store(partition, ordering: .relaxed)
+        lastOffset.store(offset, ordering: .relaxed)
+        lastErrorCode.store(errorCode, ordering: .relaxed)
+        if let error {
+            condition.lock()
+            failures.append(error)
+            condition.unlock()
+        } else {
+            deliveredCount.wrappingAdd(1, ordering: .relaxed)
+        }
+        reported()
+    }
+
+    /// One record is accounted for; the last one wakes a waiter (under the lock, so none misses it).
+    private func reported() {
+        if pending.wrappingSubtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+            condition.lock()
+            condition.broadcast()
+            condition.unlock()
+        }
     }
 
     /// Waits until every queued record is reported, then returns the outcome and starts afresh.
     func waitForAll() -> Outcome {
         condition.lock()
         defer { condition.unlock() }
-        while pending > 0 { condition.wait() }
-        let outcome = Outcome(partition: lastPartition, offset: lastOffset, errorCode: lastErrorCode, failures: failures,
-                              delivered: deliveredCount)
-        failures.removeAll(keepingCapacity: true)
-        deliveredCount = 0
+        while pending.load(ordering: .acquiring) > 0 { condition.wait() }
+        let outcome = Outcome(partition: lastPartition.load(ordering: .relaxed), offset: lastOffset.load(ordering: .relaxed),
+                              errorCode: lastErrorCode.load(ordering: .relaxed), failures: failures,
+                              delivered: deliveredCount.exchange(0, ordering: .relaxed))
+        if !failures.isEmpty { failures.removeAll(keepingCapacity: true) }
         queuedRecords = 0
         queuedBytes = 0
-        lastPartition = -1
-        lastOffset = -1
-        lastErrorCode = 0
+        lastPartition.store(-1, ordering: .relaxed)
+        lastOffset.store(-1, ordering: .relaxed)
+        lastErrorCode.store(0, ordering: .relaxed)
         return outcome
     }
 }

@@ -42,23 +42,26 @@ final class RDKafkaProducer: @unchecked Sendable {
     /// - Throws: ``KafkaError`` when librdkafka did not queue it (``KafkaError/Code/queueFull``: try again after a poll).
     func produce(topic: OpaquePointer, partition: Int32, key: UnsafeRawPointer?, keyLength: Int,
                  value: UnsafeRawPointer?, valueLength: Int, headers: OpaquePointer?, opaque: UnsafeMutableRawPointer) throws(KafkaError) {
-        var values = [rd_kafka_vu_t](repeating: rd_kafka_vu_t(), count: 7)
-        values[0].vtype = RD_KAFKA_VTYPE_RKT
-        values[0].u.rkt = topic
-        values[1].vtype = RD_KAFKA_VTYPE_PARTITION
-        values[1].u.i32 = partition
-        values[2].vtype = RD_KAFKA_VTYPE_VALUE
-        values[2].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: value), size: valueLength)
-        values[3].vtype = RD_KAFKA_VTYPE_KEY
-        values[3].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: key), size: keyLength)
-        values[4].vtype = RD_KAFKA_VTYPE_MSGFLAGS
-        values[4].u.i = crdkafka_msg_f_copy()
-        values[5].vtype = RD_KAFKA_VTYPE_OPAQUE
-        values[5].u.ptr = opaque
-        values[6].vtype = RD_KAFKA_VTYPE_HEADERS
-        values[6].u.headers = headers
-        let count = headers == nil ? 6 : 7
-        if let error = rd_kafka_produceva(handle, values, count) {
+        // On the stack: no allocation per record.
+        let error = withUnsafeTemporaryAllocation(of: rd_kafka_vu_t.self, capacity: 7) { values -> OpaquePointer? in
+            values.initialize(repeating: rd_kafka_vu_t())
+            values[0].vtype = RD_KAFKA_VTYPE_RKT
+            values[0].u.rkt = topic
+            values[1].vtype = RD_KAFKA_VTYPE_PARTITION
+            values[1].u.i32 = partition
+            values[2].vtype = RD_KAFKA_VTYPE_VALUE
+            values[2].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: value), size: valueLength)
+            values[3].vtype = RD_KAFKA_VTYPE_KEY
+            values[3].u.mem = .init(ptr: UnsafeMutableRawPointer(mutating: key), size: keyLength)
+            values[4].vtype = RD_KAFKA_VTYPE_MSGFLAGS
+            values[4].u.i = crdkafka_msg_f_copy()
+            values[5].vtype = RD_KAFKA_VTYPE_OPAQUE
+            values[5].u.ptr = opaque
+            values[6].vtype = RD_KAFKA_VTYPE_HEADERS
+            values[6].u.headers = headers
+            return rd_kafka_produceva(handle, values.baseAddress, headers == nil ? 6 : 7)
+        }
+        if let error {
             throw KafkaError(taking: error, while: "could not queue a record for '\(String(cString: rd_kafka_topic_name(topic)))'")
         }
     }
