@@ -28,6 +28,8 @@ final class Invoker {
     private var deliveries: InvocationDeliveries
     /// Trackers of invocations settled since, ready for reuse.
     private var spareDeliveries: [InvocationDeliveries] = []
+    /// ``deliveries`` was returned in an outcome: it belongs to the caller once sealed.
+    private var deliveriesHandedOut = false
     /// exactlyOnce: the outputs stage their records (``OutputHandle/staged``); a successful call
     /// releases them into the open transaction without waiting, a failed one drops them.
     private let transactional: Bool
@@ -86,6 +88,15 @@ final class Invoker {
         return call(events.events, count: messages.count, journaled: messages, deferringOutputs: deferringOutputs)
     }
 
+    /// The calls since the last seal have all returned their trackers: later calls get fresh ones
+    /// (the sealed group is settled with ``settle(_:)``).
+    func sealDeliveries() {
+        guard deliveriesHandedOut else { return }
+        deliveriesHandedOut = false
+        deliveries = spareDeliveries.popLast() ?? InvocationDeliveries(outputCount: outputs.count)
+        for (index, output) in outputs.enumerated() { output.tracker = deliveries.trackers[index] }
+    }
+
     /// Waits for the records of an invocation that returned them in flight, counts them for the
     /// metrics, and returns why any was not delivered (empty: all were). Called on the thread that
     /// calls the function (the statistics have one writer).
@@ -137,10 +148,20 @@ final class Invoker {
         journal?.end()
         var outcome = InvocationOutcome()
         var deliveryFailures: [String] = []
+        // Records librdkafka refused to queue fail the invocation at once, whatever the function did.
+        for (index, output) in outputs.enumerated() {
+            let refused = output.takeRefused()
+            if let reason = refused.reason {
+                deliveryFailures.append(reason)
+                statistics.recordOutput(index, delivered: 0, failed: refused.count)
+            }
+        }
         if transactional {
             // The transaction's commit flushes the records (counted then, ``collectTransactionOutputs()``).
             if (result == SF_OK || result == SF_PENDING) && context.failedItems.isEmpty {
-                outputs.forEach { $0.releaseStaged() }
+                for output in outputs {
+                    if let refusal = output.releaseStaged() { deliveryFailures.append(refusal) }
+                }
             } else {
                 outputs.forEach { $0.discardStaged() }
                 // Which records belong to which item is not known: the whole batch is tried again.
@@ -148,24 +169,25 @@ final class Invoker {
                     outcome.failure = "item \(item.index) failed: \(item.reason) (with exactlyOnce a batch's outputs are one unit: the whole batch is tried again)"
                 }
             }
-        } else if deferringOutputs && !outputs.isEmpty && (result == SF_OK || result == SF_PENDING) && context.failedItems.isEmpty
-            && !deliveries.isComplete {
-            // Settled later, once its records are acknowledged; the next call tracks its own.
+        } else if deferringOutputs && !outputs.isEmpty {
+            // Settled later, once its records are acknowledged. Later calls join the same trackers
+            // until the caller seals them (``sealDeliveries()``): a group of invocations is waited
+            // for, and settled, at once. A failed call does not wait either: its records are in
+            // the group, whose settlement waits for them.
             outcome.outputsInFlight = deliveries
-            deliveries = spareDeliveries.popLast() ?? InvocationDeliveries(outputCount: outputs.count)
+            deliveriesHandedOut = true
             for (index, output) in outputs.enumerated() {
-                output.tracker = deliveries.trackers[index]
                 let waited = output.takeAwaited()
-                statistics.recordOutput(index, delivered: waited.delivered, failed: waited.failed)
+                if waited.delivered + waited.failed > 0 { statistics.recordOutput(index, delivered: waited.delivered, failed: waited.failed) }
             }
         } else if !outputs.isEmpty {
-            deliveryFailures = finish(deliveries, awaited: true)
+            deliveryFailures += finish(deliveries, awaited: true)
         }
         let elapsed = timing ? monotonicNanoseconds() - started : 0
 
         if result != SF_OK && result != SF_PENDING {
             let reason = context.lastLoggedError ?? "the function returned \(result)"
-            outcome.failure = reason + (deliveryFailures.isEmpty ? "" : "; " + deliveryFailures.joined(separator: "; "))
+            outcome.failure = reason + (deliveryFailures.isEmpty ? "" : "; output not delivered: " + deliveryFailures.joined(separator: "; "))
         } else if !deliveryFailures.isEmpty {
             outcome.failure = "output not delivered: " + deliveryFailures.joined(separator: "; ")
         }

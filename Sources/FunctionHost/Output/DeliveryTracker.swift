@@ -39,11 +39,17 @@ final class DeliveryTracker: @unchecked Sendable {
         queuedBytes += bytes
     }
 
-    /// The record could not be queued, so no delivery report will come for it.
-    func notQueued(_ reason: String) {
-        condition.lock()
-        failures.append(reason)
-        condition.unlock()
+    /// The record could not be queued, so no delivery report will come for it. `reason` nil: the
+    /// sender handles the refusal itself (it is neither a failure here nor queued).
+    func notQueued(_ reason: String?, bytes: Int) {
+        if let reason {
+            condition.lock()
+            failures.append(reason)
+            condition.unlock()
+        } else {
+            queuedRecords -= 1
+            queuedBytes -= bytes
+        }
         reported()
     }
 

@@ -38,7 +38,9 @@ final class KafkaProducer: @unchecked Sendable {
     }
 
     /// Queues `message` for `topic`; `tracker` hears of its delivery. Every byte is copied.
-    func send(_ message: sf_message, topic: OpaquePointer, tracker: DeliveryTracker) {
+    /// - Returns: why librdkafka did not queue it (nil: queued); see the other `send`.
+    @discardableResult
+    func send(_ message: sf_message, topic: OpaquePointer, tracker: DeliveryTracker, refusalIsFailure: Bool = true) -> String? {
         var headers: OpaquePointer? = nil
         if message.header_count > 0, let rawHeaders = message.headers {
             headers = rd_kafka_headers_new(message.header_count)
@@ -48,20 +50,26 @@ final class KafkaProducer: @unchecked Sendable {
                                     header.value, header.value == nil ? 0 : header.value_length)
             }
         }
-        send(topic: topic, partition: message.partition, key: message.key, keyLength: message.key_length,
-             value: message.value, valueLength: message.value_length, headers: headers, tracker: tracker)
+        return send(topic: topic, partition: message.partition, key: message.key, keyLength: message.key_length,
+                    value: message.value, valueLength: message.value_length, headers: headers, tracker: tracker,
+                    refusalIsFailure: refusalIsFailure)
     }
 
     /// Queues a record; takes ownership of `headers` (an `rd_kafka_headers_t`). Every byte is copied.
+    /// - Parameter refusalIsFailure: a record librdkafka refuses to queue counts as a failure of
+    ///   `tracker` (else the caller handles the returned reason alone).
+    /// - Returns: why librdkafka did not queue it (nil: queued).
+    @discardableResult
     func send(topic: OpaquePointer, partition: Int32, key: UnsafeRawPointer?, keyLength: Int,
-              value: UnsafeRawPointer?, valueLength: Int, headers: OpaquePointer?, tracker: DeliveryTracker) {
+              value: UnsafeRawPointer?, valueLength: Int, headers: OpaquePointer?, tracker: DeliveryTracker,
+              refusalIsFailure: Bool = true) -> String? {
         tracker.willSend(bytes: keyLength + valueLength)
         let opaque = Unmanaged.passRetained(tracker).toOpaque()
         while true {
             do {
                 try client.produce(topic: topic, partition: partition, key: key, keyLength: keyLength,
                                    value: value, valueLength: valueLength, headers: headers, opaque: opaque)
-                return
+                return nil
             } catch {
                 if error.code == .queueFull && running.load(ordering: .relaxed) {
                     // The local queue drains as deliveries are reported; wait for room.
@@ -70,8 +78,8 @@ final class KafkaProducer: @unchecked Sendable {
                 }
                 if let headers { rd_kafka_headers_destroy(headers) }
                 Unmanaged<DeliveryTracker>.fromOpaque(opaque).release()
-                tracker.notQueued(error.message)
-                return
+                tracker.notQueued(refusalIsFailure ? error.message : nil, bytes: keyLength + valueLength)
+                return error.message
             }
         }
     }

@@ -20,6 +20,9 @@ final class OutputHandle: @unchecked Sendable {
     /// exactlyOnce: records sent without a delivery pointer wait here until the invocation
     /// returns (``releaseStaged()``, ``discardStaged()``); nil: they are queued at once.
     let staged: StagedRecords?
+    /// Records librdkafka refused to queue during the invocation in progress, and the first
+    /// reason: the send returned SF_ERROR, and the invocation fails whatever the function does.
+    private var refused = (count: 0, reason: nil as String?)
     /// Records sent with a delivery pointer during the invocation in progress (delivered,
     /// failed); the invoking thread takes them after the call.
     private var awaited = (delivered: 0, failed: 0)
@@ -42,6 +45,12 @@ final class OutputHandle: @unchecked Sendable {
         free(topicName)
     }
 
+    /// The records refused since the last call (their count, the first reason).
+    func takeRefused() -> (count: Int, reason: String?) {
+        defer { refused = (0, nil) }
+        return refused
+    }
+
     /// The counts of records sent with a delivery pointer since the last call.
     func takeAwaited() -> (delivered: Int, failed: Int) {
         defer { awaited = (0, 0) }
@@ -49,9 +58,11 @@ final class OutputHandle: @unchecked Sendable {
     }
 
     /// The invocation succeeded: its staged records go to the producer (its transaction).
-    func releaseStaged() {
-        guard let staged, !staged.isEmpty, let producer, let topic else { return }
-        staged.release(to: producer, topic: topic, tracker: tracker)
+    /// - Returns: why librdkafka refused one (the invocation fails after all; the records queued
+    ///   before it stay in the transaction).
+    func releaseStaged() -> String? {
+        guard let staged, !staged.isEmpty, let producer, let topic else { return nil }
+        return staged.release(to: producer, topic: topic, tracker: tracker)
     }
 
     /// The invocation failed: its staged records are dropped.
@@ -69,8 +80,10 @@ final class OutputHandle: @unchecked Sendable {
         guard let delivery else {
             if let staged {
                 staged.stage(message)
-            } else {
-                producer.send(message, topic: topic, tracker: tracker)
+            } else if let reason = producer.send(message, topic: topic, tracker: tracker, refusalIsFailure: false) {
+                refused.count += 1
+                refused.reason = refused.reason ?? reason
+                return SF_ERROR
             }
             return SF_OK
         }

@@ -39,7 +39,9 @@ final class StagedRecords {
     }
 
     /// Queues every staged record on `producer` (to `topic`, tracked by `tracker`) and forgets them.
-    func release(to producer: KafkaProducer, topic: OpaquePointer, tracker: DeliveryTracker) {
+    /// - Returns: why librdkafka refused a record (the first; nil: all were queued).
+    func release(to producer: KafkaProducer, topic: OpaquePointer, tracker: DeliveryTracker) -> String? {
+        var refusal: String?
         bytes.withUnsafeBufferPointer { buffer in
             // A non-null pointer for an empty, non-null key or value.
             let base = UnsafeRawPointer(buffer.baseAddress) ?? UnsafeRawPointer(bitPattern: 1)!
@@ -52,13 +54,15 @@ final class StagedRecords {
                                             header.value.map { base.advanced(by: $0.lowerBound) }, header.value?.count ?? 0)
                     }
                 }
-                producer.send(topic: topic, partition: record.partition,
-                              key: record.key.map { base.advanced(by: $0.lowerBound) }, keyLength: record.key?.count ?? 0,
-                              value: record.value.map { base.advanced(by: $0.lowerBound) }, valueLength: record.value?.count ?? 0,
-                              headers: list, tracker: tracker)
+                let refused = producer.send(topic: topic, partition: record.partition,
+                                            key: record.key.map { base.advanced(by: $0.lowerBound) }, keyLength: record.key?.count ?? 0,
+                                            value: record.value.map { base.advanced(by: $0.lowerBound) }, valueLength: record.value?.count ?? 0,
+                                            headers: list, tracker: tracker, refusalIsFailure: false)
+                refusal = refusal ?? refused
             }
         }
         discard()
+        return refusal
     }
 
     /// Forgets every staged record (the invocation failed).

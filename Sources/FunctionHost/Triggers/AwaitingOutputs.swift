@@ -57,17 +57,38 @@ final class AwaitingOutputs {
     /// True when the oldest invocation's records are all reported (or it had none to wait for).
     var firstIsComplete: Bool { first.map { $0.deliveries?.isComplete ?? true } ?? false }
 
-    /// Adds an invocation and takes its messages out of `fetched`. There must be room.
-    func append(_ deliveries: InvocationDeliveries?, pending: Bool,
+    /// The newest waiting invocations share trackers that later calls still join (the Invoker
+    /// has not sealed them): nil once sealed.
+    private(set) var open: InvocationDeliveries?
+
+    /// Adds an invocation and takes its messages out of `fetched`; an invocation tracked by the
+    /// open group joins the newest entry. There must be room.
+    func append(_ deliveries: InvocationDeliveries, pending: Bool,
                 messages called: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>, from fetched: RDKafkaFetchBuffer) {
-        let queued = deliveries?.queued ?? (records: 0, bytes: 0)
         let before = messages.count
         fetched.take(called, into: messages)
+        let queued = deliveries.queued
+        if let open, open === deliveries {
+            let last = (start + count - 1) % invocations.count
+            records += queued.records - invocations[last]!.records
+            bytes += queued.bytes - invocations[last]!.bytes
+            invocations[last]!.messageCount += messages.count - before
+            invocations[last]!.pending = invocations[last]!.pending || pending
+            invocations[last]!.records = queued.records
+            invocations[last]!.bytes = queued.bytes
+            return
+        }
         invocations[(start + count) % invocations.count] = Invocation(
             deliveries: deliveries, messageCount: messages.count - before, pending: pending, records: queued.records, bytes: queued.bytes)
         count += 1
         records += queued.records
         bytes += queued.bytes
+        open = deliveries
+    }
+
+    /// The open group was sealed: no later call joins it.
+    func seal() {
+        open = nil
     }
 
     /// Queues a partition's advance past a message settled without a call behind the waiting
@@ -78,7 +99,7 @@ final class AwaitingOutputs {
         count += 1
     }
 
-    /// Removes the oldest invocation; its messages stay at the front of ``messages`` for the
+    /// Removes the oldest invocation (sealed first: see ``seal()``); its messages stay at the front of ``messages`` for the
     /// caller to settle and destroy (or hand over).
     func removeFirst() -> Invocation {
         let invocation = invocations[start]!

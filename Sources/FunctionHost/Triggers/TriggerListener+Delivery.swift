@@ -76,11 +76,12 @@ extension TriggerListener {
         }
         let outcome = attempt(UnsafeBufferPointer(ready), deferringOutputs: awaiting != nil)
         guard outcome.failure != nil || !outcome.failedItems.isEmpty else {
-            // Records still unacknowledged, or earlier invocations still waiting for theirs:
-            // settled in turn (the thread goes on with the next messages meanwhile).
-            if let awaiting, outcome.outputsInFlight != nil || !awaiting.isEmpty {
+            // With output bindings: settled once its records are acknowledged, in turn (the
+            // thread goes on with the next messages meanwhile; the calls of one fetch share one
+            // group of trackers).
+            if let awaiting, let inFlight = outcome.outputsInFlight {
                 makeRoomForOutputs(messages: ready.count)
-                awaiting.append(outcome.outputsInFlight, pending: outcome.pending, messages: UnsafeBufferPointer(ready), from: fetched)
+                awaiting.append(inFlight, pending: outcome.pending, messages: UnsafeBufferPointer(ready), from: fetched)
                 return
             }
             for message in ready {
@@ -91,6 +92,11 @@ extension TriggerListener {
         }
         // Earlier invocations still waiting for their outputs settle first, so a partition held
         // here resumes after everything it called (a failed delivery may hold one right now).
+        if let inFlight = outcome.outputsInFlight, awaiting?.open !== inFlight {
+            // This failed call's own group (no other call joined it): waited for and recycled.
+            invoker.sealDeliveries()
+            _ = invoker.settle(inFlight)
+        }
         settleAcknowledgedOutputs(waitingForAll: true)
         // Walk in order: each partition advances up to its first failed message; its failed
         // messages are held for a retry; messages that succeeded after one are done but the

@@ -11,6 +11,7 @@ extension TriggerListener {
     /// a failure or retry that must not overtake them).
     func settleAcknowledgedOutputs(waitingForAll: Bool = false) {
         guard let awaiting else { return }
+        if waitingForAll { sealOutputGroup() }
         while !awaiting.isEmpty && (waitingForAll || awaiting.firstIsComplete) {
             settleFirstAwaiting(awaiting)
         }
@@ -25,7 +26,16 @@ extension TriggerListener {
         }
     }
 
+    /// Closes the group of invocations sharing trackers: later calls start a new one.
+    func sealOutputGroup() {
+        guard let awaiting, awaiting.open != nil else { return }
+        invoker.sealDeliveries()
+        awaiting.seal()
+    }
+
     private func settleFirstAwaiting(_ awaiting: AwaitingOutputs) {
+        // The oldest is the open group only when it is the only one: sealed before it settles.
+        if awaiting.count == 1 { sealOutputGroup() }
         let invocation = awaiting.removeFirst()
         if let mark = invocation.settledWithoutCall {
             settledInOrder(mark.partition, upTo: mark.offset, pending: invocation.pending)

@@ -46,6 +46,10 @@ extension TriggerListener {
             let firstFailed = (0..<held.messages.count).first { outcome.failed($0) }
             // The ones that succeeded are released; the failed ones stay held.
             held.messages.remove(where: { !outcome.failed($0) }) { forgetCrashes($0.pointer) }
+            // Everything before the first message still held is settled now.
+            if let first = held.messages.first, firstFailed != nil {
+                record(partition, settledUpTo: first.pointee.offset, pending: outcome.pending)
+            }
             if let firstFailed {
                 held.failures += 1
                 held.lastError = outcome.reason(for: firstFailed)
@@ -117,6 +121,8 @@ extension TriggerListener {
     @inline(__always)
     func advance(_ partition: Int32, to offset: Int64, pending: Bool) {
         if let awaiting, !awaiting.isEmpty {
+            // Behind the open group: later calls must not join an entry queued before this one.
+            sealOutputGroup()
             makeRoomForOutputs(messages: 0)
             if let held = progress.held(partition) {
                 held.resumeOffset = max(held.resumeOffset, offset)

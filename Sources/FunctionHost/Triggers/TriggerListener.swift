@@ -235,6 +235,7 @@ final class TriggerListener: @unchecked Sendable {
             // Nothing new: a retry, dead letter or acknowledged output settled meanwhile is
             // stored now, and settled offsets still go out on the commit interval.
             guard count > 0 else {
+                sealOutputGroup()
                 settleAcknowledgedOutputs()
                 storeOffsets()
                 continue
@@ -260,6 +261,8 @@ final class TriggerListener: @unchecked Sendable {
             }
             // The rest of the fetch is released; what is carried moves to the front.
             fetched.endRound(carrying: carry)
+            // The round's calls form one group of trackers, settled together once acknowledged.
+            sealOutputGroup()
             settleAcknowledgedOutputs()
             storeOffsets()
         }
