@@ -34,6 +34,30 @@ struct OutputSettlementTests {
         #expect(try hosted.committed()[0] == 10)
     }
 
+    @Test("At the bound of unacknowledged output the consumer waits, then pauses its partitions and keeps polling; it resumes when acknowledgements come, and nothing is lost or sent twice")
+    func boundedOutputPauses() throws {
+        let output = uniqueName("bounded-out")
+        let hosted = try HostedFunction(
+            "bounded", hostJSON: #"{ "version": "2.0", "extensions": { "kafka": { "maxUnacknowledgedOutputRecords": 4 } } }"#,
+            entryPoint: "forward", outputs: [output], brokers: 2) { broker in
+            broker.setLeader(topic: output, partition: 0, broker: 2)
+        }
+        defer { hosted.stop() }
+        hosted.broker.setRoundTripTime(broker: 2, milliseconds: 1_000)
+        let values = (0..<20).map { "b\($0)" }
+        try hosted.produce(values.map { OutgoingMessage(topic: hosted.topic, value: $0, partition: 0) })
+        try waitUntil("the pause") { hosted.log.contains("waits for the broker to acknowledge its outputs", "partitions pause") }
+        let forwarded = try IndependentClient.consume(broker: hosted.broker.bootstrapServers, topic: output, partitions: 1, count: 20, timeout: 90)
+        #expect(forwarded.compactMap { $0.value.map { String(decoding: $0, as: UTF8.self) } } == values, "each output once, in input order")
+        try waitUntil("every offset stored", timeout: 60) {
+            hosted.harness.host?.hostedFunctions.first?.listener?.operations.storedOffsets[0] == 20
+        }
+        #expect(hosted.log.contains("resumes consuming: its outputs are acknowledged again"))
+        hosted.broker.setRoundTripTime(broker: 2, milliseconds: 0)
+        hosted.stop()
+        #expect(try hosted.committed()[0] == 20)
+    }
+
     @Test("A delivery that fails after the thread moved on fails the invocations that sent it: they are retried, every input's output lands, offsets pass them only then")
     func aLateDeliveryFailureRetriesItsInvocations() throws {
         let output = uniqueName("refusing-out")

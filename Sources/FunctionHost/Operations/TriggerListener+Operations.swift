@@ -29,7 +29,7 @@ extension TriggerListener {
         case (false, .draining), (false, .paused):
             // Held partitions stay paused until their retry settles them; with the lanes full,
             // the backpressure path resumes (and seeks) once they have room.
-            let resumable = pausedForBackpressure ? [] : assigned.filter { !progress.isHeld($0) }
+            let resumable = pausedForBackpressure || pausedForOutputs ? [] : assigned.filter { !progress.isHeld($0) }
             consumer.resume(partitionList(resumable.map { ($0, -1) }))
             operations.state = .running
             logger.info("'\(function.name)' resumes consuming")

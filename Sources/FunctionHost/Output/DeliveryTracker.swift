@@ -76,6 +76,16 @@ final class DeliveryTracker: @unchecked Sendable {
         }
     }
 
+    /// Waits until every queued record is reported, or until `deadline`; true when they are.
+    func waitUntilReported(deadline: Date) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while pending.load(ordering: .acquiring) > 0 {
+            if !condition.wait(until: deadline) { return pending.load(ordering: .acquiring) == 0 }
+        }
+        return true
+    }
+
     /// Waits until every queued record is reported, then returns the outcome and starts afresh.
     func waitForAll() -> Outcome {
         condition.lock()

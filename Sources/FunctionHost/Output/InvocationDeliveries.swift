@@ -1,3 +1,4 @@
+import Foundation
 /// The records one invocation sent through its output bindings without waiting (one
 /// ``DeliveryTracker`` per binding, in binding order). An invocation that succeeded while some
 /// of them are unacknowledged is settled later, once they all are (``AwaitingOutputs``); the
@@ -12,6 +13,12 @@ final class InvocationDeliveries {
     /// Every record sent has been reported (delivered or failed).
     var isComplete: Bool {
         for tracker in trackers where tracker.hasPending { return false }
+        return true
+    }
+
+    /// Waits until every record is reported, or until `deadline`; true when they are.
+    func waitUntilReported(deadline: Date) -> Bool {
+        for tracker in trackers where !tracker.waitUntilReported(deadline: deadline) { return false }
         return true
     }
 

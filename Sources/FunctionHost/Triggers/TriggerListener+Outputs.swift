@@ -1,6 +1,7 @@
 import CRdKafka
 import FunctionABI
 import Foundation
+import Logging
 
 /// Ordering `partition` with output bindings: an invocation's records are acknowledged after
 /// the consuming thread has moved on (``AwaitingOutputs``); its messages are settled then, in
@@ -24,6 +25,42 @@ extension TriggerListener {
         while !awaiting.isEmpty && !awaiting.hasRoom(forMessages: messages) {
             settleFirstAwaiting(awaiting)
         }
+    }
+
+    /// Whether another call of `messages` messages fits within the bounds of unacknowledged
+    /// output: waits up to `Self.outputRoomWait` for the oldest invocations' acknowledgements;
+    /// when there is still no room, pauses the partitions (the consumer keeps polling, so the
+    /// group keeps it) and says no: the caller carries the messages to the next round. The
+    /// partitions resume once there is room.
+    func roomForOutputs(messages: Int) -> Bool {
+        guard let awaiting else { return true }
+        var deadline: Date?
+        while !awaiting.isEmpty && !awaiting.hasRoom(forMessages: messages) {
+            if awaiting.count == 1 { sealOutputGroup() }
+            if deadline == nil { deadline = Date().addingTimeInterval(Self.outputRoomWait) }
+            guard awaiting.first?.deliveries?.waitUntilReported(deadline: deadline!) ?? true else {
+                pauseForOutputs(awaiting)
+                return false
+            }
+            settleFirstAwaiting(awaiting)
+        }
+        if pausedForOutputs {
+            pausedForOutputs = false
+            let resumable = assigned.filter { !progress.isHeld($0) }
+            if operations.state == .running { consumer.resume(partitionList(resumable.map { ($0, -1) })) }
+            logger.info("'\(function.name)' resumes consuming: its outputs are acknowledged again")
+        }
+        return true
+    }
+
+    /// How long a call waits for room among the unacknowledged outputs before the partitions pause.
+    static var outputRoomWait: Double { 0.1 }
+
+    private func pauseForOutputs(_ awaiting: AwaitingOutputs) {
+        guard !pausedForOutputs else { return }
+        pausedForOutputs = true
+        consumer.pause(partitionList(assigned.map { ($0, -1) }))
+        logger.warning("'\(function.name)' waits for the broker to acknowledge its outputs (\(awaiting.records) records, \(awaiting.bytes) bytes unacknowledged; bounds extensions.kafka.maxUnacknowledgedOutputRecords and maxUnacknowledgedOutputBytes): its partitions pause until there is room")
     }
 
     /// Closes the group of invocations sharing trackers: later calls start a new one.

@@ -27,7 +27,7 @@ extension TriggerListener {
                 consumer.unassign()
             }
             // The lanes are full, or the operator paused the function: the new partitions wait with the others.
-            if pausedForBackpressure || operations.state != .running, let list { consumer.pause(list) }
+            if pausedForBackpressure || pausedForOutputs || operations.state != .running, let list { consumer.pause(list) }
         default:
             // Revoked: nothing is in flight (this runs between fetches). Make pending records
             // durable, store and commit what is settled so the next owner starts right after

@@ -79,6 +79,9 @@ final class TriggerListener: @unchecked Sendable {
     /// Ordering `partition` with output bindings: invocations settled once their records are
     /// acknowledged, while the thread goes on (nil without outputs, or with lanes).
     let awaiting: AwaitingOutputs?
+    /// The unacknowledged outputs are at their bound: every assigned partition is paused until
+    /// there is room again (``roomForOutputs(messages:)``).
+    var pausedForOutputs = false
     /// processingGuarantee exactlyOnce: the transaction the outputs and offsets are committed in.
     let transaction: TransactionalOutputs?
     /// An aborted transaction sends the partitions back to the committed offsets before the next fetch.
@@ -253,10 +256,18 @@ final class TriggerListener: @unchecked Sendable {
                             carry = UnsafeMutableBufferPointer(start: eligible + index, count: eligibleCount - index)
                             break
                         }
+                        // No room among the unacknowledged outputs (the partitions paused): the
+                        // rest is carried over too.
+                        if !roomForOutputs(messages: 1) {
+                            carry = UnsafeMutableBufferPointer(start: eligible + index, count: eligibleCount - index)
+                            break
+                        }
                         deliverFresh(UnsafeMutableBufferPointer(start: eligible + index, count: 1))
                     }
-                } else {
+                } else if roomForOutputs(messages: eligibleCount) {
                     deliverFresh(UnsafeMutableBufferPointer(start: eligible, count: eligibleCount))
+                } else {
+                    carry = UnsafeMutableBufferPointer(start: eligible, count: eligibleCount)
                 }
             }
             // The rest of the fetch is released; what is carried moves to the front.
