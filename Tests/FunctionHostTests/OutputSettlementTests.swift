@@ -58,6 +58,50 @@ struct OutputSettlementTests {
         #expect(try hosted.committed()[0] == 20)
     }
 
+    @Test("Filtered and dead-lettered messages between calls with outputs settle in order; committed past all of them")
+    func settledWithoutCallsQueueBehindOutputs() throws {
+        let output = uniqueName("mixed-out")
+        let hosted = try HostedFunction("mixed", entryPoint: "forward_value", dataType: "string", outputs: [output],
+                                        triggerFields: #""filters": [ { "pattern": { "key": ["k"] } } ]"#)
+        defer { hosted.stop() }
+        let messages: [OutgoingMessage] = [
+            OutgoingMessage(topic: hosted.topic, key: Array("k".utf8), value: Array("keep0".utf8), partition: 0),
+            OutgoingMessage(topic: hosted.topic, key: Array("s".utf8), value: Array("skip1".utf8), partition: 0),
+            OutgoingMessage(topic: hosted.topic, key: Array("k".utf8), value: Array("keep2".utf8), partition: 0),
+            OutgoingMessage(topic: hosted.topic, key: Array("k".utf8), value: [0xC3, 0x28], partition: 0),
+            OutgoingMessage(topic: hosted.topic, key: Array("k".utf8), value: Array("keep4".utf8), partition: 0),
+            OutgoingMessage(topic: hosted.topic, key: Array("s".utf8), value: Array("skip5".utf8), partition: 0),
+        ]
+        try hosted.produce(messages)
+        try waitUntil("every offset stored", timeout: 60) {
+            hosted.harness.host?.hostedFunctions.first?.listener?.operations.storedOffsets[0] == 6
+        }
+        hosted.stop()
+        #expect(try hosted.committed()[0] == 6)
+        let forwarded = try IndependentClient.consume(broker: hosted.broker.bootstrapServers, topic: output, partitions: 1, count: 100, timeout: 5)
+        #expect(forwarded.compactMap { $0.value.map { String(decoding: $0, as: UTF8.self) } } == ["keep0", "keep2", "keep4"])
+        let dead = try IndependentClient.consume(broker: hosted.broker.bootstrapServers, topic: hosted.deadLetterTopic, partitions: 1, count: 1, timeout: 20)
+        #expect(dead.map(\.value) == [[0xC3, 0x28]])
+    }
+
+    @Test("MANY with outputs: a failed item sends nothing and is retried alone; every item's output lands once, offsets pass the batch")
+    func manyWithAFailedItem() throws {
+        let output = uniqueName("many-out")
+        let hosted = try HostedFunction(
+            "manyout", hostJSON: #"{ "version": "2.0", "retry": { "strategy": "fixedDelay", "maxRetryCount": 2, "delayInterval": "00:00:00.1" } }"#,
+            entryPoint: "forward_many", cardinality: "MANY", dataType: "string", outputs: [output])
+        defer { hosted.stop() }
+        let values = (0..<10).map { $0 == 5 ? "fail-once:v5" : "v\($0)" }
+        try hosted.produce(values.map { OutgoingMessage(topic: hosted.topic, value: $0, partition: 0) })
+        try waitUntil("every offset stored", timeout: 60) {
+            hosted.harness.host?.hostedFunctions.first?.listener?.operations.storedOffsets[0] == 10
+        }
+        hosted.stop()
+        #expect(try hosted.committed()[0] == 10)
+        let forwarded = try IndependentClient.consume(broker: hosted.broker.bootstrapServers, topic: output, partitions: 1, count: 100, timeout: 5)
+        #expect(forwarded.compactMap { $0.value.map { String(decoding: $0, as: UTF8.self) } }.sorted() == values.sorted())
+    }
+
     @Test("A delivery that fails after the thread moved on fails the invocations that sent it: they are retried, every input's output lands, offsets pass them only then")
     func aLateDeliveryFailureRetriesItsInvocations() throws {
         let output = uniqueName("refusing-out")

@@ -101,6 +101,26 @@ public func forward_value(_ event: Event, _ output: Output, _ context: Context) 
 @_cdecl("swiftfunc_signature_forward_value")
 public func forward_value_signature() -> Signature { .of(forward_value) }
 
+/// cardinality MANY with one output binding: sends each event's value on, except items that
+/// fail as `process_batch_durably`'s do ("fail", "fail-once" the first time): those are
+/// reported failed and send nothing.
+@_cdecl("forward_many")
+public func forward_many(_ events: Event, _ count: Int, _ output: Output, _ context: Context) -> Status {
+    context.run {
+        for (index, event) in Batch(events, count).enumerated() {
+            do {
+                try failIfAsked(event, context)
+                try output.send(value: event.value.map { Array($0) }, key: event.key.map { Array($0) })
+            } catch {
+                context.failItem(at: index, reason: "\(error)")
+            }
+        }
+    }
+}
+
+@_cdecl("swiftfunc_signature_forward_many")
+public func forward_many_signature() -> Signature { .of(forward_many) }
+
 /// cardinality ONE, for the ordering tests (it may be called from many threads at once): does
 /// what the value asks ("slow" waits 20 ms, "fail" throws) and appends
 /// "key value partition offset start_ns end_ns" (CLOCK_MONOTONIC around that work) to
