@@ -79,6 +79,22 @@ struct CompletionTrackerTests {
     }
 }
 
+@Suite("Partition progress (ordering partition)", .timeLimit(.minutes(10)))
+struct PartitionProgressTests {
+    @Test func theOffsetToStoreNeverMovesBackwards() {
+        var progress = PartitionProgress()
+        progress.advance(0, to: 3, pending: false)
+        // A filtered message behind a batch, reported after the batch past it.
+        progress.advance(0, to: 2, pending: false)
+        #expect(progress.takeOffsetsToStore().map(\.offset) == [3])
+        #expect(progress.isSettled(0, offset: 2))
+        #expect(!progress.isSettled(0, offset: 3))
+        progress.reset(0)
+        progress.advance(0, to: 1, pending: false)
+        #expect(progress.takeOffsetsToStore().map(\.offset) == [1], "a new assignment starts afresh")
+    }
+}
+
 @Suite("UTF-8 validation and the JSON writer", .timeLimit(.minutes(10)))
 struct TextTests {
     private func valid(_ bytes: [UInt8]) -> Bool {

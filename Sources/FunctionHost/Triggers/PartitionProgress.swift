@@ -75,7 +75,10 @@ struct PartitionProgress {
     @inline(__always)
     mutating func advance(_ partition: Int32, to offset: Int64, pending: Bool) {
         withState(partition) { state in
-            state.settledMark = max(state.settledMark, offset)
+            // Never backwards: a message settled without a call behind a batch (a filtered one)
+            // may be reported after the batch past it.
+            guard offset > state.settledMark else { return }
+            state.settledMark = offset
             if pending || state.pendingOffset >= 0 {
                 state.pendingOffset = offset
             } else {
