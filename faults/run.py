@@ -336,14 +336,14 @@ def scenario_sigkill(name="sigkill", count=400, under_way=50, max_duplicates=1, 
         scenario.close()
 
 
-def scenario_sigkill_pipeline():
-    """SIGKILL mid-stream with an output binding: every input's output reaches the output topic
-    at least once; duplicates only from invocations the kill cut short (the one being called and
-    the ones whose records were sent but not yet acknowledged and settled)."""
-    scenario = Scenario("sigkill-pipeline", crash_or_kill=True, max_duplicates=4, extra_topics=("out",))
+def kill_pipeline(name, max_duplicates, trigger=None, isolation="read_uncommitted"):
+    """SIGKILL mid-stream of a function that sends each value on through an output binding; the
+    output topic (read with `isolation`) is the ledger: every input's output must be there."""
+    scenario = Scenario(name, crash_or_kill=True, max_duplicates=max_duplicates, extra_topics=("out",))
     scenario.output_topic = f"{scenario.topic}-out"
+    scenario.output_isolation = isolation
     try:
-        host = scenario.host(entry="forward_value")
+        host = scenario.host(entry="forward_value", trigger=trigger)
         host.wait_assigned()
         scenario.produce(values("slow", 400))
         wait_until("the stream to be under way", lambda: len(scenario.processed()) >= 50)
@@ -353,28 +353,22 @@ def scenario_sigkill_pipeline():
         return scenario.report()
     finally:
         scenario.close()
+
+
+def scenario_sigkill_pipeline():
+    """Duplicates only from invocations the kill cut short (the one being called and the ones
+    whose records were sent but not yet acknowledged and settled)."""
+    return kill_pipeline("sigkill-pipeline", max_duplicates=4)
 
 
 def scenario_sigkill_exactly_once():
-    """SIGKILL mid-stream with processingGuarantee exactlyOnce, the output topic read with
-    isolation.level=read_committed. On Kafka each input's output is there exactly once. librdkafka's
-    mock cluster neither aborts the killed worker's open transaction nor hides it from
-    read_committed readers, so there the records of the transaction the kill cut short (at most a
-    commit interval's worth: about 10 messages of 20 ms in 200 ms) show up twice."""
-    scenario = Scenario("sigkill-exactly-once", crash_or_kill=True, max_duplicates=20, extra_topics=("out",))
-    scenario.output_topic = f"{scenario.topic}-out"
-    scenario.output_isolation = "read_committed"
-    try:
-        host = scenario.host(entry="forward_value", trigger={"processingGuarantee": "exactlyOnce"})
-        host.wait_assigned()
-        scenario.produce(values("slow", 400))
-        wait_until("the stream to be under way", lambda: len(scenario.processed()) >= 50)
-        os.kill(host.worker_pid(), signal.SIGKILL)
-        scenario.wait_all_accounted(expected_dead_letters=0)
-        host.stop()
-        return scenario.report()
-    finally:
-        scenario.close()
+    """processingGuarantee exactlyOnce, the output read with isolation.level=read_committed. On
+    Kafka each input's output is there exactly once. librdkafka's mock cluster neither aborts the
+    killed worker's open transaction nor hides it from read_committed readers, so there the records
+    of the transaction the kill cut short (at most a commit interval's worth: about 10 messages of
+    20 ms in 200 ms) can show up twice."""
+    return kill_pipeline("sigkill-exactly-once", max_duplicates=20, trigger={"processingGuarantee": "exactlyOnce"},
+                         isolation="read_committed")
 
 
 def scenario_broker_down():

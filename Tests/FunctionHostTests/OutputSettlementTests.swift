@@ -24,10 +24,10 @@ struct OutputSettlementTests {
         // Waiting for each record's acknowledgement would take 10 x 2 s.
         #expect(invokedWithin < 10, "all ten were called within \(invokedWithin) s")
 
-        let forwarded = try IndependentClient.consume(broker: hosted.broker.bootstrapServers, topic: output, partitions: 1, count: 10, timeout: 60)
-        #expect(forwarded.compactMap { $0.value.map { String(decoding: $0, as: UTF8.self) } } == values, "each output once, in input order")
+        let forwarded = try hosted.values(of: output, count: 10, timeout: 60)
+        #expect(forwarded == values, "each output once, in input order")
         try waitUntil("the offsets of acknowledged invocations to be stored", timeout: 60) {
-            hosted.harness.host?.hostedFunctions.first?.listener?.operations.storedOffsets[0] == 10
+            hosted.storedOffset == 10
         }
         hosted.broker.setRoundTripTime(broker: 2, milliseconds: 0)
         hosted.stop()
@@ -47,10 +47,10 @@ struct OutputSettlementTests {
         let values = (0..<20).map { "b\($0)" }
         try hosted.produce(values.map { OutgoingMessage(topic: hosted.topic, value: $0, partition: 0) })
         try waitUntil("the pause") { hosted.log.contains("waits for the broker to acknowledge its outputs", "partitions pause") }
-        let forwarded = try IndependentClient.consume(broker: hosted.broker.bootstrapServers, topic: output, partitions: 1, count: 20, timeout: 90)
-        #expect(forwarded.compactMap { $0.value.map { String(decoding: $0, as: UTF8.self) } } == values, "each output once, in input order")
+        let forwarded = try hosted.values(of: output, count: 20, timeout: 90)
+        #expect(forwarded == values, "each output once, in input order")
         try waitUntil("every offset stored", timeout: 60) {
-            hosted.harness.host?.hostedFunctions.first?.listener?.operations.storedOffsets[0] == 20
+            hosted.storedOffset == 20
         }
         #expect(hosted.log.contains("resumes consuming: its outputs are acknowledged again"))
         hosted.broker.setRoundTripTime(broker: 2, milliseconds: 0)
@@ -74,12 +74,12 @@ struct OutputSettlementTests {
         ]
         try hosted.produce(messages)
         try waitUntil("every offset stored", timeout: 60) {
-            hosted.harness.host?.hostedFunctions.first?.listener?.operations.storedOffsets[0] == 6
+            hosted.storedOffset == 6
         }
         hosted.stop()
         #expect(try hosted.committed()[0] == 6)
-        let forwarded = try IndependentClient.consume(broker: hosted.broker.bootstrapServers, topic: output, partitions: 1, count: 100, timeout: 5)
-        #expect(forwarded.compactMap { $0.value.map { String(decoding: $0, as: UTF8.self) } } == ["keep0", "keep2", "keep4"])
+        let forwarded = try hosted.values(of: output, count: 100, timeout: 5)
+        #expect(forwarded == ["keep0", "keep2", "keep4"])
         let dead = try IndependentClient.consume(broker: hosted.broker.bootstrapServers, topic: hosted.deadLetterTopic, partitions: 1, count: 1, timeout: 20)
         #expect(dead.map(\.value) == [[0xC3, 0x28]])
     }
@@ -94,12 +94,12 @@ struct OutputSettlementTests {
         let values = (0..<10).map { $0 == 5 ? "fail-once:v5" : "v\($0)" }
         try hosted.produce(values.map { OutgoingMessage(topic: hosted.topic, value: $0, partition: 0) })
         try waitUntil("every offset stored", timeout: 60) {
-            hosted.harness.host?.hostedFunctions.first?.listener?.operations.storedOffsets[0] == 10
+            hosted.storedOffset == 10
         }
         hosted.stop()
         #expect(try hosted.committed()[0] == 10)
-        let forwarded = try IndependentClient.consume(broker: hosted.broker.bootstrapServers, topic: output, partitions: 1, count: 100, timeout: 5)
-        #expect(forwarded.compactMap { $0.value.map { String(decoding: $0, as: UTF8.self) } }.sorted() == values.sorted())
+        let forwarded = try hosted.values(of: output, count: 100, timeout: 5)
+        #expect(forwarded.sorted() == values.sorted())
     }
 
     @Test("A delivery that fails after the thread moved on fails the invocations that sent it: they are retried, every input's output lands, offsets pass them only then")
@@ -121,12 +121,10 @@ struct OutputSettlementTests {
         operations.request(pause: false)
 
         try waitUntil("the failed delivery to be reported") { hosted.log.contains("output not delivered") }
-        let forwarded = try IndependentClient.consume(broker: hosted.broker.bootstrapServers, topic: output, partitions: 1, count: 100, timeout: 8)
-        let landed = Set(forwarded.compactMap { $0.value.map { String(decoding: $0, as: UTF8.self) } })
-        #expect(landed == Set(values), "every input's output is in the topic at least once")
-        if landed != Set(values) { print(hosted.log.lines.suffix(40).joined(separator: "\n")) }
+        let forwarded = try hosted.values(of: output, count: 100, timeout: 8)
+        #expect(Set(forwarded) == Set(values), "every input's output is in the topic at least once")
         try waitUntil("every offset stored", timeout: 60) {
-            hosted.harness.host?.hostedFunctions.first?.listener?.operations.storedOffsets[0] == 6
+            hosted.storedOffset == 6
         }
         #expect(try recordedInvocations(hosted.name).count > values.count, "the failed ones were called again")
         hosted.stop()
@@ -180,12 +178,11 @@ struct ExactlyOnceTests {
             let values = ["a", "fail-once:b", "c", "fail-once:d", "e"]
             try hosted.produce(values.map { OutgoingMessage(topic: hosted.topic, value: $0, partition: 0) })
             try waitUntil("every offset stored (\(guarantee))", timeout: 60) {
-                hosted.harness.host?.hostedFunctions.first?.listener?.operations.storedOffsets[0] == 5
+                hosted.storedOffset == 5
             }
             hosted.stop()
             #expect(try hosted.committed()[0] == 5, "\(guarantee): committed past every input")
-            let forwarded = try IndependentClient.consume(broker: hosted.broker.bootstrapServers, topic: output, partitions: 1, count: 100, timeout: 5)
-                .compactMap { $0.value.map { String(decoding: $0, as: UTF8.self) } }
+            let forwarded = try hosted.values(of: output, count: 100, timeout: 5)
             if guarantee == "exactlyOnce" {
                 #expect(forwarded == values, "each output once, in input order")
             } else {
@@ -207,14 +204,14 @@ struct ExactlyOnceTests {
         try hosted.produce(values.map { OutgoingMessage(topic: hosted.topic, value: $0, partition: 0) })
         try waitUntil("the abort") { hosted.log.contains("was aborted", "consumed and called again") }
         try waitUntil("every offset stored after the rewind", timeout: 60) {
-            hosted.harness.host?.hostedFunctions.first?.listener?.operations.storedOffsets[0] == 8
+            hosted.storedOffset == 8
         }
         hosted.stop()
         #expect(try hosted.committed()[0] == 8)
         // The mock shows the aborted transaction's records to every reader (Kafka would hide them
         // from read_committed): every input's output is there, and the rewound ones twice.
-        let forwarded = try IndependentClient.consume(broker: hosted.broker.bootstrapServers, topic: output, partitions: 1, count: 100, timeout: 5)
-        #expect(Set(forwarded.compactMap { $0.value.map { String(decoding: $0, as: UTF8.self) } }) == Set(values))
+        let forwarded = try hosted.values(of: output, count: 100, timeout: 5)
+        #expect(Set(forwarded) == Set(values))
     }
 
     @Test("exactlyOnce is refused where it cannot hold: lanes, an output on another cluster, an SF_PENDING function")

@@ -10,7 +10,7 @@ import CRdKafka
 /// offset never passes a message whose outputs are not acknowledged.
 final class AwaitingOutputs {
     struct Invocation {
-        /// nil: nothing to wait for (it queued behind others).
+        /// nil for a message settled without a call (``settledWithoutCall``).
         var deliveries: InvocationDeliveries?
         /// How many messages of ``messages`` (from the front) it was called with.
         var messageCount: Int
@@ -70,12 +70,14 @@ final class AwaitingOutputs {
         let queued = deliveries.queued
         if let open, open === deliveries {
             let last = (start + count - 1) % invocations.count
-            records += queued.records - invocations[last]!.records
-            bytes += queued.bytes - invocations[last]!.bytes
-            invocations[last]!.messageCount += messages.count - before
-            invocations[last]!.pending = invocations[last]!.pending || pending
-            invocations[last]!.records = queued.records
-            invocations[last]!.bytes = queued.bytes
+            var group = invocations[last]!
+            records += queued.records - group.records
+            bytes += queued.bytes - group.bytes
+            group.messageCount += messages.count - before
+            group.pending = group.pending || pending
+            group.records = queued.records
+            group.bytes = queued.bytes
+            invocations[last] = group
             return
         }
         invocations[(start + count) % invocations.count] = Invocation(

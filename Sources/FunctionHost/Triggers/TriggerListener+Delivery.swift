@@ -11,9 +11,8 @@ extension TriggerListener {
 
     /// Delivers messages fetched just now (one for ONE, a batch for MANY), all of partitions
     /// that are not held. Messages that crashed the host before are isolated first.
+    /// The caller made room among the unacknowledged outputs first (``roomForOutputs(messages:)``).
     func deliverFresh(_ batch: UnsafeMutableBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) {
-        // Within the bounds of unacknowledged output first (settling may hold partitions).
-        makeRoomForOutputs(messages: batch.count)
         var kept = 0
         // Filtered-out messages behind one that is called are settled only once that call is
         // (their partition is not held after it): a stored offset never passes a failure.

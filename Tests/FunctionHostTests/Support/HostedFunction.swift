@@ -48,5 +48,15 @@ struct HostedFunction {
         try IndependentClient.committed(broker: broker.bootstrapServers, group: name, topic: topic, partitions: partitions)
     }
 
+    /// Where the host has stored partition 0's offset (everything before it settled); nil before any.
+    var storedOffset: Int64? { harness.host?.hostedFunctions.first?.listener?.operations.storedOffsets[0] }
+
+    /// Every value of `topic` as text, read from the start by the independent client (up to
+    /// `count`, or until `timeout` passes without reaching it).
+    func values(of topic: String, count: Int = 1_000, timeout: Double = 5) throws -> [String] {
+        try IndependentClient.consume(broker: broker.bootstrapServers, topic: topic, partitions: 1, count: count, timeout: timeout)
+            .compactMap { $0.value.map { String(decoding: $0, as: UTF8.self) } }
+    }
+
     func stop() { harness.stop() }
 }
