@@ -29,7 +29,7 @@ $(error LIBRDKAFKA must be system or current, not '$(LIBRDKAFKA)')
 endif
 BIN = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
 
-.PHONY: all deps librdkafka build functions run test faults bench clean
+.PHONY: all deps librdkafka build functions run test faults bench clean schema-venv
 
 all: functions
 
@@ -56,10 +56,20 @@ run: functions
 
 ## Build everything (the tests load the fixture libraries and run the swiftfunc binary) and test;
 ## then the deploy recipes (deploy/: manifests and Dockerfile, checked without a cluster).
-test: deps $(RDKAFKA_BUILD)
+test: deps $(RDKAFKA_BUILD) schema-venv
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build
 	/usr/bin/python3 -m unittest discover -s Tests/Deploy
+
+## Confluent's serializers (confluent-kafka[avro,json,schemaregistry] from PyPI) for the schema
+## tests, in a virtual environment of their own (Debian 12 packages no fastavro).
+SCHEMA_VENV := .build/schema-venv
+schema-venv: $(SCHEMA_VENV)/.installed
+$(SCHEMA_VENV)/.installed:
+	@echo "Installing confluent-kafka's schema-registry serializers into $(SCHEMA_VENV) (about 20 s, once)"
+	/usr/bin/python3 -m venv $(SCHEMA_VENV)
+	$(SCHEMA_VENV)/bin/pip install -q --disable-pip-version-check "confluent-kafka[avro,json,schemaregistry]==2.16.1"
+	@touch $@
 
 ## The fault suite: real processes, signals and broker outages; every scenario must lose nothing.
 faults: build

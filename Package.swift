@@ -38,6 +38,8 @@ let package = Package(
         // C
         .systemLibrary(name: "CRdKafka", pkgConfig: "rdkafka", providers: [.apt(["librdkafka-dev"])]),
         .systemLibrary(name: "CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
+        // Avro records (schema-aware triggers and outputs): avro-c, Debian's libavro-dev.
+        .systemLibrary(name: "CAvro", pkgConfig: "avro-c", providers: [.apt(["libavro-dev"])]),
         .systemLibrary(name: "FunctionABI"),
         .systemLibrary(name: "CSharedMemory"),
 
@@ -48,7 +50,7 @@ let package = Package(
         .target(
             name: "FunctionHost",
             dependencies: [
-                "CRdKafka", "CFFI", "FunctionABI", "CSharedMemory",
+                "CRdKafka", "CFFI", "CAvro", "FunctionABI", "CSharedMemory",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -101,16 +101,15 @@ struct ConfigurationWarningTests {
     @Test("Azure fields swiftfunc knows but does not support say so")
     func unsupportedAzureFields() throws {
         let function = try parseFunction(#"""
-            { "bindings": [ { "type": "kafkaTrigger", "brokerList": "b", "topic": "t", "avroSchema": "{}", "schemaRegistryUrl": "https://r", "lagThreshold": 1000 },
+            { "bindings": [ { "type": "kafkaTrigger", "brokerList": "b", "topic": "t", "keyDataType": "string", "lagThreshold": 1000 },
                             { "type": "kafka", "direction": "out", "brokerList": "b", "topic": "o", "enableIdempotence": true } ] }
             """#)
         let warnings = Dictionary(uniqueKeysWithValues: function.warnings.map { ($0.field, $0.message) })
-        #expect(warnings["bindings[0].avroSchema"] == "is not supported yet and is ignored; Avro is not supported: the function gets the record's bytes as they are")
-        #expect(warnings["bindings[0].schemaRegistryUrl"]?.hasPrefix("is not supported yet and is ignored; Avro and the schema registry") == true)
+        #expect(warnings["bindings[0].keyDataType"] == "is not supported yet and is ignored; keys are always bytes (the function decodes them)")
         #expect(warnings["bindings[0].lagThreshold"]?.contains("does not scale out") == true)
         // The output binding's producer fields are read (OutputSettlementTests), so not warned about.
         #expect(warnings["bindings[1].enableIdempotence"] == nil)
-        #expect(warnings.count == 3)
+        #expect(warnings.count == 2)
     }
 
     @Test("host.json: unknown fields warn, Azure's own sections pass quietly, and keys are matched in any case")

@@ -59,11 +59,6 @@ public struct KafkaConnection: Hashable, Sendable {
     /// Azure's connection fields swiftfunc does not support yet, with what to do instead.
     static let unsupportedFields: [String: String] = [
         "sslCertificateandKeyPEM": "put the certificate in sslCertificatePEM and the key in sslKeyPEM",
-        "schemaRegistryUrl": "Avro and the schema registry are not supported: the function gets the record's bytes as they are",
-        "schemaRegistryUsername": "Avro and the schema registry are not supported: the function gets the record's bytes as they are",
-        "schemaRegistryPassword": "Avro and the schema registry are not supported: the function gets the record's bytes as they are",
-        "avroSchema": "Avro is not supported: the function gets the record's bytes as they are",
-        "keyAvroSchema": "Avro is not supported: the function gets the key's bytes as they are",
         "keyDataType": "keys are always bytes (the function decodes them)",
     ]
 

@@ -7,12 +7,15 @@ public struct KafkaOutputBinding: Sendable {
     public var topic: String
     /// How its producer batches, retries and times out (Azure's output-binding fields).
     public var producer = ProducerSettings()
+    /// `avroSchema` and/or `schemaRegistryUrl`: what the function sends is JSON, encoded into
+    /// Confluent-framed Avro (see ``RecordEncoder``); nil: sent as it is.
+    public var schemas: SchemaSettings?
     /// Where the binding sits in function.json (`bindings[1]`), for messages about its fields.
     public var path: String = "bindings[1]"
 
     /// A `kafka` output binding's fields.
     static let fields = KnownFields(
-        used: ["type", "direction", "name", "topic"] + ProducerSettings.fieldNames + KafkaConnection.fieldNames,
+        used: ["type", "direction", "name", "topic"] + ProducerSettings.fieldNames + KafkaConnection.fieldNames + SchemaSettings.fieldNames,
         unsupported: KafkaConnection.unsupportedFields,
         ignored: ["dataType"])
 
@@ -25,6 +28,7 @@ public struct KafkaOutputBinding: Sendable {
             connection: try KafkaConnection.parse(binding, settings: settings, directory: directory),
             topic: try settings.expand(topicField, file: binding.file, field: binding.fieldPath("topic")),
             producer: try ProducerSettings.parse(binding),
+            schemas: try SchemaSettings.parse(binding, settings: settings, keys: false),
             path: binding.path
         )
     }

@@ -26,6 +26,9 @@ public struct KafkaTriggerBinding: Sendable {
     /// `processingGuarantee`: `atLeastOnce` (default) or `exactlyOnce` (outputs and consumed
     /// offsets in one Kafka transaction).
     public var processingGuarantee: ProcessingGuarantee = .atLeastOnce
+    /// `schemaRegistryUrl`, `avroSchema`, `keyAvroSchema`: with dataType string the function gets
+    /// schema-encoded records decoded, as JSON (see ``RecordDecoder``); nil: bytes as they are.
+    public var schemas: SchemaSettings?
     /// Where the binding sits in function.json (`bindings[0]`), for messages about its fields.
     public var path: String = "bindings[0]"
 
@@ -35,7 +38,7 @@ public struct KafkaTriggerBinding: Sendable {
     /// The kafkaTrigger binding's fields.
     static let fields = KnownFields(
         used: ["type", "direction", "name", "topic", "consumerGroup", "cardinality", "dataType", "eventFormat", "ordering",
-               "maxConcurrency", "maxQueuedMessages", "filters", "maxRecordAge", "processingGuarantee"] + KafkaConnection.fieldNames,
+               "maxConcurrency", "maxQueuedMessages", "filters", "maxRecordAge", "processingGuarantee"] + KafkaConnection.fieldNames + SchemaSettings.fieldNames,
         unsupported: KafkaConnection.unsupportedFields.merging([
             "lagThreshold": "it drives Azure's scale controller; a swiftfunc host runs one consumer per function and does not scale out",
         ], uniquingKeysWith: { first, _ in first }))
@@ -82,6 +85,7 @@ public struct KafkaTriggerBinding: Sendable {
         if trigger.processingGuarantee == .exactlyOnce && trigger.ordering != .partition {
             throw binding.error("processingGuarantee", "exactlyOnce commits a partition's outputs and offsets in order, so it needs ordering partition, not '\(trigger.ordering.rawValue)'")
         }
+        trigger.schemas = try SchemaSettings.parse(binding, settings: settings, keys: true)
         trigger.path = binding.path
         return trigger
     }

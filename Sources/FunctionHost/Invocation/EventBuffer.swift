@@ -4,24 +4,39 @@ import Glibc
 
 /// Turns librdkafka messages into `sf_event`s that point straight into librdkafka's buffers (no
 /// byte is copied). Storage is allocated once and grown only when a batch needs more headers.
+/// A trigger with a schema (``RecordDecoder``) gets decoded keys and values instead, kept in
+/// ``decoded`` until the next fill.
 package final class EventBuffer {
     package let events: UnsafeMutablePointer<sf_event>
     package let capacity: Int
     private var headers: UnsafeMutablePointer<sf_header>
     private var headerCapacity: Int
     private var headerCount = 0
+    private let decoder: RecordDecoder?
+    /// The decoded keys and values of the last fill, one after the other (allocated here, so
+    /// the events may point into it until the next fill).
+    private var decoded = UnsafeMutableRawBufferPointer(start: nil, count: 0)
+    private var decodedCount = 0
+    /// Where each event's decoded value and key start in ``decoded`` (-1: the message's own).
+    private var decodedStarts: [(value: Int, key: Int)] = []
 
-    package init(capacity: Int) {
+    init(capacity: Int, decoder: RecordDecoder? = nil) {
         self.capacity = capacity
+        self.decoder = decoder
         events = .allocate(capacity: capacity)
         events.initialize(repeating: sf_event(), count: capacity)
         headerCapacity = 64
         headers = .allocate(capacity: headerCapacity)
     }
 
+    package convenience init(capacity: Int) {
+        self.init(capacity: capacity, decoder: nil)
+    }
+
     deinit {
         events.deallocate()
         headers.deallocate()
+        decoded.deallocate()
     }
 
     /// Describes `messages` as events `0..<messages.count`, asking librdkafka for each
@@ -31,6 +46,7 @@ package final class EventBuffer {
     package func fill(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) {
         headerCount = 0
         for index in messages.indices { fill(index, from: messages[index]) }
+        if let decoder { substituteDecoded(messages, decoder) }
         guard headerCount > 0 else { return }
         var next = 0
         for index in messages.indices where events[index].header_count > 0 {
@@ -69,6 +85,45 @@ package final class EventBuffer {
             headers: nil, // set by fill(_:) once the storage stops moving
             header_count: headerCount - firstHeader
         )
+    }
+
+    /// Points each event's value and key at its decoded form, once all are decoded (the storage
+    /// no longer moves). One that does not decode keeps the message's bytes: the consuming thread
+    /// checked it decodes before it was handed over, with the same schemas.
+    private func substituteDecoded(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>, _ decoder: RecordDecoder) {
+        decodedCount = 0
+        decodedStarts.removeAll(keepingCapacity: true)
+        for (index, message) in messages.enumerated() {
+            var starts = (value: -1, key: -1)
+            if let value = decoder.decodeValue(message) {
+                starts.value = keepDecoded(value)
+                events[index].value_length = value.count
+            }
+            if let key = decoder.decodeKey(message) {
+                starts.key = keepDecoded(key)
+                events[index].key_length = key.count
+            }
+            decodedStarts.append(starts)
+        }
+        guard let base = decoded.baseAddress?.assumingMemoryBound(to: UInt8.self) else { return }
+        for (index, starts) in decodedStarts.enumerated() {
+            if starts.value >= 0 { events[index].value = UnsafePointer(base + starts.value) }
+            if starts.key >= 0 { events[index].key = UnsafePointer(base + starts.key) }
+        }
+    }
+
+    /// Appends `bytes` to ``decoded`` (growing it) and returns where they start.
+    private func keepDecoded(_ bytes: [UInt8]) -> Int {
+        if decodedCount + bytes.count > decoded.count {
+            let grown = UnsafeMutableRawBufferPointer.allocate(byteCount: max(decodedCount + bytes.count, 2 * decoded.count, 4096), alignment: 8)
+            if decodedCount > 0 { grown.copyMemory(from: UnsafeRawBufferPointer(rebasing: decoded[0..<decodedCount])) }
+            decoded.deallocate()
+            decoded = grown
+        }
+        let start = decodedCount
+        if !bytes.isEmpty { bytes.withUnsafeBytes { decoded.baseAddress!.advanced(by: start).copyMemory(from: $0.baseAddress!, byteCount: $0.count) } }
+        decodedCount += bytes.count
+        return start
     }
 
     private func growHeaders(to needed: Int) {

@@ -17,6 +17,9 @@ final class Invoker {
     private let callInterface: CallInterface
     private let outputs: [OutputHandle]
     private let events: EventBuffer
+    /// A trigger that reads schema-framed records: decodes them into the events (and tells why
+    /// one does not decode, on this invoker's thread).
+    let decoder: RecordDecoder?
     /// For a trigger with an `eventFormat`: turns the events into the platform's JSON document.
     private let documents: EventDocumentBuilder?
     /// Where the messages being invoked are recorded, so a crash can be pinned on them.
@@ -62,7 +65,8 @@ final class Invoker {
         deliveries = InvocationDeliveries(outputCount: outputs.count)
         for (index, output) in outputs.enumerated() { output.tracker = deliveries.trackers[index] }
         statistics = InvocationStatistics(outputTopics: function.outputs.map(\.topic))
-        events = EventBuffer(capacity: capacity)
+        decoder = RecordDecoder.make(for: function.trigger.schemas, dataType: function.trigger.dataType)
+        events = EventBuffer(capacity: capacity, decoder: decoder)
         journalRanges = .allocate(capacity: InvocationJournal.maximumRanges)
         // The slots that never change: output handles, then the context.
         let firstOutput = callShape == .one ? 1 : 2

@@ -26,6 +26,8 @@ final class OutputHandle: @unchecked Sendable {
     /// Records sent with a delivery pointer during the invocation in progress (delivered,
     /// failed); the invoking thread takes them after the call.
     private var awaited = (delivered: 0, failed: 0)
+    /// An output with a schema: what the function sends (JSON) is encoded before it is produced.
+    private let encoder: RecordEncoder?
 
     /// - Parameter staging: hold records back until the invocation returns (exactlyOnce).
     init(binding: KafkaOutputBinding, producer: KafkaProducer?, capture: OutputCapture? = nil, staging: Bool = false) throws {
@@ -35,6 +37,7 @@ final class OutputHandle: @unchecked Sendable {
         self.capture = capture
         topic = try producer?.topic(binding.topic)
         topicName = strdup(binding.topic)
+        encoder = binding.schemas.map { RecordEncoder(settings: $0, topic: binding.topic) }
         pointer = .allocate(capacity: 1)
         pointer.initialize(to: sf_output(topic: topicName, host_data: nil, send: sendCallback))
         pointer.pointee.host_data = Unmanaged.passUnretained(self).toOpaque()
@@ -77,6 +80,30 @@ final class OutputHandle: @unchecked Sendable {
             delivery?.pointee = sf_delivery(partition: -1, error_code: 0, offset: -1, error_message: sf_delivery().error_message)
             return SF_OK
         }
+        guard let encoder, let value = message.value else {
+            return send(message, producer: producer, topic: topic, delivery: delivery)
+        }
+        switch encoder.encode(UnsafeRawBufferPointer(start: value, count: message.value_length)) {
+        case .success(let encoded):
+            return encoded.withUnsafeBufferPointer { bytes in
+                var framed = message
+                framed.value = bytes.baseAddress
+                framed.value_length = bytes.count
+                return send(framed, producer: producer, topic: topic, delivery: delivery)
+            }
+        case .failure(let error):
+            if let delivery {
+                awaited.failed += 1
+                report(delivery, partition: -1, offset: -1, errorCode: -1, error: error.message)
+            } else {
+                refused.count += 1
+                refused.reason = refused.reason ?? error.message
+            }
+            return SF_ERROR
+        }
+    }
+
+    private func send(_ message: sf_message, producer: KafkaProducer, topic: OpaquePointer, delivery: UnsafeMutablePointer<sf_delivery>?) -> Int32 {
         guard let delivery else {
             if let staged {
                 staged.stage(message)
@@ -91,15 +118,21 @@ final class OutputHandle: @unchecked Sendable {
         producer.send(message, topic: topic, tracker: tracker)
         let outcome = tracker.waitForAll()
         if outcome.failures.isEmpty { awaited.delivered += 1 } else { awaited.failed += 1 }
-        delivery.pointee.partition = outcome.partition
-        delivery.pointee.offset = outcome.offset
-        delivery.pointee.error_code = outcome.failures.isEmpty ? 0 : (outcome.errorCode == 0 ? -1 : outcome.errorCode)
+        report(delivery, partition: outcome.partition, offset: outcome.offset,
+               errorCode: outcome.failures.isEmpty ? 0 : (outcome.errorCode == 0 ? -1 : outcome.errorCode), error: outcome.failures.first ?? "")
+        return outcome.failures.isEmpty ? SF_OK : SF_ERROR
+    }
+
+    /// Fills the function's `sf_delivery` (the message truncated to its buffer).
+    private func report(_ delivery: UnsafeMutablePointer<sf_delivery>, partition: Int32, offset: Int64, errorCode: Int32, error: String) {
+        delivery.pointee.partition = partition
+        delivery.pointee.offset = offset
+        delivery.pointee.error_code = errorCode
         withUnsafeMutableBytes(of: &delivery.pointee.error_message) { buffer in
-            let text = Array((outcome.failures.first ?? "").utf8.prefix(buffer.count - 1))
+            let text = Array(error.utf8.prefix(buffer.count - 1))
             buffer.copyBytes(from: text)
             buffer[text.count] = 0
         }
-        return outcome.failures.isEmpty ? SF_OK : SF_ERROR
     }
 }
 

@@ -11,6 +11,10 @@ enum DeadLetterReason: String, CaseIterable {
     case crashed
     /// It was older than the trigger's `maxRecordAge` when it was consumed.
     case recordAge = "record-age"
+    /// Its schema id is not in the schema registry.
+    case schemaNotFound = "schema-not-found"
+    /// It does not decode with its schema, or is not in the Confluent wire format.
+    case deserializationError = "deserialization-error"
 
     /// The `swiftfunc.dlq.error` of a message dead-lettered for invalid UTF-8.
     static let invalidTextError = "the value is not valid UTF-8 and the function's dataType is string (use dataType binary to receive raw bytes); the function was not called"

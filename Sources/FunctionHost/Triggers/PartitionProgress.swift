@@ -16,6 +16,9 @@ final class HeldMessages {
     /// Set once retries are exhausted (or retrying cannot help) and the dead-letter send failed:
     /// the next attempt sends to the dead-letter topic again instead of invoking.
     var deadLetterReason: DeadLetterReason?
+    /// Held because the schema registry could not be asked about its first message: the next
+    /// attempt asks again before calling (``failures`` counts those questions until it answers).
+    var waitingForSchemaRegistry = false
 
     init(messages: consuming RDKafkaMessages, failures: Int, lastError: String, due: UInt64, resumeOffset: Int64) {
         self.messages = messages

@@ -29,7 +29,7 @@ extension TriggerListener {
         for message in batch where !progress.isHeld(message.pointee.partition) {
             let disposition = disposition(message)
             switch disposition {
-            case .deadLetterCrashed, .deadLetterInvalidText, .deadLetterRecordAge:
+            case .deadLetterCrashed, .deadLetterInvalidText, .deadLetterRecordAge, .deadLetterSchemaNotFound, .deadLetterUndecodable, .waitForSchemaRegistry:
                 if kept > 0 {
                     invoke(UnsafeMutableBufferPointer(rebasing: batch[0..<kept]))
                     kept = 0
@@ -54,6 +54,11 @@ extension TriggerListener {
             case .deadLetterRecordAge:
                 deadLetter([message], reason: .recordAge,
                            error: DeadLetterReason.recordAgeError(message, maxSeconds: function.trigger.maxRecordAgeSeconds ?? 0), attempts: 0)
+            case .deadLetterSchemaNotFound, .deadLetterUndecodable:
+                deadLetter([message], reason: disposition == .deadLetterSchemaNotFound ? .schemaNotFound : .deserializationError,
+                           error: schemaFailure(message), attempts: 0)
+            case .waitForSchemaRegistry:
+                holdForSchemaRegistry(message)
             case .invoke, .invokeAlone:
                 batch[kept] = message
                 kept += 1
@@ -145,7 +150,8 @@ extension TriggerListener {
 
     /// What becomes of a fresh message, whoever calls the function: settled without a call when
     /// it matches none of the trigger's filters; dead-lettered without a call when it crashed
-    /// the host too often or is not text for a string function; called alone when it crashed
+    /// the host too often, is not text for a string function, or does not decode with its
+    /// schema; kept back while the schema registry cannot be asked; called alone when it crashed
     /// the host before; else called.
     @inline(__always)
     func disposition(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> InvocationLane.Disposition {
@@ -153,6 +159,14 @@ extension TriggerListener {
         if let maxRecordAgeMs, RecordAge.isOlder(message, thanMs: maxRecordAgeMs) { return .deadLetterRecordAge }
         let crashes = crashCount(message)
         if crashes >= maxCrashesPerMessage { return .deadLetterCrashed }
+        if let schemaCheck {
+            // The function gets the decoded record (JSON), not these bytes: no UTF-8 check of them.
+            switch schemaCheck.check(message) {
+            case .decodable: return crashes > 0 ? .invokeAlone : .invoke
+            case .undecodable(let reason, _): return reason == .schemaNotFound ? .deadLetterSchemaNotFound : .deadLetterUndecodable
+            case .registryUnavailable: return .waitForSchemaRegistry
+            }
+        }
         if function.trigger.dataType == .string, let payload = message.pointee.payload,
            !isValidUTF8(payload.assumingMemoryBound(to: UInt8.self), count: message.pointee.len) {
             return .deadLetterInvalidText

@@ -13,8 +13,9 @@ extension TriggerListener {
         while !stopRequested.load(ordering: .relaxed) {
             serviceOperations(carried: 0)
             if pausedForBackpressure && dispatcher.hasRoom && operations.state == .running { resumeAfterBackpressure() }
+            askSchemaRegistryAgainForWaitingPartitions()
             // While lanes work, poll often enough that their settled offsets are stored soon.
-            let busy = pausedForBackpressure || dispatcher.inFlight > 0
+            let busy = pausedForBackpressure || dispatcher.inFlight > 0 || !schemaRegistryWaits.isEmpty
             fetch(limit: fetchCapacity, timeoutMs: busy ? 50 : pollTimeoutMs())
             for index in 0..<fetched.count {
                 guard let message = fetched[index] else { continue }
@@ -39,6 +40,8 @@ extension TriggerListener {
         let partition = message.pointee.partition
         let offset = message.pointee.offset
         guard assigned.contains(partition), offset >= nextToDispatch(partition) else { return }
+        // Waiting for the schema registry at an earlier message: fetched again once it answers.
+        if schemaRegistryWaits[partition] != nil { return }
         if pausedForBackpressure {
             if resumeAt[partition] == nil { resumeAt[partition] = offset }
             return
@@ -48,6 +51,10 @@ extension TriggerListener {
             filteredCount.wrappingAdd(1, ordering: .relaxed)
             dispatcher.settleWithoutInvocation(fetched.take(at: index))
             nextToDispatch[Int(partition)] = offset + 1
+            return
+        }
+        if disposition == .waitForSchemaRegistry {
+            waitForSchemaRegistry(message, at: index)
             return
         }
         if dispatcher.dispatch(message, disposition, take: { fetched.take(at: index) }) {
@@ -71,9 +78,11 @@ extension TriggerListener {
 
     /// The lanes have room again: continue each partition where it stopped.
     func resumeAfterBackpressure() {
-        let seeks = resumeAt.filter { assigned.contains($0.key) }.map { (partition: $0.key, offset: $0.value) }
+        // Partitions waiting for the schema registry stay paused (askSchemaRegistryAgainForWaitingPartitions).
+        let flowing = assigned.filter { schemaRegistryWaits[$0] == nil }
+        let seeks = resumeAt.filter { flowing.contains($0.key) }.map { (partition: $0.key, offset: $0.value) }
         // Resume first, then seek: the seek wakes librdkafka's fetching thread, a resume does not.
-        consumer.resume(partitionList(assigned.map { ($0, -1) }))
+        consumer.resume(partitionList(flowing.map { ($0, -1) }))
         if !seeks.isEmpty {
             do {
                 try consumer.seek(partitionList(seeks), timeoutMs: 5_000)

@@ -45,6 +45,7 @@ extension TriggerListener {
             numbers.forEach { progress.reset($0) }
             dispatcher?.forget(Set(numbers))
             numbers.forEach { resumeAt.removeValue(forKey: $0) }
+            numbers.forEach { schemaRegistryWaits.removeValue(forKey: $0) }
             assigned.subtract(numbers)
             logger.info("'\(function.name)' gave up partitions \(numbers) of \(function.trigger.topic)")
             if cooperative {

@@ -41,7 +41,11 @@ extension TriggerListener {
                 sendHeldToDeadLetters(partition, held)
                 continue
             }
-            invoker.statistics.recordRetry()
+            if held.waitingForSchemaRegistry {
+                guard askSchemaRegistryAgain(partition, held) else { continue }
+            } else {
+                invoker.statistics.recordRetry()
+            }
             let outcome: InvocationOutcome = held.messages.withPointers { attemptHeld($0) }
             let firstFailed = (0..<held.messages.count).first { outcome.failed($0) }
             // The ones that succeeded are released; the failed ones stay held.

@@ -88,6 +88,12 @@ final class TriggerListener: @unchecked Sendable {
     var rewindAfterAbort = false
     /// Counters, owned partitions and operator requests for the operations endpoint (Operations/).
     let operations = ListenerOperations()
+    /// A trigger that decodes schema-framed records: the consuming thread's decoder (its
+    /// invoker's), which checks each message decodes before anything is called (``disposition(_:)``).
+    var schemaCheck: RecordDecoder? { invoker.decoder }
+    /// Ordering key or unordered: partitions waiting for the schema registry, each at the first
+    /// message it could not check (ordering partition holds such a partition instead).
+    var schemaRegistryWaits: [Int32: SchemaRegistryWait] = [:]
 
     /// Events fetched at once for a ONE function (each still gets its own call).
     static let fetchSizeForOne = 512

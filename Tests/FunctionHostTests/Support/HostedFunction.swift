@@ -16,11 +16,11 @@ struct HostedFunction {
 
     /// - Parameters:
     ///   - prefix: names the topic and the function (made unique).
-    ///   - entryPoint, cardinality, dataType, outputs, triggerFields: as ``ScriptRoot/recorderFunction``.
+    ///   - entryPoint, cardinality, dataType, outputs, triggerFields, outputFields: as ``ScriptRoot/recorderFunction``.
     ///   - brokers: of the embedded cluster; `beforeStart` can place topics on them.
     init(_ prefix: String, partitions: Int = 1, hostJSON: String = #"{ "version": "2.0" }"#, entryPoint: String = "record_one",
          cardinality: String = "ONE", dataType: String = "binary", outputs: [String] = [], triggerFields: String = "",
-         brokers: Int = 1, beforeStart: (EmbeddedBroker) throws -> Void = { _ in }) throws {
+         outputFields: String = "", brokers: Int = 1, beforeStart: (EmbeddedBroker) throws -> Void = { _ in }) throws {
         broker = try EmbeddedBroker(brokers: brokers)
         topic = uniqueName(prefix.lowercased())
         name = uniqueName(prefix.prefix(1).uppercased() + prefix.dropFirst())
@@ -30,7 +30,7 @@ struct HostedFunction {
         root = try ScriptRoot(hostJSON: hostJSON)
         try root.addFunction(name, ScriptRoot.recorderFunction(
             broker: broker.bootstrapServers, topic: topic, group: name, entryPoint: entryPoint, cardinality: cardinality,
-            dataType: dataType, outputs: outputs, triggerFields: triggerFields))
+            dataType: dataType, outputs: outputs, triggerFields: triggerFields, outputFields: outputFields))
         harness = HostHarness(root: root, broker: broker)
         try beforeStart(broker)
         try harness.start()

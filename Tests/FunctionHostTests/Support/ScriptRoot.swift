@@ -25,10 +25,10 @@ struct ScriptRoot {
     /// SwiftPM built it (through `scriptFile`).
     static func recorderFunction(broker: String, topic: String, group: String, entryPoint: String = "record_one",
                                  cardinality: String = "ONE", dataType: String = "binary", outputs: [String] = [],
-                                 triggerFields: String = "") throws -> String {
+                                 triggerFields: String = "", outputFields: String = "") throws -> String {
         let library = try TestPaths.library("Recorder").path
         let outputBindings = outputs.map {
-            #", { "type": "kafka", "direction": "out", "name": "out", "brokerList": "\#(broker)", "topic": "\#($0)" }"#
+            #", { "type": "kafka", "direction": "out", "name": "out", "brokerList": "\#(broker)", "topic": "\#($0)"\#(outputFields.isEmpty ? "" : ", " + outputFields) }"#
         }.joined()
         return #"""
             {

@@ -25,6 +25,13 @@ final class InvocationLane: @unchecked Sendable {
         /// It matches none of the trigger's `filters`: settle it, do not call (never queued:
         /// the consuming thread settles it at once).
         case filteredOut
+        /// Its schema is not in the registry: dead-letter it, do not call.
+        case deadLetterSchemaNotFound
+        /// It does not decode with its schema (or is not framed): dead-letter it, do not call.
+        case deadLetterUndecodable
+        /// The schema registry could not be asked: its partition waits and asks again (never
+        /// queued: the consuming thread keeps it).
+        case waitForSchemaRegistry
     }
 
     let index: Int
@@ -114,7 +121,8 @@ final class InvocationLane: @unchecked Sendable {
     private func run() {
         while let disposition = take() {
             switch disposition {
-            case .invoke, .invokeAlone:
+            case .invoke, .invokeAlone, .waitForSchemaRegistry:
+                // (waitForSchemaRegistry is never queued: the consuming thread keeps such a message.)
                 invoke()
             case .deadLetterCrashed:
                 let crashes = dispatcher.crashCount(batch[0])
@@ -124,6 +132,11 @@ final class InvocationLane: @unchecked Sendable {
             case .deadLetterRecordAge:
                 deadLetter(reason: .recordAge,
                            error: DeadLetterReason.recordAgeError(batch[0], maxSeconds: dispatcher.maxRecordAgeSeconds ?? 0), attempts: 0)
+            case .deadLetterSchemaNotFound, .deadLetterUndecodable:
+                let failure = invoker.decoder?.check(batch[0])
+                var error = "does not decode"
+                if case .undecodable(_, let text)? = failure { error = text }
+                deadLetter(reason: disposition == .deadLetterSchemaNotFound ? .schemaNotFound : .deserializationError, error: error, attempts: 0)
             case .filteredOut:
                 batch.removeAll { dispatcher.settle($0) }
             }

@@ -1,0 +1,120 @@
+import CRdKafka
+import Foundation
+
+/// Turns a trigger's schema-framed keys and values into what its function gets: an Avro record
+/// as JSON text (avro-c's JSON encoding of it, see docs/SCHEMAS.md), a JSON Schema record as its
+/// JSON. Used twice per message: the consuming thread ``check(_:)``s it before anything is called
+/// (so one that cannot be decoded is dead-lettered, or its partition waits for the registry), and
+/// the invoking thread decodes it again into the event (``decodeValue(_:)``, ``decodeKey(_:)``).
+/// Not shared between threads: each keeps its own avro-c objects; the registry's cache is shared.
+final class RecordDecoder {
+    /// What becomes of a message, as far as its schema goes.
+    enum Check {
+        case decodable
+        /// It can never be decoded: dead-letter it with this reason and error.
+        case undecodable(DeadLetterReason, String)
+        /// The registry could not be asked: the partition waits and asks again.
+        case registryUnavailable(String)
+    }
+
+    private let registry: SchemaRegistryClient?
+    private let inlineValueSchema: AvroSchema?
+    private let inlineKeySchema: AvroSchema?
+    private let codec = AvroCodec()
+    /// Why the last ``check(_:)`` did not find its message decodable (nil: it did), so the
+    /// caller can say why without asking the registry again.
+    private(set) var lastFailure: String?
+
+    /// A decoder for `settings`, or nil when the trigger reads no schema.
+    static func make(for settings: SchemaSettings?, dataType: DataType) -> RecordDecoder? {
+        // dataType binary: the function gets the bytes as they are on the topic, prefix and all.
+        guard let settings, dataType == .string else { return nil }
+        return RecordDecoder(settings)
+    }
+
+    private init(_ settings: SchemaSettings) {
+        registry = settings.registry.map(SchemaRegistryClient.shared)
+        // Checked at load (SchemaSettings.parse): these parse.
+        inlineValueSchema = settings.valueAvroSchema.flatMap { try? AvroSchema(json: $0) }
+        inlineKeySchema = settings.keyAvroSchema.flatMap { try? AvroSchema(json: $0) }
+    }
+
+    func check(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Check {
+        let check = checkParts(message)
+        switch check {
+        case .decodable: lastFailure = nil
+        case .undecodable(_, let text), .registryUnavailable(let text): lastFailure = text
+        }
+        return check
+    }
+
+    private func checkParts(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Check {
+        for part in [Part.value, .key] {
+            switch decode(message, part) {
+            case .failure(.unavailable(let text)): return .registryUnavailable(text)
+            case .failure(.notFound(let text)): return .undecodable(.schemaNotFound, text)
+            case .failure(.unusable(let text)): return .undecodable(.deserializationError, text)
+            case .success: continue
+            }
+        }
+        return .decodable
+    }
+
+    /// The value the function gets instead of the message's, or nil to hand over the message's own.
+    func decodeValue(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> [UInt8]? {
+        if case .success(let decoded) = decode(message, .value) { return decoded }
+        return nil
+    }
+
+    /// The key the function gets instead of the message's, or nil to hand over the message's own.
+    func decodeKey(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> [UInt8]? {
+        if case .success(let decoded) = decode(message, .key) { return decoded }
+        return nil
+    }
+
+    private enum Part: String {
+        case value, key
+    }
+
+    /// Decodes one part; success(nil) when it is handed over as it is (null, or a key no schema covers).
+    private func decode(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ part: Part) -> Result<[UInt8]?, SchemaLookupFailure> {
+        let raw = message.pointee
+        let pointer = part == .value ? raw.payload : raw.key
+        let length = part == .value ? raw.len : raw.key_len
+        guard let pointer else { return .success(nil) }
+        let bytes = UnsafeRawBufferPointer(start: pointer, count: length)
+        let inline = part == .value ? inlineValueSchema : inlineKeySchema
+        // A key is decoded only when a schema says how: its own inline one, or a framed key
+        // with a registry (plain-text keys are common beside Avro values).
+        if part == .key && inline == nil && (registry == nil || ConfluentFraming.unframe(bytes) == nil) { return .success(nil) }
+        if part == .value && inline == nil && registry == nil { return .success(nil) }
+        guard let (schemaID, body) = ConfluentFraming.unframe(bytes) else {
+            return .failure(.unusable("the \(part.rawValue) is not in the Confluent wire format (byte 0, then a 4-byte schema id): it was not written by a schema-registry serializer. Use dataType binary to receive it untouched"))
+        }
+        let schema: RegisteredSchema
+        if let inline {
+            schema = .avro(inline)
+        } else {
+            do {
+                schema = try registry!.schema(id: schemaID)
+            } catch {
+                return .failure(error)
+            }
+        }
+        switch schema {
+        case .avro(let avro):
+            do {
+                return .success(try codec.decode(body, schema: avro))
+            } catch {
+                return .failure(.unusable("the \(part.rawValue) does not decode with Avro schema id \(schemaID): \(error.message)"))
+            }
+        case .json:
+            guard (try? JSONSerialization.jsonObject(with: Data(body), options: [.fragmentsAllowed])) != nil else {
+                return .failure(.unusable("the \(part.rawValue) (JSON Schema id \(schemaID)) is not valid JSON"))
+            }
+            return .success(Array(body))
+        case .protobuf:
+            return .failure(.unusable("the \(part.rawValue) is Protobuf (schema id \(schemaID)), which swiftfunc does not decode; use dataType binary to receive the framed bytes"))
+        }
+    }
+}

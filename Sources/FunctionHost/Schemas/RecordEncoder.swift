@@ -1,0 +1,71 @@
+import Foundation
+
+/// Encodes what a function sends through an output binding with a schema: the value is JSON
+/// text, written as Confluent-framed Avro (or, for a registry subject whose schema is JSON
+/// Schema, framed as it is). The schema is resolved at the first send and kept:
+/// - `avroSchema` and `schemaRegistryUrl`: registered under the subject `TOPIC-value` (the
+///   registry answers with the existing id when it has it), framed with that id;
+/// - `schemaRegistryUrl` alone: the subject's latest schema and its id;
+/// - `avroSchema` alone: framed with schema id 0 (nothing to ask; a reader with the same inline
+///   schema ignores the id, as Azure's does).
+/// Not shared between threads (one per output handle, as each invoking thread has its own).
+final class RecordEncoder {
+    private let settings: SchemaSettings
+    private let subject: String
+    private let registry: SchemaRegistryClient?
+    private let codec = AvroCodec()
+    private var resolved: (id: Int32, schema: RegisteredSchema)?
+
+    init(settings: SchemaSettings, topic: String) {
+        self.settings = settings
+        subject = "\(topic)-value"
+        registry = settings.registry.map(SchemaRegistryClient.shared)
+    }
+
+    /// The framed record for `json`, or why it cannot be sent (the send is refused, and the
+    /// invocation fails with that reason: retried, then dead-lettered, like any failure).
+    func encode(_ json: UnsafeRawBufferPointer) -> Result<[UInt8], SchemaError> {
+        let id: Int32
+        let schema: RegisteredSchema
+        do {
+            (id, schema) = try resolve()
+        } catch {
+            return .failure(SchemaError("the output's schema could not be had: \(error.message)"))
+        }
+        switch schema {
+        case .avro(let avro):
+            do {
+                return .success(ConfluentFraming.frame(try codec.encode(json: json, schema: avro), schemaID: id))
+            } catch {
+                return .failure(SchemaError("the record does not fit the output's Avro schema: \(error.message)"))
+            }
+        case .json:
+            guard (try? JSONSerialization.jsonObject(with: Data(json), options: [.fragmentsAllowed])) != nil else {
+                return .failure(SchemaError("the record is not JSON, and subject '\(subject)' has a JSON Schema"))
+            }
+            return .success(ConfluentFraming.frame(Array(json), schemaID: id))
+        case .protobuf:
+            return .failure(SchemaError("subject '\(subject)' has a Protobuf schema, which swiftfunc does not encode; send the framed bytes from the function instead"))
+        }
+    }
+
+    private func resolve() throws(SchemaLookupFailure) -> (id: Int32, schema: RegisteredSchema) {
+        if let resolved { return resolved }
+        let found: (id: Int32, schema: RegisteredSchema)
+        if let text = settings.valueAvroSchema {
+            let avro: AvroSchema
+            do {
+                avro = try AvroSchema(json: text)
+            } catch {
+                throw .unusable(error.message)
+            }
+            found = (try registry?.register(avroSchema: text, subject: subject) ?? 0, .avro(avro))
+        } else if let registry {
+            found = try registry.latest(subject: subject)
+        } else {
+            throw .unusable("the binding names no schema")
+        }
+        resolved = found
+        return found
+    }
+}
