@@ -1,6 +1,6 @@
 # swiftfunc: build, run the examples on the embedded broker, test.
 SWIFT ?= swift
-EXAMPLES := Greeter BatchTotals Router Backup AWSPort TencentPort
+EXAMPLES := Greeter BatchTotals Router Backup AWSPort TencentPort AvroOrders
 CC ?= cc
 
 ## Which librdkafka to build and test against:

@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Backup", type: .dynamic, targets: ["Backup"]),
         .library(name: "AWSPort", type: .dynamic, targets: ["AWSPort"]),
         .library(name: "TencentPort", type: .dynamic, targets: ["TencentPort"]),
+        .library(name: "AvroOrders", type: .dynamic, targets: ["AvroOrders"]),
         // Libraries the tests load into the host.
         .library(name: "Recorder", type: .dynamic, targets: ["Recorder"]),
         .library(name: "WrongABI", type: .dynamic, targets: ["WrongABI"]),
@@ -78,6 +79,7 @@ let package = Package(
         .target(name: "Backup", dependencies: ["SwiftFunctions"], path: "Examples/Backup"),
         .target(name: "AWSPort", dependencies: ["SwiftFunctions"], path: "Examples/AWSPort"),
         .target(name: "TencentPort", dependencies: ["SwiftFunctions"], path: "Examples/TencentPort"),
+        .target(name: "AvroOrders", dependencies: ["SwiftFunctions"], path: "Examples/AvroOrders"),
 
         // Test fixtures and tests
         .target(name: "Recorder", dependencies: ["SwiftFunctions"], path: "Tests/Fixtures/Recorder"),

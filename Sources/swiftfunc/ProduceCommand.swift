@@ -9,7 +9,9 @@ struct ProduceCommand: ParsableCommand {
         discussion: """
             Sends VALUE, or, without VALUE, one message per line of standard input. The broker is \
             --broker, else the embedded broker of a `swiftfunc start --embedded-broker` running in \
-            the script root, else the BrokerList app setting (environment or local.settings.json).
+            the script root, else the BrokerList app setting (environment or local.settings.json). \
+            With --avro-schema each value is JSON, sent as Confluent-framed Avro (what a trigger \
+            with that avroSchema, or a schema registry, decodes).
             """
     )
 
@@ -34,6 +36,12 @@ struct ProduceCommand: ParsableCommand {
     @Option(name: .long, help: "Where to look for a running embedded broker and local.settings.json.")
     var scriptRoot: String = "."
 
+    @Option(name: .long, help: "An Avro schema file (.avsc): values are JSON, sent as Confluent-framed Avro (schema id 0 unless --schema-registry).")
+    var avroSchema: String?
+
+    @Option(name: .long, help: "With --avro-schema: register the schema under TOPIC-value at this schema registry URL and frame values with its id.")
+    var schemaRegistry: String?
+
     func run() throws {
         let root = URL(fileURLWithPath: scriptRoot).standardizedFileURL
         guard let brokerList = try resolveBroker(root) else {
@@ -45,15 +53,16 @@ struct ProduceCommand: ParsableCommand {
             }
             return (String(text[..<equals]), Array(text[text.index(after: equals)...].utf8))
         }
+        let encode = try valueEncoder()
         let producer = try RecordProducer(brokerList: brokerList, topic: topic)
         let keyBytes = key.map { Array($0.utf8) }
         var count = 0
         if let value {
-            producer.send(value: Array(value.utf8), key: keyBytes, headers: headers, partition: partition)
+            producer.send(value: try encode(value, nil), key: keyBytes, headers: headers, partition: partition)
             count = 1
         } else {
             while let line = readLine(strippingNewline: true) {
-                producer.send(value: Array(line.utf8), key: keyBytes, headers: headers, partition: partition)
+                producer.send(value: try encode(line, count + 1), key: keyBytes, headers: headers, partition: partition)
                 count += 1
             }
         }
@@ -65,6 +74,38 @@ struct ProduceCommand: ParsableCommand {
             say("Delivered to \(topic) partition \(outcome.partition) offset \(outcome.offset)")
         } else {
             say("Delivered \(count) messages to \(topic)")
+        }
+    }
+
+    /// Turns a value as typed (or line `line` of standard input) into the bytes to send.
+    private func valueEncoder() throws -> (String, Int?) throws -> [UInt8] {
+        if schemaRegistry != nil && avroSchema == nil {
+            throw ValidationError("--schema-registry registers the schema of --avro-schema: give --avro-schema FILE too")
+        }
+        guard let avroSchema else { return { value, _ in Array(value.utf8) } }
+        guard let text = try? String(contentsOfFile: avroSchema, encoding: .utf8) else {
+            throw ValidationError("--avro-schema \(avroSchema): cannot read the file (give the path of an .avsc schema)")
+        }
+        do {
+            _ = try AvroSchema(json: text)
+        } catch {
+            throw ValidationError("--avro-schema \(avroSchema) is not an Avro schema: \(error.message)")
+        }
+        var registry: URL?
+        if let schemaRegistry {
+            guard let url = URL(string: schemaRegistry), url.scheme == "http" || url.scheme == "https" else {
+                throw ValidationError("--schema-registry \(schemaRegistry): write the registry's http(s) URL")
+            }
+            registry = url
+        }
+        let encoder = RecordEncoder(avroSchema: text, registry: registry, topic: topic)
+        return { value, line in
+            let bytes = Array(value.utf8)
+            switch bytes.withUnsafeBytes({ encoder.encode($0) }) {
+            case .success(let framed): return framed
+            case .failure(let error):
+                throw ValidationError("\(line.map { "line \($0): " } ?? "")\(error.message) (value: \(value))")
+            }
         }
     }
 

@@ -156,6 +156,30 @@ struct ExampleFunctionTests {
         #expect(try String(contentsOf: hostedFile, encoding: .utf8) == "a\nb\n")
     }
 
+    @Test("AvroOrders: `swiftfunc produce --avro-schema` sends Confluent-framed Avro; the function gets the order as JSON")
+    func avroOrders() throws {
+        let broker = try EmbeddedBroker()
+        try broker.createTopic("avro-orders", partitions: 1)
+        let harness = HostHarness(root: try exampleRoot("AvroOrders", library: try TestPaths.library("AvroOrders"), broker: broker), broker: broker)
+        defer { harness.stop() }
+        #expect(try harness.start().map(\.status) == [.running])
+        try harness.waitForAssignment("AvroOrders")
+        let schema = TestPaths.packageRoot.appendingPathComponent("functions/AvroOrders/order.avsc").path
+        let order = #"{"id": 7, "customer": "Cy", "items": ["tea", "cake"], "total": 12.5, "note": "window seat"}"#
+        let sent = try runProcess(TestPaths.swiftfunc, ["produce", "avro-orders", order, "--avro-schema", schema, "--broker", broker.bootstrapServers])
+        #expect(sent.stdout.contains("Delivered to avro-orders partition 0 offset 0"))
+        try waitUntil("the order to be logged") { harness.log.contains("Order 7 from Cy: 2 items, total 12.5 (window seat)", "function=AvroOrders") }
+        let record = try #require(try IndependentClient.consume(broker: broker.bootstrapServers, topic: "avro-orders", partitions: 1, count: 1).first?.value)
+        // Magic byte, schema id 0 (no registry), then Avro: id 7 as the zigzag varint 14, "Cy" ...
+        #expect(Array(record.prefix(9)) == [0, 0, 0, 0, 0, 14, 4, 0x43, 0x79])
+        do {
+            _ = try runProcess(TestPaths.swiftfunc, ["produce", "avro-orders", #"{"id": "seven"}"#, "--avro-schema", schema, "--broker", broker.bootstrapServers])
+            Issue.record("a value that does not fit the schema was sent")
+        } catch {
+            #expect("\(error)".contains("field 'id'"))
+        }
+    }
+
     @Test("AWSPort and TencentPort through the host: records produced to their topics arrive as their platform's JSON document")
     func portedFunctionsThroughTheHost() throws {
         let broker = try EmbeddedBroker()

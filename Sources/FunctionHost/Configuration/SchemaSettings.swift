@@ -12,6 +12,8 @@ public struct SchemaSettings: Hashable, Sendable {
     /// `keyAvroSchema`: the keys' Avro schema, inline (trigger only).
     public var keyAvroSchema: String?
 
+    public init() {}
+
     /// The fields this type reads.
     static let fieldNames = ["schemaRegistryUrl", "schemaRegistryUsername", "schemaRegistryPassword", "avroSchema", "keyAvroSchema"]
 
@@ -60,4 +62,10 @@ public struct SchemaRegistryLocation: Hashable, Sendable {
     public var url: URL
     public var username: String?
     public var password: String?
+
+    public init(url: URL, username: String? = nil, password: String? = nil) {
+        self.url = url
+        self.username = username
+        self.password = password
+    }
 }

@@ -9,7 +9,7 @@ import Foundation
 /// - `avroSchema` alone: framed with schema id 0 (nothing to ask; a reader with the same inline
 ///   schema ignores the id, as Azure's does).
 /// Not shared between threads (one per output handle, as each invoking thread has its own).
-final class RecordEncoder {
+package final class RecordEncoder {
     private let settings: SchemaSettings
     private let subject: String
     private let registry: SchemaRegistryClient?
@@ -22,9 +22,18 @@ final class RecordEncoder {
         registry = settings.registry.map(SchemaRegistryClient.shared)
     }
 
+    /// An encoder for `swiftfunc produce --avro-schema`: `avroSchema` registered at `registry`
+    /// when one is given.
+    package convenience init(avroSchema: String, registry: URL?, topic: String) {
+        var settings = SchemaSettings()
+        settings.valueAvroSchema = avroSchema
+        settings.registry = registry.map { SchemaRegistryLocation(url: $0) }
+        self.init(settings: settings, topic: topic)
+    }
+
     /// The framed record for `json`, or why it cannot be sent (the send is refused, and the
     /// invocation fails with that reason: retried, then dead-lettered, like any failure).
-    func encode(_ json: UnsafeRawBufferPointer) -> Result<[UInt8], SchemaError> {
+    package func encode(_ json: UnsafeRawBufferPointer) -> Result<[UInt8], SchemaError> {
         let id: Int32
         let schema: RegisteredSchema
         do {
