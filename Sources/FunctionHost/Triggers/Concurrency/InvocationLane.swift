@@ -25,6 +25,9 @@ final class InvocationLane: @unchecked Sendable {
         /// It matches none of the trigger's `filters`: settle it, do not call (never queued:
         /// the consuming thread settles it at once).
         case filteredOut
+        /// It comes before the trigger's `startFrom` time, on a partition the cluster named no
+        /// offset at that time for: settle it, do not call (never queued, like `filteredOut`).
+        case beforeStartFrom
     }
 
     let index: Int
@@ -124,7 +127,7 @@ final class InvocationLane: @unchecked Sendable {
             case .deadLetterRecordAge:
                 deadLetter(reason: .recordAge,
                            error: DeadLetterReason.recordAgeError(batch[0], maxSeconds: dispatcher.maxRecordAgeSeconds ?? 0), attempts: 0)
-            case .filteredOut:
+            case .filteredOut, .beforeStartFrom:
                 batch.removeAll { dispatcher.settle($0) }
             }
             dispatcher.laneTookWork()
