@@ -102,8 +102,10 @@ struct StartFromDeliveryTests {
 
     private static func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000) }
 
+    /// `partition+journal`: as a supervised worker, whose committer commits where each new
+    /// partition starts (tagged) at its assignment.
     @Test("startFrom a time: exactly the records at or after it are called, committed past the skipped ones, on every path",
-          arguments: ["partition", "key", "exactlyOnce"])
+          arguments: ["partition", "key", "exactlyOnce", "partition+journal"])
     func fromTime(path: String) throws {
         let broker = try EmbeddedBroker()
         let topic = uniqueName("startfrom")
@@ -121,12 +123,17 @@ struct StartFromDeliveryTests {
 
         let function = uniqueName("StartFrom")
         let root = try ScriptRoot()
-        let fields = path == "exactlyOnce" ? #""processingGuarantee": "exactlyOnce""# : #""ordering": "\#(path)""#
+        let fields = path == "exactlyOnce" ? #""processingGuarantee": "exactlyOnce""# : path == "key" ? #""ordering": "key""# : #""ordering": "partition""#
         try root.addFunction(function, ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function,
                                                                     triggerFields: #"\#(fields), "startFrom": "\#(startFrom)""#))
         let harness = HostHarness(root: root, broker: broker)
         defer { harness.stop() }
-        try harness.start()
+        var state: URL?
+        if path == "partition+journal" {
+            state = root.url.appendingPathComponent(".swiftfunc/state")
+            try FileManager.default.createDirectory(at: state!, withIntermediateDirectories: true)
+        }
+        try harness.start(crashProtectionDirectory: state)
         let ends = Dictionary(grouping: placements, by: \.partition).mapValues { $0.map(\.offset).max()! + 1 }
         try waitUntil("offsets committed at the end of both partitions", timeout: 60) {
             try IndependentClient.committed(broker: broker.bootstrapServers, group: function, topic: topic, partitions: 2) == ends
