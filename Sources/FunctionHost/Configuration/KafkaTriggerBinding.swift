@@ -23,6 +23,9 @@ public struct KafkaTriggerBinding: Sendable {
     /// `maxRecordAge` (hh:mm:ss): records older than this (by their Kafka timestamp) when consumed
     /// are dead-lettered (reason `record-age`) without a call; nil: any age.
     public var maxRecordAgeSeconds: Double?
+    /// `startFrom`: where a partition without a committed offset starts (earliest, latest or a
+    /// time); nil: host.json's `autoOffsetReset`. A committed offset always wins.
+    public var startFrom: StartFrom?
     /// `processingGuarantee`: `atLeastOnce` (default) or `exactlyOnce` (outputs and consumed
     /// offsets in one Kafka transaction).
     public var processingGuarantee: ProcessingGuarantee = .atLeastOnce
@@ -38,7 +41,7 @@ public struct KafkaTriggerBinding: Sendable {
     /// The kafkaTrigger binding's fields.
     static let fields = KnownFields(
         used: ["type", "direction", "name", "topic", "consumerGroup", "cardinality", "dataType", "eventFormat", "ordering",
-               "maxConcurrency", "maxQueuedMessages", "filters", "maxRecordAge", "processingGuarantee"] + KafkaConnection.fieldNames + SchemaSettings.fieldNames,
+               "maxConcurrency", "maxQueuedMessages", "filters", "maxRecordAge", "startFrom", "processingGuarantee"] + KafkaConnection.fieldNames + SchemaSettings.fieldNames,
         unsupported: KafkaConnection.unsupportedFields.merging([
             "lagThreshold": "it drives Azure's scale controller; a swiftfunc host runs one consumer per function and does not scale out",
         ], uniquingKeysWith: { first, _ in first }))
@@ -81,6 +84,7 @@ public struct KafkaTriggerBinding: Sendable {
             }
             trigger.maxRecordAgeSeconds = seconds
         }
+        trigger.startFrom = try binding.string("startFrom").map { try StartFrom.parse($0, in: binding) }
         trigger.processingGuarantee = try binding.string("processingGuarantee").map { try ProcessingGuarantee.parse($0, in: binding) } ?? .atLeastOnce
         if trigger.processingGuarantee == .exactlyOnce && trigger.ordering != .partition {
             throw binding.error("processingGuarantee", "exactlyOnce commits a partition's outputs and offsets in order, so it needs ordering partition, not '\(trigger.ordering.rawValue)'")

@@ -150,6 +150,16 @@ final class RDKafkaConsumer: @unchecked Sendable {
         if result != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(result, while: "reading committed offsets") }
     }
 
+    /// Looks up, for each partition of `partitions` (its offset field holding a time in
+    /// milliseconds since the epoch), the earliest offset whose record's timestamp is at or after
+    /// that time, and writes it into the offset field (-1: no such record; a partition's own
+    /// error in its element).
+    /// - Throws: ``KafkaError`` when the cluster did not answer within `timeoutMs`.
+    func offsetsForTimes(_ partitions: RDKafkaTopicPartitionList, timeoutMs: Int32) throws(KafkaError) {
+        let result = partitions.withListPointer { rd_kafka_offsets_for_times(handle, $0, timeoutMs) }
+        if result != RD_KAFKA_RESP_ERR_NO_ERROR { throw KafkaError(result, while: "looking up offsets by time") }
+    }
+
     /// The low and high watermarks librdkafka last saw for `partition` (no request); nil when
     /// it knows none.
     func cachedWatermarks(topic: String, partition: Int32) -> (low: Int64, high: Int64)? {

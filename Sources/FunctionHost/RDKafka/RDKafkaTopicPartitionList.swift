@@ -72,6 +72,13 @@ final class RDKafkaTopicPartitionList {
         return (0..<Int(list.pointee.cnt)).map { elements[$0].partition }.sorted()
     }
 
+    /// The offset of `partition` in the list; nil when the list does not hold it.
+    func offset(of partition: Int32) -> Int64? {
+        guard let elements = list.pointee.elems else { return nil }
+        for index in 0..<Int(list.pointee.cnt) where elements[index].partition == partition { return elements[index].offset }
+        return nil
+    }
+
     /// Sets the offset of `partition` (a rebalance's assignment: where it starts).
     func setOffset(_ offset: Int64, of partition: Int32) {
         guard let elements = list.pointee.elems else { return }

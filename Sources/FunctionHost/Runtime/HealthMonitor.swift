@@ -69,6 +69,7 @@ final class HealthMonitor: @unchecked Sendable {
                     "since": ISO8601DateFormatter().string(from: states[index].since),
                     "settledMessages": listener.settledCount.load(ordering: .relaxed),
                     "filteredMessages": listener.filteredCount.load(ordering: .relaxed),
+                    "skippedBeforeStartFrom": listener.skippedCount.load(ordering: .relaxed),
                 ]
                 if let lastError { entry["lastError"] = lastError }
                 entries.append(entry)

@@ -26,10 +26,10 @@ final class OffsetCommitter {
     private var lastCommit = monotonicNanoseconds()
     private var partitions: [Int32: Progress] = [:]
 
-    /// Where a partition with no committed offset starts: "earliest" or "latest".
-    private let startWithoutCommit: String
+    /// Where a partition with no committed offset starts (the trigger's startFrom, else host.json's autoOffsetReset).
+    private let startWithoutCommit: StartWithoutCommit
 
-    init(topic: String, functionName: String, journal: SettlementJournal?, intervalMs: Int, startWithoutCommit: String, logger: Logger) {
+    init(topic: String, functionName: String, journal: SettlementJournal?, intervalMs: Int, startWithoutCommit: StartWithoutCommit, logger: Logger) {
         self.topic = topic
         self.startWithoutCommit = startWithoutCommit
         self.functionName = functionName
@@ -152,7 +152,7 @@ final class OffsetCommitter {
                 // Where this assignment starts, committed again with the new epoch's tag: a crash
                 // before the first periodic commit must find its own tag on the committed offset.
                 baselines.append((element.partition, element.offset))
-            } else if let start = startOffset(element.partition, consumer: consumer) {
+            } else if let start = startOffset(element.partition, placed: assignment.offset(of: element.partition), consumer: consumer) {
                 baselines.append((element.partition, start))
             }
         }
@@ -173,12 +173,14 @@ final class OffsetCommitter {
         }
     }
 
-    /// Where a partition without a committed offset starts under the reset policy, asked of the
-    /// cluster (bounded); nil when it does not answer (then librdkafka's own reset applies, and
-    /// nothing is recovered for it after a crash before its first commit).
-    private func startOffset(_ partition: Int32, consumer: RDKafkaConsumer) -> Int64? {
+    /// Where a partition without a committed offset starts: where the assignment already places
+    /// it (by `startFrom`'s time), else its end or beginning under ``StartWithoutCommit``, asked
+    /// of the cluster (bounded); nil when it does not answer (then librdkafka's own reset
+    /// applies, and nothing is recovered for it after a crash before its first commit).
+    private func startOffset(_ partition: Int32, placed: Int64?, consumer: RDKafkaConsumer) -> Int64? {
+        if let placed, placed >= 0 { return placed }
         guard let marks = try? consumer.queryWatermarks(topic: topic, partition: partition, timeoutMs: 5_000) else { return nil }
-        return startWithoutCommit == "latest" ? marks.high : marks.low
+        return startWithoutCommit.startsAtEnd(placed ?? crdkafka_offset_invalid()) ? marks.high : marks.low
     }
 
     /// `revoked` are gone: nothing more of theirs is committed by this member.

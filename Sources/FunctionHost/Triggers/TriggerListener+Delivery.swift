@@ -35,12 +35,12 @@ extension TriggerListener {
                     kept = 0
                     if progress.isHeld(message.pointee.partition) { continue }
                 }
-            case .filteredOut, .invoke, .invokeAlone:
+            case .filteredOut, .beforeStartFrom, .invoke, .invokeAlone:
                 break
             }
             switch disposition {
-            case .filteredOut:
-                filteredCount.wrappingAdd(1, ordering: .relaxed)
+            case .filteredOut, .beforeStartFrom:
+                if disposition == .beforeStartFrom { countSkipped() } else { filteredCount.wrappingAdd(1, ordering: .relaxed) }
                 if kept == 0 {
                     advance(message.pointee.partition, to: message.pointee.offset + 1, pending: false)
                 } else {
@@ -149,12 +149,14 @@ extension TriggerListener {
     }
 
     /// What becomes of a fresh message, whoever calls the function: settled without a call when
+    /// it comes before the trigger's `startFrom` time on a partition still skipping, or when
     /// it matches none of the trigger's filters; dead-lettered without a call when it crashed
     /// the host too often, is not text for a string function, or does not decode with its
     /// schema; kept back while the schema registry cannot be asked; called alone when it crashed
     /// the host before; else called.
     @inline(__always)
     func disposition(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> InvocationLane.Disposition {
+        if isBeforeStartFrom(message) { return .beforeStartFrom }
         if let filter, !filter.matches(message) { return .filteredOut }
         if let maxRecordAgeMs, RecordAge.isOlder(message, thanMs: maxRecordAgeMs) { return .deadLetterRecordAge }
         let crashes = crashCount(message)

@@ -47,8 +47,8 @@ extension TriggerListener {
             return
         }
         let disposition = disposition(message)
-        if disposition == .filteredOut {
-            filteredCount.wrappingAdd(1, ordering: .relaxed)
+        if disposition == .filteredOut || disposition == .beforeStartFrom {
+            if disposition == .beforeStartFrom { countSkipped() } else { filteredCount.wrappingAdd(1, ordering: .relaxed) }
             dispatcher.settleWithoutInvocation(fetched.take(at: index))
             nextToDispatch[Int(partition)] = offset + 1
             return

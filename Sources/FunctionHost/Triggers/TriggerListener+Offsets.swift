@@ -86,6 +86,8 @@ extension TriggerListener {
         progress.resetAll()
         let filtered = filteredCount.load(ordering: .relaxed)
         if filtered > 0 { logger.info("'\(function.name)' left out \(filtered) message(s) that matched none of its filters (settled without a call)") }
+        let skipped = skippedCount.load(ordering: .relaxed)
+        if skipped > 0 { logger.info("'\(function.name)' skipped \(skipped) message(s) from before its startFrom time (settled without a call)") }
         // Everything settled is committed: a clean stop leaves nothing to recover.
         if commitError == nil && !revokeCommitFailed { settlement?.remove() }
     }

@@ -19,7 +19,12 @@ extension TriggerListener {
             numbers.forEach { progress.reset($0) }
             assigned.formUnion(numbers)
             for partition in numbers where Int(partition) < nextToDispatch.count { nextToDispatch[Int(partition)] = -1 }
-            if let list { committer.assigned(list, consumer: consumer) }
+            // startFrom a time: partitions without a committed offset are placed first, so the
+            // committer commits that place as where they start.
+            if let list {
+                placeByTime(list)
+                committer.assigned(list, consumer: consumer)
+            }
             logger.info("'\(function.name)' was assigned partitions \(numbers) of \(function.trigger.topic)")
             if let list {
                 if cooperative { consumer.incrementalAssign(list) } else { consumer.assign(list) }
@@ -46,6 +51,7 @@ extension TriggerListener {
             dispatcher?.forget(Set(numbers))
             numbers.forEach { resumeAt.removeValue(forKey: $0) }
             numbers.forEach { schemaRegistryWaits.removeValue(forKey: $0) }
+            numbers.forEach { skipBefore.removeValue(forKey: $0) }
             assigned.subtract(numbers)
             logger.info("'\(function.name)' gave up partitions \(numbers) of \(function.trigger.topic)")
             if cooperative {

@@ -41,8 +41,8 @@ extension TriggerListener {
     }
 
     /// After an abort, between fetches: every assigned partition goes back to the group's
-    /// committed offset (where none is committed, to where the reset policy starts), dropping
-    /// what was fetched and held.
+    /// committed offset (where none is committed, to where ``StartWithoutCommit`` says: the
+    /// trigger's startFrom, else the reset policy), dropping what was fetched and held.
     func rewindToCommitted() {
         rewindAfterAbort = false
         fetched.releaseAll()
@@ -55,9 +55,10 @@ extension TriggerListener {
         } catch {
             logger.warning("'\(function.name)': reading the committed offsets after an abort failed (\(error.reason)); partitions restart where the reset policy says")
         }
-        let start = options.autoOffsetReset == "latest" ? Int64(RD_KAFKA_OFFSET_END) : Int64(RD_KAFKA_OFFSET_BEGINNING)
-        let targets = list.elements.map { ($0.partition, $0.offset >= 0 ? $0.offset : start) }
-        let rewound = partitionList(targets)
+        partitions.forEach { skipBefore.removeValue(forKey: $0) }
+        let committed = list.elements.filter { $0.offset >= 0 }.map { (partition: $0.partition, offset: $0.offset) }
+        let starts = placeWithoutCommit(list.elements.filter { $0.offset < 0 }.map(\.partition))
+        let rewound = partitionList(committed + starts)
         if operations.state == .running { consumer.resume(rewound) }
         do {
             try consumer.seek(rewound, timeoutMs: 5_000)

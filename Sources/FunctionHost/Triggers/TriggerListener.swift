@@ -45,6 +45,14 @@ final class TriggerListener: @unchecked Sendable {
     let filter: MessageFilter?
     /// The trigger's `maxRecordAge` in milliseconds; nil: any age.
     let maxRecordAgeMs: Int64?
+    /// Where a partition without a committed offset starts (`startFrom`, else `autoOffsetReset`).
+    let startWithoutCommit: StartWithoutCommit
+    /// `startFrom` a time: per partition placed at its beginning (the cluster named no offset for
+    /// the time), the time its records are skipped before (settled without a call) until the
+    /// first one at or after it. Set at assignment, dropped on revoke (consuming thread only).
+    var skipBefore: [Int32: Int64] = [:]
+    /// Messages skipped because they came before the trigger's `startFrom` time.
+    let skippedCount = Atomic<Int>(0)
     /// The last error librdkafka reported for this consumer, for the health report.
     let lastClientError = Mutex<String?>(nil)
     let finished = DispatchSemaphore(value: 0)
@@ -109,6 +117,7 @@ final class TriggerListener: @unchecked Sendable {
         self.logger = logger
         filter = function.trigger.filter
         maxRecordAgeMs = function.trigger.maxRecordAgeSeconds.map { Int64($0 * 1000) }
+        startWithoutCommit = StartWithoutCommit(trigger: function.trigger, options: options)
         flushFunction = library.flushFunction.map { unsafeBitCast($0, to: FlushFunction.self) }
         deadLetters = try DeadLetterWriter(function: function, producers: producers)
         failures = FailurePolicy(retry: retry, functionName: function.name, deadLetterTopic: function.deadLetterTopic, logger: logger)
@@ -143,7 +152,7 @@ final class TriggerListener: @unchecked Sendable {
             logger.info("'\(function.name)': the settlement journal \(settlement.url.lastPathComponent) was set aside: \(reason); nothing from it is applied")
         }
         committer = OffsetCommitter(topic: function.trigger.topic, functionName: function.name, journal: settlement,
-                                    intervalMs: options.autoCommitIntervalMs, startWithoutCommit: options.autoOffsetReset, logger: logger)
+                                    intervalMs: options.autoCommitIntervalMs, startWithoutCommit: startWithoutCommit, logger: logger)
         if exactlyOnce {
             let transaction = try TransactionalOutputs(function: function, options: options,
                                                        instance: TransactionalOutputs.instanceID(stateDirectory: crashProtection?.directory))
@@ -170,6 +179,8 @@ final class TriggerListener: @unchecked Sendable {
             ("enable.partition.eof", "false"),
         ]
         properties += options.consumerProperties
+        // The trigger's startFrom over host.json's autoOffsetReset (extensions.kafka.librdkafka still last).
+        properties.append(("auto.offset.reset", startWithoutCommit.autoOffsetReset))
         properties += MockClusterDetection.consumerProperties(for: function.trigger.connection)
         properties += function.trigger.connection.librdkafkaProperties
         properties += options.librdkafka.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }

@@ -20,8 +20,12 @@ final class HostHarness {
     }
 
     @discardableResult
-    func start(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> [FunctionAppHost.FunctionReport] {
-        let host = try FunctionAppHost(scriptRoot: root.url, environment: environment, logger: log.logger())
+    /// - Parameter crashProtectionDirectory: as a supervised worker's (journals, the committer's
+    ///   tagged first commit of each assignment); nil: none, as `--no-supervisor`.
+    func start(environment: [String: String] = ProcessInfo.processInfo.environment,
+               crashProtectionDirectory: URL? = nil) throws -> [FunctionAppHost.FunctionReport] {
+        let host = try FunctionAppHost(scriptRoot: root.url, environment: environment, logger: log.logger(),
+                                       crashProtectionDirectory: crashProtectionDirectory)
         self.host = host
         reports = try host.start()
         return reports

@@ -181,7 +181,8 @@ final class ConcurrentDispatcher: @unchecked Sendable {
         onSettled()
     }
 
-    /// Settles a message no lane needs to see (it matched none of the trigger's filters), on
+    /// Settles a message no lane needs to see (it matched none of the trigger's filters, or came
+    /// before its `startFrom` time), on
     /// the consuming thread, in its place among the partition's offsets.
     func settleWithoutInvocation(_ message: consuming RDKafkaMessage) {
         tracker.dispatched(partition: message.pointer.pointee.partition, offset: message.pointer.pointee.offset)

@@ -32,6 +32,9 @@ final class InvocationLane: @unchecked Sendable {
         /// The schema registry could not be asked: its partition waits and asks again (never
         /// queued: the consuming thread keeps it).
         case waitForSchemaRegistry
+        /// It comes before the trigger's `startFrom` time, on a partition the cluster named no
+        /// offset at that time for: settle it, do not call (never queued, like `filteredOut`).
+        case beforeStartFrom
     }
 
     let index: Int
@@ -137,7 +140,7 @@ final class InvocationLane: @unchecked Sendable {
                 var error = "does not decode"
                 if case .undecodable(_, let text)? = failure { error = text }
                 deadLetter(reason: disposition == .deadLetterSchemaNotFound ? .schemaNotFound : .deserializationError, error: error, attempts: 0)
-            case .filteredOut:
+            case .filteredOut, .beforeStartFrom:
                 batch.removeAll { dispatcher.settle($0) }
             }
             dispatcher.laneTookWork()
