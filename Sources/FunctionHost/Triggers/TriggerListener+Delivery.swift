@@ -88,10 +88,21 @@ extension TriggerListener {
                 awaiting.append(inFlight, pending: outcome.pending, messages: UnsafeBufferPointer(ready), from: fetched)
                 return
             }
+            // One advance (and one settlement-journal write) per run of a partition's messages:
+            // a fetch holds each partition's messages in order, in runs.
+            guard let first = ready.first else { return }
+            var run = (partition: first.pointee.partition, last: first.pointee.offset, count: 0)
             for message in ready {
-                advance(message.pointee.partition, to: message.pointee.offset + 1, pending: outcome.pending)
+                let partition = message.pointee.partition
+                if partition != run.partition {
+                    advance(run.partition, to: run.last + 1, pending: outcome.pending, messages: run.count)
+                    run = (partition, message.pointee.offset, 0)
+                }
+                run.last = message.pointee.offset
+                run.count += 1
                 forgetCrashes(message)
             }
+            advance(run.partition, to: run.last + 1, pending: outcome.pending, messages: run.count)
             return
         }
         // Earlier invocations still waiting for their outputs settle first, so a partition held

@@ -120,10 +120,11 @@ extension TriggerListener {
         FailurePolicy.describe(topic: function.trigger.topic, messages.map { ($0.pointee.partition, $0.pointee.offset) })
     }
 
-    /// Everything of `partition` before `offset` is settled (pending: not durable until a flush).
-    /// Behind invocations whose outputs are not acknowledged yet, it waits its turn.
+    /// Everything of `partition` before `offset` is settled (pending: not durable until a flush);
+    /// `messages` were settled by it (the count operators see). Behind invocations whose outputs
+    /// are not acknowledged yet, it waits its turn.
     @inline(__always)
-    func advance(_ partition: Int32, to offset: Int64, pending: Bool) {
+    func advance(_ partition: Int32, to offset: Int64, pending: Bool, messages: Int = 1) {
         if let awaiting, !awaiting.isEmpty {
             // Behind the open group: later calls must not join an entry queued before this one.
             sealOutputGroup()
@@ -137,13 +138,13 @@ extension TriggerListener {
                 return
             }
         }
-        record(partition, settledUpTo: offset, pending: pending)
+        record(partition, settledUpTo: offset, pending: pending, messages: messages)
     }
 
     /// Records that everything of `partition` before `offset` is settled, now.
     @inline(__always)
-    func record(_ partition: Int32, settledUpTo offset: Int64, pending: Bool) {
-        settledCount.wrappingAdd(1, ordering: .relaxed)
+    func record(_ partition: Int32, settledUpTo offset: Int64, pending: Bool, messages: Int = 1) {
+        settledCount.wrappingAdd(messages, ordering: .relaxed)
         progress.advance(partition, to: offset, pending: pending)
         if let settlement, !pending { settlement.recordSettled(partition: partition, settled: offset) }
     }
