@@ -4,7 +4,7 @@ import Testing
 @testable import FunctionHost
 
 /// The parts of the delivery path that need no broker: the failure policy both ordering engines
-/// follow, the offset window of the lanes, UTF-8 validation and the JSON writer.
+/// follow, the offset ledger of every ordering, UTF-8 validation and the JSON writer.
 @Suite("Failure policy", .timeLimit(.minutes(10)))
 struct FailurePolicyTests {
     private func policy(_ retry: RetryPolicy, _ capture: LogCapture) -> FailurePolicy {
@@ -43,55 +43,139 @@ struct FailurePolicyTests {
     }
 }
 
-@Suite("Completion tracker (offset window of the lanes)", .timeLimit(.minutes(10)))
-struct CompletionTrackerTests {
+@Suite("Offset ledger (every ordering)", .timeLimit(.minutes(10)))
+struct OffsetLedgerTests {
+    // MARK: Out of order (the lanes)
+
     @Test func theStorableOffsetStopsAtTheFirstUnsettledMessage() {
         var advanced: [(Int32, Int64)] = []
-        let tracker = CompletionTracker { advanced.append(($0, $1)) }
-        for offset in Int64(10)...14 { tracker.dispatched(partition: 0, offset: offset) }
-        tracker.settled(partition: 0, offset: 12)
-        tracker.settled(partition: 0, offset: 13)
-        #expect(tracker.takeOffsetsToStore().isEmpty, "10 and 11 are not settled: nothing may be stored")
-        tracker.settled(partition: 0, offset: 10)
-        #expect(tracker.takeOffsetsToStore().map(\.offset) == [11])
-        tracker.settled(partition: 0, offset: 11)
-        #expect(tracker.takeOffsetsToStore().map(\.offset) == [14], "11, 12 and 13 all settled: store past 13")
+        let ledger = OffsetLedger { advanced.append(($0, $1)) }
+        for offset in Int64(10)...14 { ledger.dispatched(0, offset: offset) }
+        ledger.settled(0, offset: 12)
+        ledger.settled(0, offset: 13)
+        #expect(ledger.takeOffsetsToStore().isEmpty, "10 and 11 are not settled: nothing may be stored")
+        ledger.settled(0, offset: 10)
+        #expect(ledger.takeOffsetsToStore().map(\.offset) == [11])
+        ledger.settled(0, offset: 11)
+        #expect(ledger.takeOffsetsToStore().map(\.offset) == [14], "11, 12 and 13 all settled: store past 13")
         #expect(advanced.map(\.1) == [11, 14])
-        #expect(tracker.inFlight == 1)
+        #expect(ledger.inFlight == 1)
     }
 
     @Test func aDroppedMessageHoldsItsPartitionBackForGood() {
-        let tracker = CompletionTracker()
-        tracker.dispatched(partition: 3, offset: 0)
-        tracker.dispatched(partition: 3, offset: 1)
-        tracker.dropped(partition: 3, offset: 0)
-        tracker.settled(partition: 3, offset: 1)
-        #expect(tracker.takeOffsetsToStore().isEmpty)
-        #expect(tracker.waitUntilIdle([3], deadline: Date()))
+        let ledger = OffsetLedger()
+        ledger.dispatched(3, offset: 0)
+        ledger.dispatched(3, offset: 1)
+        ledger.dropped(3, offset: 0)
+        ledger.settled(3, offset: 1)
+        #expect(ledger.takeOffsetsToStore().isEmpty)
+        #expect(ledger.waitUntilIdle([3], deadline: Date()))
     }
 
     @Test func waitingForAPartitionEndsAtTheDeadline() {
-        let tracker = CompletionTracker()
-        tracker.dispatched(partition: 0, offset: 0)
+        let ledger = OffsetLedger()
+        ledger.dispatched(0, offset: 0)
         let started = Date()
-        #expect(!tracker.waitUntilIdle([0], deadline: started.addingTimeInterval(0.05)))
-        #expect(tracker.waitUntilIdle([1], deadline: started), "another partition has nothing in flight")
+        #expect(!ledger.waitUntilIdle([0], deadline: started.addingTimeInterval(0.05)))
+        #expect(ledger.waitUntilIdle([1], deadline: started), "another partition has nothing in flight")
     }
-}
 
-@Suite("Partition progress (ordering partition)", .timeLimit(.minutes(10)))
-struct PartitionProgressTests {
+    @Test func aLaneSettlingOnAnotherThreadWakesTheWaiter() {
+        let ledger = OffsetLedger()
+        ledger.dispatched(0, offset: 5)
+        let lane = Thread { Thread.sleep(forTimeInterval: 0.05); ledger.settled(0, offset: 5) }
+        lane.start()
+        #expect(ledger.waitUntilIdle(nil, deadline: Date().addingTimeInterval(10)))
+        #expect(ledger.takeOffsetsToStore().map(\.offset) == [6])
+    }
+
+    @Test func anOffsetTakenBackIsNotWaitedFor() {
+        let ledger = OffsetLedger()
+        ledger.dispatched(1, offset: 7)
+        ledger.dispatched(1, offset: 8)
+        ledger.forgetLast(1)
+        ledger.settled(1, offset: 7)
+        #expect(ledger.takeOffsetsToStore().map(\.offset) == [8])
+        #expect(ledger.inFlight == 0)
+    }
+
+    // MARK: In order (ordering partition)
+
     @Test func theOffsetToStoreNeverMovesBackwards() {
-        var progress = PartitionProgress()
-        progress.advance(0, to: 3, pending: false)
+        let ledger = OffsetLedger()
+        #expect(ledger.settle(0, upTo: 3, pending: false))
         // A filtered message behind a batch, reported after the batch past it.
-        progress.advance(0, to: 2, pending: false)
-        #expect(progress.takeOffsetsToStore().map(\.offset) == [3])
-        #expect(progress.isSettled(0, offset: 2))
-        #expect(!progress.isSettled(0, offset: 3))
-        progress.reset(0)
-        progress.advance(0, to: 1, pending: false)
-        #expect(progress.takeOffsetsToStore().map(\.offset) == [1], "a new assignment starts afresh")
+        #expect(!ledger.settle(0, upTo: 2, pending: false))
+        #expect(ledger.takeOffsetsToStore().map(\.offset) == [3])
+        #expect(ledger.takeOffsetsToStore().isEmpty, "taken: nothing moved since")
+        #expect(ledger.isSettled(0, offset: 2))
+        #expect(!ledger.isSettled(0, offset: 3))
+        #expect(!ledger.isSettled(5, offset: 0), "a partition never seen settled nothing")
+        ledger.forget([0])
+        #expect(!ledger.isSettled(0, offset: 2), "forgotten: no second copies any more")
+        ledger.settle(0, upTo: 1, pending: false)
+        #expect(ledger.takeOffsetsToStore().map(\.offset) == [1], "a new assignment starts afresh")
+    }
+
+    @Test func pendingRecordsAreStorableOnlyAfterTheFlush() {
+        let ledger = OffsetLedger()
+        ledger.settle(0, upTo: 2, pending: false)
+        ledger.settle(0, upTo: 4, pending: true)
+        // Behind a pending record a durable one waits for the flush too.
+        ledger.settle(0, upTo: 6, pending: false)
+        ledger.settle(1, upTo: 9, pending: false)
+        #expect(ledger.hasPending)
+        #expect(ledger.takeOffsetsToStore().map { [$0.partition: $0.offset] } == [[0: 2], [1: 9]])
+        #expect(ledger.isSettled(0, offset: 5), "settled, though not durable: not invoked again")
+        let durable = ledger.pendingBecameDurable()
+        #expect(durable.map { [$0.partition: $0.offset] } == [[0: 6]])
+        #expect(!ledger.hasPending)
+        #expect(ledger.takeOffsetsToStore().map { [$0.partition: $0.offset] } == [[0: 6]])
+        ledger.settle(0, upTo: 7, pending: false)
+        #expect(ledger.takeOffsetsToStore().map(\.offset) == [7], "after the flush, durable again at once")
+    }
+
+    // MARK: Both
+
+    /// The same messages settled in order (one at a time, as ordering partition does) and out of
+    /// order in offset order (as one lane would) store the same offsets; settled out of order,
+    /// the storable offset only ever equals one the in-order path passed through.
+    @Test func bothWaysInAgree() {
+        let offsets = Array(Int64(100)..<164)
+        let inOrder = OffsetLedger(), outOfOrder = OffsetLedger(), shuffled = OffsetLedger()
+        var stored: [Int64] = []
+        var storedShuffled: [Int64] = []
+        offsets.forEach { outOfOrder.dispatched(2, offset: $0); shuffled.dispatched(2, offset: $0) }
+        var generator = SystemRandomNumberGenerator()
+        let order = offsets.shuffled(using: &generator)
+        for (offset, other) in zip(offsets, order) {
+            inOrder.settle(2, upTo: offset + 1, pending: false)
+            outOfOrder.settled(2, offset: offset)
+            shuffled.settled(2, offset: other)
+            let expected = inOrder.takeOffsetsToStore()
+            #expect(outOfOrder.takeOffsetsToStore().map(\.offset) == expected.map(\.offset))
+            stored += expected.map(\.offset)
+            storedShuffled += shuffled.takeOffsetsToStore().map(\.offset)
+        }
+        #expect(stored == offsets.map { $0 + 1 })
+        #expect(storedShuffled.last == 164)
+        #expect(Set(storedShuffled).isSubset(of: Set(stored)))
+        #expect(storedShuffled == storedShuffled.sorted())
+        #expect(outOfOrder.inFlight == 0 && shuffled.inFlight == 0)
+    }
+
+    @Test func forgettingAPartitionDropsItsWindowAndLateSettlementsAreIgnored() {
+        let ledger = OffsetLedger()
+        ledger.dispatched(0, offset: 1)
+        ledger.dispatched(4, offset: 1)
+        ledger.forget([0])
+        #expect(ledger.inFlight == 1)
+        ledger.settled(0, offset: 1)
+        ledger.settled(4, offset: 1)
+        #expect(ledger.takeOffsetsToStore().map { [$0.partition: $0.offset] } == [[4: 2]])
+        ledger.forgetAll()
+        ledger.settled(9, offset: 0)
+        #expect(ledger.takeOffsetsToStore().isEmpty)
     }
 }
 

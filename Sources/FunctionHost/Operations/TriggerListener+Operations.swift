@@ -12,7 +12,7 @@ extension TriggerListener {
     func serviceOperations(carried: Int) {
         operations.slots.set(ListenerOperations.Slot.heartbeat.rawValue, Int(monotonicNanoseconds()))
         let paused = pausedForBackpressure || operations.state != .running
-            ? assigned.count : assigned.reduce(0) { $0 + (progress.isHeld($1) ? 1 : 0) }
+            ? assigned.count : assigned.reduce(0) { $0 + (holds.isHeld($1) ? 1 : 0) }
         operations.slots.set(ListenerOperations.Slot.pausedPartitions.rawValue, paused)
         guard operations.attention.load(ordering: .relaxed) else { return }
         let requests = operations.takeRequests()
@@ -29,7 +29,7 @@ extension TriggerListener {
         case (false, .draining), (false, .paused):
             // Held partitions stay paused until their retry settles them; with the lanes full,
             // the backpressure path resumes (and seeks) once they have room.
-            let resumable = pausedForBackpressure || pausedForOutputs ? [] : assigned.filter { !progress.isHeld($0) }
+            let resumable = pausedForBackpressure || pausedForOutputs ? [] : assigned.filter { !holds.isHeld($0) }
             consumer.resume(partitionList(resumable.map { ($0, -1) }))
             operations.state = .running
             logger.info("'\(function.name)' resumes consuming")

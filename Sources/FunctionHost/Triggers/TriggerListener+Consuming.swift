@@ -88,11 +88,11 @@ extension TriggerListener {
         // Paused by the operator: retries wait too.
         if operations.state != .running { return Int32(clamping: wait / 1_000_000) }
         let now = monotonicNanoseconds()
-        if let untilAttempt = progress.timeUntilNextAttempt(now: now) { wait = min(wait, untilAttempt) }
+        if let untilAttempt = holds.timeUntilNextAttempt(now: now) { wait = min(wait, untilAttempt) }
         if let untilCommit = committer.timeUntilNextCommit(now: now) { wait = min(wait, untilCommit) }
         // Invocations waiting for acknowledgements are settled soon after they arrive.
         if let awaiting, !awaiting.isEmpty { wait = min(wait, 5_000_000) }
-        if flushFunction != nil && progress.hasPending {
+        if flushFunction != nil && ledger.hasPending {
             let interval = UInt64(function.flushIntervalSeconds * 1e9)
             wait = min(wait, lastFlush + interval > now ? lastFlush + interval - now : 0)
         }
@@ -113,7 +113,7 @@ extension TriggerListener {
                 continue
             }
             let partition = message.pointee.partition
-            if progress.isHeld(partition) || !assigned.contains(partition) || progress.isSettled(partition, offset: message.pointee.offset) {
+            if holds.isHeld(partition) || !assigned.contains(partition) || ledger.isSettled(partition, offset: message.pointee.offset) {
                 continue
             }
             eligible[eligibleCount] = message

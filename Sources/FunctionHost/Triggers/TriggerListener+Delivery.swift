@@ -18,22 +18,22 @@ extension TriggerListener {
         // (their partition is not held after it): a stored offset never passes a failure.
         var filteredBehindCalls: [UnsafeMutablePointer<rd_kafka_message_t>] = []
         defer {
-            for message in filteredBehindCalls where !progress.isHeld(message.pointee.partition)
-                && !progress.isSettled(message.pointee.partition, offset: message.pointee.offset) {
+            for message in filteredBehindCalls where !holds.isHeld(message.pointee.partition)
+                && !ledger.isSettled(message.pointee.partition, offset: message.pointee.offset) {
                 advance(message.pointee.partition, to: message.pointee.offset + 1, pending: false)
             }
         }
         // Messages that cannot be delivered are dead-lettered in order: the messages gathered for
         // the call before one are invoked first, so its offset is never stored before theirs are
         // settled (and after a failure there, its held partition refetches it later).
-        for message in batch where !progress.isHeld(message.pointee.partition) {
+        for message in batch where !holds.isHeld(message.pointee.partition) {
             let disposition = disposition(message)
             switch disposition {
             case .deadLetterCrashed, .deadLetterInvalidText, .deadLetterRecordAge, .deadLetterSchemaNotFound, .deadLetterUndecodable, .waitForSchemaRegistry:
                 if kept > 0 {
                     invoke(UnsafeMutableBufferPointer(rebasing: batch[0..<kept]))
                     kept = 0
-                    if progress.isHeld(message.pointee.partition) { continue }
+                    if holds.isHeld(message.pointee.partition) { continue }
                 }
             case .filteredOut, .beforeStartFrom, .invoke, .invokeAlone:
                 break
@@ -73,7 +73,7 @@ extension TriggerListener {
         // A batch holding a message that crashed the host before is delivered one message at a
         // time, so the next crash points at the culprit alone.
         if ready.count > 1, ready.contains(where: { crashCount($0) > 0 }) {
-            for index in ready.indices where !progress.isHeld(ready[index].pointee.partition) {
+            for index in ready.indices where !holds.isHeld(ready[index].pointee.partition) {
                 deliverFresh(UnsafeMutableBufferPointer(rebasing: ready[index...index]))
             }
             return
@@ -133,7 +133,7 @@ extension TriggerListener {
             let error = outcome.reason(for: ready.firstIndex(of: failed[0])!)
             // Taken out of the fetch: the held partition owns them from now on.
             var taken = fetched.take(failed)
-            if let held = progress.held(partition) {
+            if let held = holds.held(partition) {
                 // Held just now by an earlier invocation's failed delivery: these join its messages.
                 taken.removeAll { held.messages.append($0) }
                 held.resumeOffset = max(held.resumeOffset, last.pointee.offset + 1)

@@ -9,7 +9,7 @@ extension TriggerListener {
     // MARK: - Flushing and offsets
 
     func flushIfDue() {
-        guard flushFunction != nil, progress.hasPending,
+        guard flushFunction != nil, ledger.hasPending,
               monotonicNanoseconds() - lastFlush >= UInt64(function.flushIntervalSeconds * 1e9) else { return }
         flush(reason: "interval")
     }
@@ -17,7 +17,7 @@ extension TriggerListener {
     /// Asks the function to make its pending records durable; on success they can be committed.
     func flush(reason: String) {
         lastFlush = monotonicNanoseconds()
-        guard let flushFunction, progress.hasPending else { return }
+        guard let flushFunction, ledger.hasPending else { return }
         context.begin(invocationID: Invoker.nextInvocationID())
         // Under the function-timeout watchdog like any invocation (no messages: a crash in the
         // flush is not pinned on any).
@@ -25,8 +25,8 @@ extension TriggerListener {
         let result = flushFunction(context.pointer)
         journal?.end()
         if result == SF_OK {
-            progress.pendingBecameDurable()
-            if let settlement { progress.offsetsToStore.forEach { settlement.recordSettled(partition: $0.partition, settled: $0.offset) } }
+            let durable = ledger.pendingBecameDurable()
+            if let settlement { durable.forEach { settlement.recordSettled(partition: $0.partition, settled: $0.offset) } }
             storeOffsets()
             logger.debug("Flushed '\(function.name)' (\(reason))")
         } else {
@@ -35,12 +35,8 @@ extension TriggerListener {
     }
 
     func storeOffsets() {
-        let offsets: [(partition: Int32, offset: Int64)]
-        if let dispatcher {
-            offsets = dispatcher.takeOffsetsToStore()
-        } else {
-            offsets = progress.takeOffsetsToStore()
-        }
+        // One ledger for every ordering: in order from this thread, out of order from the lanes.
+        let offsets = ledger.takeOffsetsToStore()
         if !offsets.isEmpty { operations.stored(offsets) }
         for entry in offsets { committer.settled(entry.partition, upTo: entry.offset) }
         if transaction != nil {
@@ -83,7 +79,8 @@ extension TriggerListener {
         }
         // After leaving: the revocation while leaving commits in the transaction too.
         transaction?.close()
-        progress.resetAll()
+        holds.resetAll()
+        ledger.forgetAll()
         let filtered = filteredCount.load(ordering: .relaxed)
         if filtered > 0 { logger.info("'\(function.name)' left out \(filtered) message(s) that matched none of its filters (settled without a call)") }
         let skipped = skippedCount.load(ordering: .relaxed)

@@ -46,7 +46,7 @@ extension TriggerListener {
         }
         if pausedForOutputs {
             pausedForOutputs = false
-            let resumable = assigned.filter { !progress.isHeld($0) }
+            let resumable = assigned.filter { !holds.isHeld($0) }
             if operations.state == .running { consumer.resume(partitionList(resumable.map { ($0, -1) })) }
             logger.info("'\(function.name)' resumes consuming: its outputs are acknowledged again")
         }
@@ -95,26 +95,26 @@ extension TriggerListener {
         awaiting.messages.handOverFirst(invocation.messageCount) { message in
             let partition = message.pointer.pointee.partition
             let next = message.pointer.pointee.offset + 1
-            if let held = progress.held(partition) {
+            if let held = holds.held(partition) {
                 held.messages.append(message)
                 held.resumeOffset = max(held.resumeOffset, next)
             } else {
                 var owned = RDKafkaMessages()
                 owned.append(message)
-                progress.hold(partition, HeldMessages(messages: owned, failures: 1, lastError: error, due: 0, resumeOffset: next))
+                holds.hold(partition, HeldMessages(messages: owned, failures: 1, lastError: error, due: 0, resumeOffset: next))
                 pause(partition)
                 newlyHeld.append(partition)
             }
         }
         for partition in newlyHeld {
-            if let held = progress.held(partition) { scheduleNextAttempt(partition, held) }
+            if let held = holds.held(partition) { scheduleNextAttempt(partition, held) }
         }
     }
 
     /// A partition's messages before `offset` are settled, in order. A held partition (a later
     /// failure overtook them) only moves where it resumes.
     private func settledInOrder(_ partition: Int32, upTo offset: Int64, pending: Bool) {
-        if let held = progress.held(partition) {
+        if let held = holds.held(partition) {
             held.resumeOffset = max(held.resumeOffset, offset)
         } else {
             record(partition, settledUpTo: offset, pending: pending)

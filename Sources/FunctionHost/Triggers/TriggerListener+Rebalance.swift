@@ -16,7 +16,8 @@ extension TriggerListener {
         operations.rebalanced(assigned: error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, partitions: numbers)
         switch error {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-            numbers.forEach { progress.reset($0) }
+            numbers.forEach { holds.reset($0) }
+            ledger.forget(numbers)
             assigned.formUnion(numbers)
             for partition in numbers where Int(partition) < nextToDispatch.count { nextToDispatch[Int(partition)] = -1 }
             // startFrom a time: partitions without a committed offset are placed first, so the
@@ -47,8 +48,8 @@ extension TriggerListener {
             }
             committer.revoked(numbers)
             if let list { consumer.resume(list) }
-            numbers.forEach { progress.reset($0) }
-            dispatcher?.forget(Set(numbers))
+            numbers.forEach { holds.reset($0) }
+            ledger.forget(numbers)
             numbers.forEach { resumeAt.removeValue(forKey: $0) }
             numbers.forEach { schemaRegistryWaits.removeValue(forKey: $0) }
             numbers.forEach { skipBefore.removeValue(forKey: $0) }

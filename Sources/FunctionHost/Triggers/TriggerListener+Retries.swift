@@ -12,7 +12,7 @@ extension TriggerListener {
     /// - Parameter messages: taken out of the fetch: the held partition owns them from now on.
     func failedFirstTime(partition: Int32, messages: consuming RDKafkaMessages, error: String, resumeOffset: Int64) {
         let held = HeldMessages(messages: messages, failures: 1, lastError: error, due: 0, resumeOffset: resumeOffset)
-        progress.hold(partition, held)
+        holds.hold(partition, held)
         pause(partition)
         scheduleNextAttempt(partition, held)
     }
@@ -30,13 +30,13 @@ extension TriggerListener {
 
     /// Gives held partitions whose time has come their next attempt.
     func attemptDueHeldPartitions() {
-        let due = progress.dueHeld(now: monotonicNanoseconds())
+        let due = holds.dueHeld(now: monotonicNanoseconds())
         // Invocations still waiting for their outputs settle first: a partition settled past its
         // held messages resumes after everything it had called, which must be known by then.
         if !due.isEmpty { settleAcknowledgedOutputs(waitingForAll: true) }
         for partition in due {
             if stopRequested.load(ordering: .relaxed) { return }
-            guard let held = progress.held(partition) else { continue }
+            guard let held = holds.held(partition) else { continue }
             if held.deadLetterReason != nil {
                 sendHeldToDeadLetters(partition, held)
                 continue
@@ -107,7 +107,7 @@ extension TriggerListener {
             let held = HeldMessages(messages: fetched.take(messages), failures: attempts, lastError: error,
                                     due: monotonicNanoseconds() + UInt64(FailurePolicy.deadLetterRetrySeconds * 1e9), resumeOffset: offset + 1)
             held.deadLetterReason = reason
-            progress.hold(partition, held)
+            holds.hold(partition, held)
             pause(partition)
             failures.deadLetterFailed(messages: describe(messages), failure: failure)
             return
@@ -129,7 +129,7 @@ extension TriggerListener {
             // Behind the open group: later calls must not join an entry queued before this one.
             sealOutputGroup()
             makeRoomForOutputs(messages: 0)
-            if let held = progress.held(partition) {
+            if let held = holds.held(partition) {
                 held.resumeOffset = max(held.resumeOffset, offset)
                 return
             }
@@ -145,14 +145,14 @@ extension TriggerListener {
     @inline(__always)
     func record(_ partition: Int32, settledUpTo offset: Int64, pending: Bool, messages: Int = 1) {
         settledCount.wrappingAdd(messages, ordering: .relaxed)
-        progress.advance(partition, to: offset, pending: pending)
+        ledger.settle(partition, upTo: offset, pending: pending)
         if let settlement, !pending { settlement.recordSettled(partition: partition, settled: offset) }
     }
 
     /// A held partition's messages are settled: store past them, seek to where the partition
     /// left off and let it flow again.
     func settle(_ partition: Int32, pending: Bool) {
-        guard let held = progress.release(partition) else { return }
+        guard let held = holds.release(partition) else { return }
         held.destroyMessages()
         advance(partition, to: held.resumeOffset, pending: pending)
         let list = partitionList([(partition, held.resumeOffset)])

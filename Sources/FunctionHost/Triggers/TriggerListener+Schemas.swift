@@ -31,7 +31,7 @@ extension TriggerListener {
                                 due: monotonicNanoseconds() + UInt64(Self.schemaRegistryBackoffSeconds(afterWaits: 0) * 1e9),
                                 resumeOffset: message.pointee.offset + 1)
         held.waitingForSchemaRegistry = true
-        progress.hold(partition, held)
+        holds.hold(partition, held)
         pause(partition)
         logger.warning("'\(function.name)': partition \(partition) waits at offset \(message.pointee.offset) for the schema registry: \(reason); asking again in 1 s")
     }

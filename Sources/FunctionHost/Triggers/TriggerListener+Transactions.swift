@@ -47,7 +47,8 @@ extension TriggerListener {
         rewindAfterAbort = false
         fetched.releaseAll()
         let partitions = assigned.sorted()
-        partitions.forEach { progress.reset($0) }
+        partitions.forEach { holds.reset($0) }
+        ledger.forget(partitions)
         guard !partitions.isEmpty else { return }
         let list = partitionList(partitions.map { ($0, crdkafka_offset_invalid()) })
         do {

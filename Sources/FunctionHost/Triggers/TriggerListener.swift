@@ -56,7 +56,10 @@ final class TriggerListener: @unchecked Sendable {
     /// The last error librdkafka reported for this consumer, for the health report.
     let lastClientError = Mutex<String?>(nil)
     let finished = DispatchSemaphore(value: 0)
-    var progress = PartitionProgress()
+    /// Failed partitions (ordering `partition`) and their held messages.
+    var holds = HeldPartitions()
+    /// Where each partition's offsets stand, for every ordering (the lanes settle into it too).
+    let ledger: OffsetLedger
     /// Partitions this member owns right now. A fetch can hold messages taken from the queue
     /// before a revocation was served in the same call; those are dropped (their new owner
     /// starts from the committed offset), never processed by a member that gave them up.
@@ -151,6 +154,10 @@ final class TriggerListener: @unchecked Sendable {
         if let settlement, let reason = settlement.discarded {
             logger.info("'\(function.name)': the settlement journal \(settlement.url.lastPathComponent) was set aside: \(reason); nothing from it is applied")
         }
+        // The lanes' settlements are journaled by the ledger as they move an offset; the
+        // consuming thread's (ordering partition) by `record`, which knows what is pending.
+        let settlementJournal = settlement
+        ledger = OffsetLedger { partition, offset in settlementJournal?.recordSettled(partition: partition, settled: offset) }
         committer = OffsetCommitter(topic: function.trigger.topic, functionName: function.name, journal: settlement,
                                     intervalMs: options.autoCommitIntervalMs, startWithoutCommit: startWithoutCommit, logger: logger)
         if exactlyOnce {
@@ -198,7 +205,7 @@ final class TriggerListener: @unchecked Sendable {
             dispatcher = try ConcurrentDispatcher(
                 function: function, library: library, options: options, retry: retry, producers: producers,
                 deadLetters: deadLetters, crashes: crashes, journalDirectory: crashProtection?.directory,
-                settlementJournal: settlement, drainTimeoutSeconds: drainTimeoutSeconds, logger: logger,
+                ledger: ledger, drainTimeoutSeconds: drainTimeoutSeconds, logger: logger,
                 onSettled: { [unowned self] in settledCount.wrappingAdd(1, ordering: .relaxed) },
                 onRoom: { [unowned self] in consumer?.wake() })
         }

@@ -4,12 +4,12 @@ import Logging
 import Synchronization
 
 /// Ordering `key` or `unordered`: hands each consumed message to one of `maxConcurrency` lanes
-/// (by key, or round robin), tracks which offsets are settled so a partition's offset is stored
-/// only past contiguous settled messages, and tells the consuming thread when the lanes are full
-/// (it then pauses the partitions) and when they have room again.
+/// (by key, or round robin), tells the listener's ``OffsetLedger`` which offsets went out and
+/// which are settled (a partition's offset is stored only past contiguous settled messages),
+/// and tells the consuming thread when the lanes are full (it then pauses the partitions) and
+/// when they have room again.
 ///
-/// The consuming thread calls `dispatch`, `takeOffsetsToStore`, `revoke` and `shutdown`; the
-/// lanes call the rest.
+/// The consuming thread calls `dispatch`, `quiesce` and `shutdown`; the lanes call the rest.
 final class ConcurrentDispatcher: @unchecked Sendable {
     let functionName: String
     let deadLetters: DeadLetterWriter
@@ -20,7 +20,8 @@ final class ConcurrentDispatcher: @unchecked Sendable {
     private let ordering: Ordering
     private let topic: String
     private let crashes: CrashLedger?
-    private let tracker: CompletionTracker
+    /// The listener's offset ledger, settled out of order by the lanes.
+    private let ledger: OffsetLedger
     private var lanes: [InvocationLane] = []
     private var nextLane = 0
     /// Called for every settled message (the listener counts them for the health report).
@@ -39,7 +40,7 @@ final class ConcurrentDispatcher: @unchecked Sendable {
     /// Creates the lanes and starts their threads.
     init(function: FunctionConfiguration, library: FunctionLibrary, options: KafkaOptions, retry: RetryPolicy,
          producers: ProducerPool, deadLetters: DeadLetterWriter, crashes: CrashLedger?, journalDirectory: URL?,
-         settlementJournal: SettlementJournal?, drainTimeoutSeconds: Double, logger: Logger, onSettled: @escaping @Sendable () -> Void, onRoom: @escaping @Sendable () -> Void) throws {
+         ledger: OffsetLedger, drainTimeoutSeconds: Double, logger: Logger, onSettled: @escaping @Sendable () -> Void, onRoom: @escaping @Sendable () -> Void) throws {
         functionName = function.name
         topic = function.trigger.topic
         ordering = function.trigger.ordering
@@ -51,7 +52,7 @@ final class ConcurrentDispatcher: @unchecked Sendable {
         self.drainTimeoutSeconds = drainTimeoutSeconds
         self.onSettled = onSettled
         self.onRoom = onRoom
-        tracker = CompletionTracker { partition, offset in settlementJournal?.recordSettled(partition: partition, settled: offset) }
+        self.ledger = ledger
         let count = function.trigger.maxConcurrency
         let batchLimit = function.trigger.cardinality == .many ? options.maxBatchSize : 1
         // The lanes share `maxQueuedMessages`: a bounded number of messages held per function.
@@ -85,9 +86,9 @@ final class ConcurrentDispatcher: @unchecked Sendable {
     func dispatch(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ disposition: InvocationLane.Disposition,
                   take: () -> RDKafkaMessage) -> Bool {
         let lane = lanes[laneIndex(message)]
-        tracker.dispatched(partition: message.pointee.partition, offset: message.pointee.offset)
+        ledger.dispatched(message.pointee.partition, offset: message.pointee.offset)
         if lane.enqueue(disposition, roomWait: Self.roomWait, take: take) { return true }
-        tracker.forgetLast(partition: message.pointee.partition)
+        ledger.forgetLast(message.pointee.partition)
         waitingForRoom.store(true, ordering: .relaxed)
         return false
     }
@@ -95,23 +96,16 @@ final class ConcurrentDispatcher: @unchecked Sendable {
     /// Whether every lane has room for at least half its queue again.
     var hasRoom: Bool { lanes.allSatisfy { $0.queued <= $0.capacity / 2 } }
 
-    func takeOffsetsToStore() -> [(partition: Int32, offset: Int64)] { tracker.takeOffsetsToStore() }
-
     /// Messages taken by the lanes and not settled yet.
-    var inFlight: Int { tracker.inFlight }
+    var inFlight: Int { ledger.inFlight }
 
     /// `partitions` are being revoked: this returns once their messages already taken by the
     /// lanes are settled (a lane waiting to retry one gives it up instead), so everything that
-    /// can be committed is, before ``forget(_:)``. Queued messages are invoked, not dropped: a
-    /// message dropped ahead of one already settled would hold the commit back, and the new
-    /// owner would get the settled one again.
+    /// can be committed is before the listener forgets them (``OffsetLedger/forget(_:)``).
+    /// Queued messages are invoked, not dropped: a message dropped ahead of one already settled
+    /// would hold the commit back, and the new owner would get the settled one again.
     func quiesce(_ partitions: Set<Int32>) {
         finishTaken(partitions)
-    }
-
-    /// `partitions` are gone: nothing more of theirs is stored.
-    func forget(_ partitions: Set<Int32>) {
-        tracker.forget(partitions)
     }
 
     /// The host stops: queued messages are invoked, waiting retries given up (bounded by the
@@ -134,13 +128,13 @@ final class ConcurrentDispatcher: @unchecked Sendable {
         let what = partitions.map { "partitions \($0.sorted())" } ?? "its partitions"
         let deadline = Date().addingTimeInterval(drainTimeoutSeconds)
         var announced = false
-        while !tracker.waitUntilIdle(partitions, deadline: min(deadline, Date().addingTimeInterval(5))) {
+        while !ledger.waitUntilIdle(partitions, deadline: min(deadline, Date().addingTimeInterval(5))) {
             if Date() >= deadline {
-                logger.error("'\(functionName)' gave up waiting for \(tracker.inFlight) message(s) still in its lanes after \(drainTimeoutSeconds) s (shutdownTimeout) and lets go of \(what) of \(topic): they are not committed, and are delivered again")
+                logger.error("'\(functionName)' gave up waiting for \(ledger.inFlight) message(s) still in its lanes after \(drainTimeoutSeconds) s (shutdownTimeout) and lets go of \(what) of \(topic): they are not committed, and are delivered again")
                 break
             }
             if !announced {
-                logger.warning("'\(functionName)' is waiting for \(tracker.inFlight) message(s) taken by its lanes to be done before it lets go of \(what) of \(topic) (up to \(drainTimeoutSeconds) s)")
+                logger.warning("'\(functionName)' is waiting for \(ledger.inFlight) message(s) taken by its lanes to be done before it lets go of \(what) of \(topic) (up to \(drainTimeoutSeconds) s)")
                 announced = true
             }
         }
@@ -175,7 +169,7 @@ final class ConcurrentDispatcher: @unchecked Sendable {
 
     /// A message succeeded or was dead-lettered: it is released.
     func settle(_ message: consuming RDKafkaMessage) {
-        tracker.settled(partition: message.pointer.pointee.partition, offset: message.pointer.pointee.offset)
+        ledger.settled(message.pointer.pointee.partition, offset: message.pointer.pointee.offset)
         crashes?.forget(message.pointer)
         _ = consume message
         onSettled()
@@ -185,13 +179,13 @@ final class ConcurrentDispatcher: @unchecked Sendable {
     /// before its `startFrom` time), on
     /// the consuming thread, in its place among the partition's offsets.
     func settleWithoutInvocation(_ message: consuming RDKafkaMessage) {
-        tracker.dispatched(partition: message.pointer.pointee.partition, offset: message.pointer.pointee.offset)
+        ledger.dispatched(message.pointer.pointee.partition, offset: message.pointer.pointee.offset)
         settle(message)
     }
 
     /// A message is given up unsettled (its offset is not stored past it): it is released.
     private func drop(_ message: consuming RDKafkaMessage) {
-        tracker.dropped(partition: message.pointer.pointee.partition, offset: message.pointer.pointee.offset)
+        ledger.dropped(message.pointer.pointee.partition, offset: message.pointer.pointee.offset)
     }
 
     func crashCount(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Int {
