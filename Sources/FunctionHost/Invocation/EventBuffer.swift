@@ -88,18 +88,18 @@ package final class EventBuffer {
     }
 
     /// Points each event's value and key at its decoded form, once all are decoded (the storage
-    /// no longer moves). One that does not decode keeps the message's bytes: the consuming thread
-    /// checked it decodes before it was handed over, with the same schemas.
+    /// no longer moves).
     private func substituteDecoded(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>, _ decoder: RecordDecoder) {
         decodedCount = 0
         decodedStarts.removeAll(keepingCapacity: true)
         for (index, message) in messages.enumerated() {
             var starts = (value: -1, key: -1)
-            if let value = decoder.decodeValue(message) {
+            let decoded = decoder.decoded(message)
+            if let value = decoded.value {
                 starts.value = keepDecoded(value)
                 events[index].value_length = value.count
             }
-            if let key = decoder.decodeKey(message) {
+            if let key = decoded.key {
                 starts.key = keepDecoded(key)
                 events[index].key_length = key.count
             }

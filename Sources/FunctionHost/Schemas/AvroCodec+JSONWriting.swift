@@ -162,38 +162,13 @@ extension AvroCodec {
         out.append(UInt8(ascii: "\""))
     }
 
-    /// Copies UTF-8 text as a JSON string; false if it is not valid UTF-8, since
-    /// invalid text would make the whole document invalid.
+    /// Copies UTF-8 text as a JSON string; false (nothing written) if it is not valid UTF-8,
+    /// since invalid text would make the whole document invalid.
     static func appendString(_ text: UnsafeRawBufferPointer, to out: inout [UInt8]) -> Bool {
+        if let base = text.baseAddress, !isValidUTF8(base.assumingMemoryBound(to: UInt8.self), count: text.count) { return false }
         out.append(UInt8(ascii: "\""))
-        var index = 0
-        let count = text.count
-        while index < count {
-            let byte = text[index]
-            if byte < 0x80 {
-                if needsEscape(byte) { appendEscaped(byte, to: &out) } else { out.append(byte) }
-                index += 1
-                continue
-            }
-            let length: Int
-            var low: UInt8 = 0x80
-            var high: UInt8 = 0xBF
-            switch byte {
-            case 0xC2...0xDF: length = 2
-            case 0xE0: length = 3; low = 0xA0
-            case 0xE1...0xEC, 0xEE...0xEF: length = 3
-            case 0xED: length = 3; high = 0x9F
-            case 0xF0: length = 4; low = 0x90
-            case 0xF1...0xF3: length = 4
-            case 0xF4: length = 4; high = 0x8F
-            default: return false
-            }
-            guard index + length <= count, (low...high).contains(text[index + 1]) else { return false }
-            for offset in 2..<max(length, 2) where !(0x80...0xBF).contains(text[index + offset]) {
-                return false
-            }
-            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: text[index..<(index + length)]))
-            index += length
+        for byte in text {
+            if byte < 0x80 && needsEscape(byte) { appendEscaped(byte, to: &out) } else { out.append(byte) }
         }
         out.append(UInt8(ascii: "\""))
         return true

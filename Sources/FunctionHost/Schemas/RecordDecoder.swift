@@ -3,9 +3,10 @@ import Foundation
 
 /// Turns a trigger's schema-framed keys and values into what its function gets: an Avro record
 /// as JSON text (avro-c's JSON encoding of it, see docs/SCHEMAS.md), a JSON Schema record as its
-/// JSON. Used twice per message: the consuming thread ``check(_:)``s it before anything is called
-/// (so one that cannot be decoded is dead-lettered, or its partition waits for the registry), and
-/// the invoking thread decodes it again into the event (``decodeValue(_:)``, ``decodeKey(_:)``).
+/// JSON. The consuming thread ``check(_:)``s each message before anything is called (so one that
+/// cannot be decoded is dead-lettered, or its partition waits for the registry); the invoking
+/// thread then takes the decoded parts (``decoded(_:)``): from what the check kept when it is the
+/// same decoder (ordering partition), else by decoding again (a lane's own decoder).
 /// Not shared between threads: each keeps its own avro-c objects; the registry's cache is shared.
 final class RecordDecoder {
     /// What becomes of a message, as far as its schema goes.
@@ -24,6 +25,20 @@ final class RecordDecoder {
     /// Why the last ``check(_:)`` did not find its message decodable (nil: it did), so the
     /// caller can say why without asking the registry again.
     private(set) var lastFailure: String?
+    /// What checks decoded, until the call takes it, by partition and offset: a message fetched
+    /// again has the same bytes, so an entry can never be wrong, only unused (a message
+    /// dead-lettered later, or a revoked partition's): the store is emptied when it grows past a
+    /// fetch's worth, and what is not found is decoded again.
+    private var checked: [Placement: Decoded] = [:]
+    private static let checkedLimit = 4096
+
+    /// A message's decoded value and key; nil: hand over the message's own.
+    typealias Decoded = (value: [UInt8]?, key: [UInt8]?)
+
+    private struct Placement: Hashable {
+        let partition: Int32
+        let offset: Int64
+    }
 
     /// A decoder for `settings`, or nil when the trigger reads no schema.
     static func make(for settings: SchemaSettings?, dataType: DataType) -> RecordDecoder? {
@@ -40,36 +55,33 @@ final class RecordDecoder {
     }
 
     func check(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Check {
-        let check = checkParts(message)
-        switch check {
-        case .decodable: lastFailure = nil
-        case .undecodable(_, let text), .registryUnavailable(let text): lastFailure = text
-        }
-        return check
-    }
-
-    private func checkParts(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Check {
-        for part in [Part.value, .key] {
-            switch decode(message, part) {
-            case .failure(.unavailable(let text)): return .registryUnavailable(text)
-            case .failure(.notFound(let text)): return .undecodable(.schemaNotFound, text)
-            case .failure(.unusable(let text)): return .undecodable(.deserializationError, text)
-            case .success: continue
+        switch decodeParts(message) {
+        case .success(let parts):
+            lastFailure = nil
+            if checked.count >= Self.checkedLimit { checked.removeAll(keepingCapacity: true) }
+            checked[Placement(partition: message.pointee.partition, offset: message.pointee.offset)] = parts
+            return .decodable
+        case .failure(let failure):
+            lastFailure = failure.message
+            switch failure {
+            case .unavailable(let text): return .registryUnavailable(text)
+            case .notFound(let text): return .undecodable(.schemaNotFound, text)
+            case .unusable(let text): return .undecodable(.deserializationError, text)
             }
         }
-        return .decodable
     }
 
-    /// The value the function gets instead of the message's, or nil to hand over the message's own.
-    func decodeValue(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> [UInt8]? {
-        if case .success(let decoded) = decode(message, .value) { return decoded }
-        return nil
+    /// The value and key the function gets for `message`. One that does not decode keeps the
+    /// message's own bytes: it was checked before it was handed over, with the same schemas.
+    func decoded(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Decoded {
+        if let parts = checked.removeValue(forKey: Placement(partition: message.pointee.partition, offset: message.pointee.offset)) {
+            return parts
+        }
+        return (try? decodeParts(message).get()) ?? (nil, nil)
     }
 
-    /// The key the function gets instead of the message's, or nil to hand over the message's own.
-    func decodeKey(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> [UInt8]? {
-        if case .success(let decoded) = decode(message, .key) { return decoded }
-        return nil
+    private func decodeParts(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Result<Decoded, SchemaLookupFailure> {
+        decode(message, .value).flatMap { value in decode(message, .key).map { key in (value, key) } }
     }
 
     private enum Part: String {

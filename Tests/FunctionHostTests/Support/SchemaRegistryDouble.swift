@@ -47,22 +47,13 @@ final class SchemaRegistryDouble {
 
     /// Confluent-framed Avro values read back by confluent-kafka's AvroDeserializer, as JSON objects.
     func deserializeAvro(topic: String, _ values: [[UInt8]]) throws -> [Any] {
-        let request: [String: Any] = ["registry": url, "topic": topic, "values": values.map { $0.map { String(format: "%02x", $0) }.joined() }]
+        let request: [String: Any] = ["registry": url, "topic": topic, "values": values.map(hex)]
         return try run("deserialize-avro", request) as? [Any] ?? []
     }
 
     private func serializers(_ command: String, _ request: [String: Any]) throws -> [[UInt8]] {
         let answer = try run(command, request) as? [String] ?? []
-        return answer.map { hex in
-            var bytes: [UInt8] = []
-            var index = hex.startIndex
-            while index < hex.endIndex {
-                let next = hex.index(index, offsetBy: 2)
-                bytes.append(UInt8(hex[index..<next], radix: 16)!)
-                index = next
-            }
-            return bytes
-        }
+        return answer.compactMap(unhex)
     }
 
     private func run(_ command: String, _ request: [String: Any]) throws -> Any {
