@@ -60,7 +60,11 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
-            ]
+            ],
+            // The consuming thread touches the listener's state per message; Swift's run-time
+            // exclusivity checks cost about a tenth of its time there (BENCHMARKS.md). Release
+            // builds leave them out; debug builds, which the tests run, keep them.
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
         ),
         .executableTarget(
             name: "swiftfunc",

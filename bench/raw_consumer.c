@@ -22,7 +22,6 @@
  * NAME=VALUE: more librdkafka properties, set after (over) the ones below.
  */
 #include <fcntl.h>
-#include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,29 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH 1000
-#define MAX_PARTITIONS 1024
-
-static volatile sig_atomic_t stop_requested = 0;
-
-static void on_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
-static long long now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-static void set(rd_kafka_conf_t *conf, const char *name, const char *value) {
-    char error[512];
-    if (rd_kafka_conf_set(conf, name, value, error, sizeof error) != RD_KAFKA_CONF_OK) {
-        fprintf(stderr, "raw_consumer: %s=%s: %s\n", name, value, error);
-        exit(2);
-    }
-}
+#define RAW_NAME "raw_consumer"
+#include "raw_common.h"
 
 static long long first_ns = 0, last_ns = 0, consumed = 0, expected = 0;
 static const char *result_path;
@@ -75,19 +53,6 @@ static void counted(long long n) {
     }
 }
 
-/* What is already in the queue, up to `size` messages, without waiting; when nothing is, waits
- * up to 100 ms for the first one. */
-static ssize_t take(rd_kafka_queue_t *queue, rd_kafka_message_t **messages, size_t size) {
-    ssize_t count = rd_kafka_consume_batch_queue(queue, 0, messages, size);
-    if (count == 0) {
-        count = rd_kafka_consume_batch_queue(queue, 100, messages, 1);
-        if (count == 1) {
-            ssize_t more = rd_kafka_consume_batch_queue(queue, 0, messages + 1, size - 1);
-            if (more > 0) count += more;
-        }
-    }
-    return count;
-}
 
 /* latency mode: one sample per message, written at exit. */
 #define MAX_SAMPLES 4000000
@@ -168,8 +133,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "raw_consumer: subscribe: %s\n", rd_kafka_err2str(err));
         return 2;
     }
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
+    stop_on_signals();
 
     if (!batch_mode) {
         while (!stop_requested) {

@@ -24,7 +24,6 @@
  * reports of every queued record, stores the settled batches' offsets, commits, leaves the group
  * and exits.
  */
-#include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -34,29 +33,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH 1000
-#define MAX_PARTITIONS 1024
-
-static volatile sig_atomic_t stop_requested = 0;
-
-static void on_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
-static long long now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-static void set(rd_kafka_conf_t *conf, const char *name, const char *value) {
-    char error[512];
-    if (rd_kafka_conf_set(conf, name, value, error, sizeof error) != RD_KAFKA_CONF_OK) {
-        fprintf(stderr, "raw_pipeline: %s=%s: %s\n", name, value, error);
-        exit(2);
-    }
-}
+#define RAW_NAME "raw_pipeline"
+#include "raw_common.h"
 
 /* One consumed batch: the offsets it settles and how many of its records are not yet delivered. */
 typedef struct batch {
@@ -131,19 +109,6 @@ static void *serve_deliveries(void *unused) {
     return NULL;
 }
 
-/* What is already in the queue, up to `size` messages, without waiting; when nothing is, waits
- * up to 100 ms for the first one (as raw_consumer does). */
-static ssize_t take(rd_kafka_queue_t *queue, rd_kafka_message_t **messages, size_t size) {
-    ssize_t count = rd_kafka_consume_batch_queue(queue, 0, messages, size);
-    if (count == 0) {
-        count = rd_kafka_consume_batch_queue(queue, 100, messages, 1);
-        if (count == 1) {
-            ssize_t more = rd_kafka_consume_batch_queue(queue, 0, messages + 1, size - 1);
-            if (more > 0) count += more;
-        }
-    }
-    return count;
-}
 
 /* The transform: ASCII upper case into `buffer`, which grows to the largest value. */
 static const void *upper_cased(const rd_kafka_message_t *message, size_t *length) {
@@ -218,8 +183,7 @@ int main(int argc, char **argv) {
     rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer, topics);
     rd_kafka_topic_partition_list_destroy(topics);
     if (err) failed("subscribe", err);
-    signal(SIGTERM, on_signal);
-    signal(SIGINT, on_signal);
+    stop_on_signals();
     pthread_t delivery_thread;
     pthread_create(&delivery_thread, NULL, serve_deliveries, NULL);
 

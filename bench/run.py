@@ -18,7 +18,10 @@ Throughput is the messages divided by the time from the first message a contende
 the last (each contender timestamps both itself; group joins and shutdowns are not counted).
 A run is complete when the group's committed offsets reach the end of every partition (polled,
 with a deadline). Peak RSS is VmHWM at that point, of the process that consumes: for the host
-that is the worker process `swiftfunc start` supervises, not the supervisor.
+that is the worker process `swiftfunc start` supervises, not the supervisor. CPU us/msg is that
+process's CPU time (every thread: librdkafka's and the host's) from its first message to its
+last, sampled every 20 ms from /proc, divided by the messages: the cost of a message, which moves
+less than msgs/s on a shared machine where the broker competes for the same cores.
 
 Key ordering. A second broker with 2-partition topics of keyed messages (1,000 keys, round
 robin; librdkafka's default partitioner sends a key to one partition). The Swift function
@@ -34,8 +37,8 @@ Memory. The host over a long stream (20 M messages by default) produced while it
 worker's VmRSS sampled every 0.5 s: flat means the value at 90% of the stream is not above the
 value at 10%.
 
-Pipeline (issue 10). Consume -> transform -> produce on a broker of its own: 40 partitions of
-100-byte messages in, every value upper-cased and sent to a fresh 40-partition output topic per
+Pipeline (issue 10). Consume -> transform -> produce on a broker of its own: 80 partitions of
+100-byte messages in, every value upper-cased and sent to a fresh 80-partition output topic per
 run, at-least-once (an input's offset is committed only after its output record is acknowledged).
   raw          bench/raw_pipeline.c: librdkafka alone, batch fetch, producer linger.ms 5 and
                enable.idempotence true, a batch's offsets stored once all its deliveries (and every
@@ -253,6 +256,29 @@ def status_mb(pid, field):
     return None
 
 
+def cpu_seconds(pid):
+    """User and system CPU time of a process, every thread, in seconds; None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            # After the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+            fields = file.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def cpu_between(samples, first_ns, last_ns):
+    """CPU seconds spent between two CLOCK_MONOTONIC instants, interpolated from `samples`
+    ((monotonic ns, CPU seconds), ascending); None without samples around both."""
+    def at(instant):
+        for (t0, c0), (t1, c1) in zip(samples, samples[1:]):
+            if t0 <= instant <= t1:
+                return c0 + (c1 - c0) * ((instant - t0) / (t1 - t0) if t1 > t0 else 0)
+        return None
+    start, end = at(first_ns), at(last_ns)
+    return end - start if start is not None and end is not None else None
+
+
 def children(pid):
     found = []
     try:
@@ -369,9 +395,19 @@ class Bench:
         try:
             worker = host_worker(process, deadline, output.name) if contender["kind"] == "host" else None
             consumer_pid = worker or process.pid
+            # The consuming process's CPU time, sampled while it works: what it spent between its
+            # first message and its last is its cost per message (steadier than msgs/s on a
+            # shared machine, where the broker competes for the same cores).
+            cpu_samples = []
+
+            def handled_all():
+                cpu = cpu_seconds(consumer_pid)
+                if cpu is not None:
+                    cpu_samples.append((time.monotonic_ns(), cpu))
+                return os.path.exists(result) and os.path.getsize(result) > 0
             # The contender writes its result when it has handled every message...
-            wait_until(lambda: os.path.exists(result) and os.path.getsize(result) > 0, deadline,
-                       f"handling {messages} messages", process, output.name, worker=worker)
+            wait_until(handled_all, deadline, f"handling {messages} messages", process, output.name,
+                       interval=0.02, worker=worker)
             # ...and is done when their offsets are committed.
             wait_until(lambda: committed_reached(address, group, topic, ends), deadline,
                        "committing every offset", process, output.name, interval=0.1, worker=worker)
@@ -382,7 +418,9 @@ class Bench:
             raise RuntimeError(problem)
         fields = read_result(result)
         first, last, count = fields[:3]
+        cpu = cpu_between(cpu_samples, first, last)
         return {"msgs_per_s": count / ((last - first) / 1e9), "rss_mb": rss if rss is not None else float("nan"),
+                "cpu_us_per_msg": cpu * 1e6 / count if cpu is not None else float("nan"),
                 "count": count, "extra": fields[3:]}
 
     def latency(self, entry, topic, repeat, address):
@@ -829,11 +867,11 @@ PIPELINE = [
 
 # --quick: what each option becomes unless given explicitly.
 DEFAULTS = {
-    "repeats": (3, 1), "per_partition": (25000, 10000),
+    "repeats": (3, 1), "per_partition": (40000, 20000),
     "latency_seconds": (10, 5), "latency_repeats": (3, 1),
     "ordering_repeats": (3, 1), "ordering_messages": (60000, 20000), "ordering_partition_messages": (5000, 2000),
     "memory_messages": (20000000, 2000000),
-    "pipeline_repeats": (3, 1), "pipeline_per_partition": (10000, 2500),
+    "pipeline_repeats": (3, 1), "pipeline_per_partition": (5000, 1250),
 }
 
 
@@ -877,9 +915,12 @@ def main():
                         help="brokers in the mock cluster (default 1: `swiftfunc broker`; more: bench/mock_cluster.c, "
                              "partition leaders spread over them)")
     parser.add_argument("--mock-cluster", help="the compiled bench/mock_cluster.c (default: next to --raw)")
-    parser.add_argument("--partitions", type=int, default=40)
+    # 80 partitions of 40,000 (3.2 M messages): a throughput run lasts a few seconds. Runs of
+    # 0.3-0.7 s (40 x 10,000 or 25,000, before) were mostly the fetchers' ramp-up, and moved by 40 %
+    # from one run to the next (BENCHMARKS.md).
+    parser.add_argument("--partitions", type=int, default=80)
     parser.add_argument("--per-partition", type=int,
-                        help="messages per partition (default 25,000; the mock cluster keeps ~45k of 100 bytes; stay well under)")
+                        help="messages per partition (default 40,000, --quick 20,000; the mock cluster keeps ~45k of 100 bytes; stay under)")
     parser.add_argument("--repeats", type=int, help="throughput runs per contender (default 3)")
     parser.add_argument("--deadline", type=float, default=120, help="seconds a single run may take")
     parser.add_argument("--variant", action="append", default=[], metavar="NAME=BASE:JSON",
@@ -913,7 +954,7 @@ def main():
     parser.add_argument("--memory-sample-interval", type=float, default=0.5)
     parser.add_argument("--raw-pipeline", help="the compiled bench/raw_pipeline.c (default: next to --raw)")
     parser.add_argument("--pipeline-per-partition", type=int,
-                        help="input messages per partition for the pipeline section (default 10,000)")
+                        help="input messages per partition for the pipeline section (default 5,000, --quick 1,250)")
     parser.add_argument("--pipeline-repeats", type=int, help="default 3")
     parser.add_argument("--pipeline-min-rate", type=float, default=1000,
                         help="a pipeline run may take messages / this + 30 s (at least --deadline)")
@@ -998,7 +1039,8 @@ def main():
                         except RuntimeError as error:
                             sys.exit(f"bench: {contender['name']}: {error}")
                         results[contender["name"]].append(outcome)
-                        log(f"  {contender['name']:<20} {outcome['msgs_per_s']:>12,.0f} msg/s  peak RSS {outcome['rss_mb']:6.1f} MB")
+                        log(f"  {contender['name']:<20} {outcome['msgs_per_s']:>12,.0f} msg/s  "
+                            f"CPU {outcome['cpu_us_per_msg']:5.2f} us/msg  peak RSS {outcome['rss_mb']:6.1f} MB")
 
             if latency_entries:
                 log(f"Latency at {args.latency_rate:,} msg/s, {args.latency_seconds:g} s measured per run:")
@@ -1183,6 +1225,7 @@ def run_pipeline(args, bench, swiftfunc, contenders):
 def report(args, contenders, results, latencies, orderings, ordering_failures, ordering_note, memories, micro, elapsed,
            pipeline):
     medians = {name: {"msgs_per_s": statistics.median(r["msgs_per_s"] for r in runs),
+                      "cpu_us_per_msg": statistics.median(r["cpu_us_per_msg"] for r in runs),
                       "rss_mb": statistics.median(r["rss_mb"] for r in runs)}
                for name, runs in results.items() if runs}
     raw = medians.get("raw", {}).get("msgs_per_s")
@@ -1193,15 +1236,15 @@ def report(args, contenders, results, latencies, orderings, ordering_failures, o
             f"median of {args.repeats} runs (took {elapsed:.0f} s; peak RSS of the host is its worker process's)")
         width = max(len(c["what"]) for c in shown)
         names = max([18] + [len(c["name"]) for c in shown])
-        log(f"| {'contender':<{names}} | {'what':<{width}} | {'msgs/s':>10} | {'x raw':>6} | {'peak RSS':>9} | runs (msgs/s) |")
-        log(f"|{'-' * (names + 2)}|{'-' * (width + 2)}|{'-' * 12}|{'-' * 8}|{'-' * 11}|---------------|")
+        log(f"| {'contender':<{names}} | {'what':<{width}} | {'msgs/s':>10} | {'x raw':>6} | {'CPU us/msg':>10} | {'peak RSS':>9} | runs (msgs/s) |")
+        log(f"|{'-' * (names + 2)}|{'-' * (width + 2)}|{'-' * 12}|{'-' * 8}|{'-' * 12}|{'-' * 11}|---------------|")
         for contender in shown:
             name = contender["name"]
             median = medians[name]
             ratio = f"{median['msgs_per_s'] / raw:.2f}" if raw else "-"
             runs = ", ".join(f"{r['msgs_per_s'] / 1e3:,.0f}k" for r in results[name])
             log(f"| {name:<{names}} | {contender['what']:<{width}} | {median['msgs_per_s']:>10,.0f} | {ratio:>6} | "
-                f"{median['rss_mb']:>6.1f} MB | {runs} |")
+                f"{median['cpu_us_per_msg']:>10.2f} | {median['rss_mb']:>6.1f} MB | {runs} |")
 
     ordering_medians = {name: {"msgs_per_s": statistics.median(r["msgs_per_s"] for r in runs),
                                "violations": statistics.median(r["violations"] for r in runs),
@@ -1290,7 +1333,7 @@ def report(args, contenders, results, latencies, orderings, ordering_failures, o
         name = contender["name"]
         ratio = medians[name]["msgs_per_s"] / raw if raw else float("nan")
         log(f"bench {name}: msgs_per_s={medians[name]['msgs_per_s']:.0f} ratio_to_raw={ratio:.3f} "
-            f"rss_mb={medians[name]['rss_mb']:.1f}")
+            f"cpu_us_per_msg={medians[name]['cpu_us_per_msg']:.3f} rss_mb={medians[name]['rss_mb']:.1f}")
     for entry in ORDERING:
         name = entry["name"]
         if name not in ordering_medians:

@@ -137,6 +137,19 @@ struct OffsetLedgerTests {
 
     // MARK: Both
 
+    @Test func assignedPartitionsAreKeptAsBits() {
+        var set = PartitionSet()
+        #expect(set.isEmpty && !set.contains(0) && !set.contains(-1))
+        set.formUnion([3, 64, 0, 3, 200])
+        #expect(set.count == 4, "3 inserted twice counts once")
+        #expect(Array(set) == [0, 3, 64, 200], "ascending, across words")
+        #expect(set.contains(64) && !set.contains(63) && !set.contains(201) && !set.contains(100_000))
+        set.subtract([3, 7])
+        #expect(Array(set) == [0, 64, 200] && set.count == 3, "removing one never inserted changes nothing")
+        set.subtract([0, 64, 200])
+        #expect(set.isEmpty && Array(set).isEmpty)
+    }
+
     /// The same messages settled in order (one at a time, as ordering partition does) and out of
     /// order in offset order (as one lane would) store the same offsets; settled out of order,
     /// the storable offset only ever equals one the in-order path passed through.

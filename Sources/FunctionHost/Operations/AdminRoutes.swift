@@ -145,7 +145,7 @@ struct AdminRoutes: Sendable {
                 "deadLettered": deadLettered,
                 "rebalances": listener.operations.rebalanceCount,
                 "pausedPartitions": listener.operations.pausedPartitionCount,
-                "settledMessages": listener.settledCount.load(ordering: .relaxed),
+                "settledMessages": listener.settledCount,
             ] as [String: Any]
         }
         return entry

@@ -67,7 +67,7 @@ final class HealthMonitor: @unchecked Sendable {
                     "function": name,
                     "state": reachable ? "consuming" : "cluster-unreachable",
                     "since": ISO8601DateFormatter().string(from: states[index].since),
-                    "settledMessages": listener.settledCount.load(ordering: .relaxed),
+                    "settledMessages": listener.settledCount,
                     "filteredMessages": listener.filteredCount.load(ordering: .relaxed),
                     "skippedBeforeStartFrom": listener.skippedCount.load(ordering: .relaxed),
                 ]

@@ -12,29 +12,38 @@ import Synchronization
 ///   ``settled(_:offset:)`` or ``dropped(_:offset:)`` per message; the storable offset moves
 ///   past the contiguous settled prefix, however many after the first unsettled one are done.
 ///
-/// The storable and pending offsets and the out-of-order window are under a `Mutex` (lanes
-/// settle on their own threads). The settled mark is not: only the consuming thread writes and
-/// reads it (``settle(_:upTo:pending:)``, ``isSettled(_:offset:)``, ``forget(_:)``), so the
-/// in-order path checks every message for a second copy without a lock and takes one only when
-/// a partition's offset actually moves.
+/// The two ways never meet on one partition (a trigger has one ordering), so each keeps its own
+/// state: the in-order state is the consuming thread's alone and takes no lock (the per-message
+/// path of ordering `partition` runs without an atomic instruction); the out-of-order window,
+/// which lanes settle on their own threads, is under a `Mutex`. Taking the offsets to store
+/// (the consuming thread) reads both.
 final class OffsetLedger: @unchecked Sendable {
-    /// One partition's offsets, under the lock.
-    struct Partition {
+    /// One partition's offsets settled in order. Consuming thread only.
+    struct InOrder {
+        /// Everything before it was settled in order by this member since the partition was
+        /// assigned; a message below it is a second copy (fetched again after a rebalance) and
+        /// is skipped.
+        var mark: Int64 = -1
         /// Everything before it is settled and durable; -1 while nothing is.
         var storable: Int64 = -1
         /// `storable` moved since it was last taken.
         var moved = false
         /// Settled but not durable (the function returned SF_PENDING): storable after a flush.
         var pending: Int64 = -1
+    }
+
+    /// One partition's offsets settled out of order, under the lock.
+    struct OutOfOrder {
+        /// Everything before it is settled; -1 while nothing is.
+        var storable: Int64 = -1
+        /// `storable` moved since it was last taken.
+        var moved = false
         /// The out-of-order window of dispatched offsets.
         var window = Window()
     }
 
-    private let partitions = Mutex<[Partition]>([])
-    /// Per partition: everything before it was settled in order by this member since the
-    /// partition was assigned; a message below it is a second copy (fetched again after a
-    /// rebalance) and is skipped. Consuming thread only.
-    private var settledMarks: [Int64] = []
+    private var inOrder: [InOrder] = []
+    private let outOfOrder = Mutex<[OutOfOrder]>([])
     /// Wakes ``waitUntilIdle(_:deadline:)`` when a partition has nothing in flight any more.
     private let idle = NSCondition()
     /// Told (under the lock, so in order) each time the out-of-order path moves a partition's
@@ -47,10 +56,10 @@ final class OffsetLedger: @unchecked Sendable {
     }
 
     @inline(__always)
-    private func withPartition<R>(_ partition: Int32, _ body: (inout Partition) -> R) -> R {
-        partitions.withLock { states in
+    private func withPartition<R>(_ partition: Int32, _ body: (inout OutOfOrder) -> R) -> R {
+        outOfOrder.withLock { states in
             let index = Int(partition)
-            if index >= states.count { states.append(contentsOf: repeatElement(Partition(), count: index + 1 - states.count)) }
+            if index >= states.count { states.append(contentsOf: repeatElement(OutOfOrder(), count: index + 1 - states.count)) }
             return body(&states[index])
         }
     }
@@ -60,7 +69,7 @@ final class OffsetLedger: @unchecked Sendable {
     /// True for a message this member already settled in order (a copy fetched again).
     @inline(__always)
     func isSettled(_ partition: Int32, offset: Int64) -> Bool {
-        Int(partition) < settledMarks.count && offset < settledMarks[Int(partition)]
+        Int(partition) < inOrder.count && offset < inOrder[Int(partition)].mark
     }
 
     /// Everything of `partition` before `offset` is settled. `pending`: not durable until a
@@ -71,39 +80,35 @@ final class OffsetLedger: @unchecked Sendable {
     @discardableResult
     func settle(_ partition: Int32, upTo offset: Int64, pending: Bool) -> Bool {
         let index = Int(partition)
-        if index >= settledMarks.count { settledMarks.append(contentsOf: repeatElement(-1, count: index + 1 - settledMarks.count)) }
-        guard offset > settledMarks[index] else { return false }
-        settledMarks[index] = offset
-        withPartition(partition) { state in
-            if pending || state.pending >= 0 {
-                state.pending = offset
-            } else {
-                state.storable = offset
-                state.moved = true
-            }
+        if index >= inOrder.count { inOrder.append(contentsOf: repeatElement(InOrder(), count: index + 1 - inOrder.count)) }
+        guard offset > inOrder[index].mark else { return false }
+        inOrder[index].mark = offset
+        if pending || inOrder[index].pending >= 0 {
+            inOrder[index].pending = offset
+        } else {
+            inOrder[index].storable = offset
+            inOrder[index].moved = true
         }
         return true
     }
 
     /// Whether a partition has records settled but not durable yet (waiting for a flush).
     var hasPending: Bool {
-        partitions.withLock { $0.contains { $0.pending >= 0 } }
+        inOrder.contains { $0.pending >= 0 }
     }
 
     /// The flush made pending records durable: they become storable. Returns those partitions
     /// with their new storable offset (for the settlement journal).
     @discardableResult
     func pendingBecameDurable() -> [(partition: Int32, offset: Int64)] {
-        partitions.withLock { states in
-            var durable: [(partition: Int32, offset: Int64)] = []
-            for index in states.indices where states[index].pending >= 0 {
-                states[index].storable = states[index].pending
-                states[index].moved = true
-                states[index].pending = -1
-                durable.append((Int32(index), states[index].storable))
-            }
-            return durable
+        var durable: [(partition: Int32, offset: Int64)] = []
+        for index in inOrder.indices where inOrder[index].pending >= 0 {
+            inOrder[index].storable = inOrder[index].pending
+            inOrder[index].moved = true
+            inOrder[index].pending = -1
+            durable.append((Int32(index), inOrder[index].storable))
         }
+        return durable
     }
 
     // MARK: - Out of order (ordering key or unordered, the lanes)
@@ -131,7 +136,7 @@ final class OffsetLedger: @unchecked Sendable {
     }
 
     private func mark(_ partition: Int32, _ offset: Int64, as mark: Window.Mark) {
-        let nowIdle: Bool = partitions.withLock { states in
+        let nowIdle: Bool = outOfOrder.withLock { states in
             // Not yet known (forgotten meanwhile): nothing to mark.
             guard Int(partition) < states.count,
                   let advancedTo = states[Int(partition)].window.mark(offset, as: mark) else { return false }
@@ -153,7 +158,7 @@ final class OffsetLedger: @unchecked Sendable {
 
     /// Messages dispatched and not yet settled or dropped, over all partitions.
     var inFlight: Int {
-        partitions.withLock { $0.reduce(0) { $0 + $1.window.inFlight } }
+        outOfOrder.withLock { $0.reduce(0) { $0 + $1.window.inFlight } }
     }
 
     /// Waits until no message of `partitions` (nil: of any partition) is in flight, or until
@@ -161,7 +166,7 @@ final class OffsetLedger: @unchecked Sendable {
     func waitUntilIdle(_ only: Set<Int32>?, deadline: Date) -> Bool {
         idle.lock()
         defer { idle.unlock() }
-        while partitions.withLock({ states in
+        while outOfOrder.withLock({ states in
             states.indices.contains { (only?.contains(Int32($0)) ?? true) && states[$0].window.inFlight > 0 }
         }) {
             if !idle.wait(until: deadline) { return false }
@@ -172,31 +177,36 @@ final class OffsetLedger: @unchecked Sendable {
     // MARK: - Both
 
     /// Partitions whose storable offset moved since the last call, with that offset.
+    /// Consuming thread.
     func takeOffsetsToStore() -> [(partition: Int32, offset: Int64)] {
-        partitions.withLock { states in
-            var result: [(partition: Int32, offset: Int64)] = []
+        var result: [(partition: Int32, offset: Int64)] = []
+        for index in inOrder.indices where inOrder[index].moved {
+            result.append((Int32(index), inOrder[index].storable))
+            inOrder[index].moved = false
+        }
+        outOfOrder.withLock { states in
             for index in states.indices where states[index].moved {
                 result.append((Int32(index), states[index].storable))
                 states[index].moved = false
             }
-            return result
         }
+        return result
     }
 
     /// Forgets `partitions` (revoked, newly assigned, or rewound after an abort): what was not
     /// taken to be stored is not stored, and a message settled before is no second copy any
-    /// more. Consuming thread (it resets the settled marks).
+    /// more. Consuming thread.
     func forget(_ forgotten: some Sequence<Int32>) {
-        partitions.withLock { states in
-            for partition in forgotten where Int(partition) < states.count { states[Int(partition)] = Partition() }
+        outOfOrder.withLock { states in
+            for partition in forgotten where Int(partition) < states.count { states[Int(partition)] = OutOfOrder() }
         }
-        for partition in forgotten where Int(partition) < settledMarks.count { settledMarks[Int(partition)] = -1 }
+        for partition in forgotten where Int(partition) < inOrder.count { inOrder[Int(partition)] = InOrder() }
     }
 
     /// Forgets every partition (the consumer closed).
     func forgetAll() {
-        partitions.withLock { $0.removeAll() }
-        settledMarks.removeAll()
+        outOfOrder.withLock { $0.removeAll() }
+        inOrder.removeAll()
     }
 }
 

@@ -144,7 +144,7 @@ extension TriggerListener {
     /// Records that everything of `partition` before `offset` is settled, now.
     @inline(__always)
     func record(_ partition: Int32, settledUpTo offset: Int64, pending: Bool, messages: Int = 1) {
-        settledCount.wrappingAdd(messages, ordering: .relaxed)
+        settledInOrder.store(settledInOrder.load(ordering: .relaxed) &+ messages, ordering: .relaxed)
         ledger.settle(partition, upTo: offset, pending: pending)
         if let settlement, !pending { settlement.recordSettled(partition: partition, settled: offset) }
     }

@@ -38,8 +38,11 @@ final class TriggerListener: @unchecked Sendable {
     let eligible: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>>
     let fetchCapacity: Int
     let stopRequested = Atomic<Bool>(false)
-    /// Messages settled (succeeded, dead-lettered or filtered out), for the health report.
-    let settledCount = Atomic<Int>(0)
+    /// Messages settled (succeeded, dead-lettered or filtered out), for the health report: in
+    /// order by the consuming thread, its only writer (a load and a store: no locked
+    /// instruction per message), and by the lanes.
+    let settledInOrder = Atomic<Int>(0)
+    let settledByLanes = Atomic<Int>(0)
     /// Messages that matched none of the trigger's `filters`: settled without a call.
     let filteredCount = Atomic<Int>(0)
     let filter: MessageFilter?
@@ -63,7 +66,7 @@ final class TriggerListener: @unchecked Sendable {
     /// Partitions this member owns right now. A fetch can hold messages taken from the queue
     /// before a revocation was served in the same call; those are dropped (their new owner
     /// starts from the committed offset), never processed by a member that gave them up.
-    var assigned = Set<Int32>()
+    var assigned = PartitionSet()
     var lastFlush = monotonicNanoseconds()
     var warnedAboutMissingFlush = false
     /// A revoke's commit failed: what it carried stays in the settlement journal after a stop.
@@ -206,9 +209,14 @@ final class TriggerListener: @unchecked Sendable {
                 function: function, library: library, options: options, retry: retry, producers: producers,
                 deadLetters: deadLetters, crashes: crashes, journalDirectory: crashProtection?.directory,
                 ledger: ledger, drainTimeoutSeconds: drainTimeoutSeconds, logger: logger,
-                onSettled: { [unowned self] in settledCount.wrappingAdd(1, ordering: .relaxed) },
+                onSettled: { [unowned self] in settledByLanes.wrappingAdd(1, ordering: .relaxed) },
                 onRoom: { [unowned self] in consumer?.wake() })
         }
+    }
+
+    /// Messages settled so far (any thread may ask).
+    var settledCount: Int {
+        settledInOrder.load(ordering: .relaxed) &+ settledByLanes.load(ordering: .relaxed)
     }
 
     /// Every journal of the function's invocations (the consuming thread's and its lanes').
