@@ -26,6 +26,8 @@ import Foundation
 ///
 /// Matching reads the record's bytes in place: no JSON document is built and nothing is
 /// allocated, except when a JSON string holding escapes is compared (decoded on the stack).
+/// On a trigger that reads a schema (Avro, JSON Schema), `value` and `key` patterns match the
+/// decoded record, the JSON the function gets.
 public struct MessageFilter: Sendable {
     fileprivate var patterns: [Pattern]
 
@@ -42,11 +44,38 @@ public struct MessageFilter: Sendable {
         return false
     }
 
+    /// Some pattern reads the record's value or key (not only its headers): on a schema trigger
+    /// the record is decoded before it is matched.
+    var readsKeyOrValue: Bool {
+        patterns.contains { $0.key != nil || $0.value != nil }
+    }
+
     /// Whether librdkafka's message is invoked.
     func matches(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Bool {
         let key = message.pointee.key.map { UnsafeRawBufferPointer(start: $0, count: message.pointee.key_len) }
         let value = message.pointee.payload.map { UnsafeRawBufferPointer(start: $0, count: message.pointee.len) }
-        return matches(key: key, value: value) { name in
+        return matches(message, key: key, value: value)
+    }
+
+    /// Whether librdkafka's message is invoked, its value and key matched as `decoded` (what a
+    /// schema trigger hands the function; nil: the message's own bytes).
+    func matches(_ message: UnsafeMutablePointer<rd_kafka_message_t>, decoded: RecordDecoder.Decoded) -> Bool {
+        guard decoded.value != nil || decoded.key != nil else { return matches(message) }
+        let ownKey = message.pointee.key.map { UnsafeRawBufferPointer(start: $0, count: message.pointee.key_len) }
+        let ownValue = message.pointee.payload.map { UnsafeRawBufferPointer(start: $0, count: message.pointee.len) }
+        return Self.withBytes(decoded.value, else: ownValue) { value in
+            Self.withBytes(decoded.key, else: ownKey) { key in matches(message, key: key, value: value) }
+        }
+    }
+
+    private static func withBytes<R>(_ bytes: [UInt8]?, else own: UnsafeRawBufferPointer?, _ body: (UnsafeRawBufferPointer?) -> R) -> R {
+        guard let bytes else { return body(own) }
+        return bytes.withUnsafeBytes { body($0) }
+    }
+
+    /// `key` and `value` as given, headers from the message.
+    private func matches(_ message: UnsafeMutablePointer<rd_kafka_message_t>, key: UnsafeRawBufferPointer?, value: UnsafeRawBufferPointer?) -> Bool {
+        matches(key: key, value: value) { name in
             var headers: OpaquePointer?
             guard rd_kafka_message_headers(message, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR, let headers else { return nil }
             var bytes: UnsafeRawPointer?

@@ -55,6 +55,11 @@ final class RecordDecoder {
     }
 
     func check(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Check {
+        // Checked already (before its filters, then before it is called): decoded once.
+        if checked[Placement(partition: message.pointee.partition, offset: message.pointee.offset)] != nil {
+            lastFailure = nil
+            return .decodable
+        }
         switch decodeParts(message) {
         case .success(let parts):
             lastFailure = nil
@@ -69,6 +74,11 @@ final class RecordDecoder {
             case .unusable(let text): return .undecodable(.deserializationError, text)
             }
         }
+    }
+
+    /// What the last ``check(_:)`` of `message` decoded, left for the call (a filter reads it).
+    func checkedParts(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Decoded? {
+        checked[Placement(partition: message.pointee.partition, offset: message.pointee.offset)]
     }
 
     /// The value and key the function gets for `message`. One that does not decode keeps the

@@ -168,23 +168,39 @@ extension TriggerListener {
     @inline(__always)
     func disposition(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> InvocationLane.Disposition {
         if isBeforeStartFrom(message) { return .beforeStartFrom }
-        if let filter, !filter.matches(message) { return .filteredOut }
+        if let filter {
+            // A schema trigger's value and key patterns match the decoded record, the JSON the
+            // function gets: it is checked first (and decoded once: the check keeps it for the
+            // call). One that does not decode cannot be matched: it goes where its check says.
+            if let schemaCheck, filter.readsKeyOrValue {
+                if let notNow = schemaDisposition(schemaCheck.check(message)) { return notNow }
+                if !filter.matches(message, decoded: schemaCheck.checkedParts(message) ?? (nil, nil)) { return .filteredOut }
+            } else if !filter.matches(message) {
+                return .filteredOut
+            }
+        }
         if let maxRecordAgeMs, RecordAge.isOlder(message, thanMs: maxRecordAgeMs) { return .deadLetterRecordAge }
         let crashes = crashCount(message)
         if crashes >= maxCrashesPerMessage { return .deadLetterCrashed }
         if let schemaCheck {
             // The function gets the decoded record (JSON), not these bytes: no UTF-8 check of them.
-            switch schemaCheck.check(message) {
-            case .decodable: return crashes > 0 ? .invokeAlone : .invoke
-            case .undecodable(let reason, _): return reason == .schemaNotFound ? .deadLetterSchemaNotFound : .deadLetterUndecodable
-            case .registryUnavailable: return .waitForSchemaRegistry
-            }
+            return schemaDisposition(schemaCheck.check(message)) ?? (crashes > 0 ? .invokeAlone : .invoke)
         }
         if function.trigger.dataType == .string, let payload = message.pointee.payload,
            !isValidUTF8(payload.assumingMemoryBound(to: UInt8.self), count: message.pointee.len) {
             return .deadLetterInvalidText
         }
         return crashes > 0 ? .invokeAlone : .invoke
+    }
+
+    /// Where a schema check sends a message that cannot be called now; nil: it decodes.
+    @inline(__always)
+    func schemaDisposition(_ check: RecordDecoder.Check) -> InvocationLane.Disposition? {
+        switch check {
+        case .decodable: nil
+        case .undecodable(let reason, _): reason == .schemaNotFound ? .deadLetterSchemaNotFound : .deadLetterUndecodable
+        case .registryUnavailable: .waitForSchemaRegistry
+        }
     }
 
     @inline(__always)

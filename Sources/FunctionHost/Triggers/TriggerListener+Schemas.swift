@@ -1,6 +1,7 @@
 import CRdKafka
 import Foundation
 import Logging
+import Synchronization
 
 /// While the schema registry cannot be asked about a message, its partition waits at that
 /// message (nothing is dead-lettered for it) and asks again, 1 s later, then 2, 4 ... up to 30 s;
@@ -45,6 +46,12 @@ extension TriggerListener {
             held.waitingForSchemaRegistry = false
             held.failures = 0
             logger.info("'\(function.name)': the schema registry answered; partition \(partition) goes on at offset \(first.pointee.offset)")
+            // Its filters could not be asked before the record was decoded: they are now.
+            if let filter, filter.readsKeyOrValue, !filter.matches(first, decoded: schemaCheck.checkedParts(first) ?? (nil, nil)) {
+                filteredCount.wrappingAdd(1, ordering: .relaxed)
+                settle(partition, pending: false)
+                return false
+            }
             return true
         case .undecodable(let reason, let text):
             held.waitingForSchemaRegistry = false
