@@ -57,10 +57,10 @@ public struct MessageFilter: Sendable {
         return matches(message, key: key, value: value)
     }
 
-    /// Whether librdkafka's message is invoked, its value and key matched as `decoded` (what a
-    /// schema trigger hands the function; nil: the message's own bytes).
-    func matches(_ message: UnsafeMutablePointer<rd_kafka_message_t>, decoded: RecordDecoder.Decoded) -> Bool {
-        guard decoded.value != nil || decoded.key != nil else { return matches(message) }
+    /// Whether a schema trigger's message is invoked, its value and key matched as `decoder`'s
+    /// check decoded them (the JSON the function gets); the message was found decodable just before.
+    func matches(_ message: UnsafeMutablePointer<rd_kafka_message_t>, decodedBy decoder: RecordDecoder) -> Bool {
+        let decoded = decoder.checkedParts(message) ?? (nil, nil)
         let ownKey = message.pointee.key.map { UnsafeRawBufferPointer(start: $0, count: message.pointee.key_len) }
         let ownValue = message.pointee.payload.map { UnsafeRawBufferPointer(start: $0, count: message.pointee.len) }
         return Self.withBytes(decoded.value, else: ownValue) { value in

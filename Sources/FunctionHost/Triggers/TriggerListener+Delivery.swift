@@ -174,7 +174,7 @@ extension TriggerListener {
             // call). One that does not decode cannot be matched: it goes where its check says.
             if let schemaCheck, filter.readsKeyOrValue {
                 if let notNow = schemaDisposition(schemaCheck.check(message)) { return notNow }
-                if !filter.matches(message, decoded: schemaCheck.checkedParts(message) ?? (nil, nil)) { return .filteredOut }
+                if !filter.matches(message, decodedBy: schemaCheck) { return .filteredOut }
             } else if !filter.matches(message) {
                 return .filteredOut
             }

@@ -47,7 +47,7 @@ extension TriggerListener {
             held.failures = 0
             logger.info("'\(function.name)': the schema registry answered; partition \(partition) goes on at offset \(first.pointee.offset)")
             // Its filters could not be asked before the record was decoded: they are now.
-            if let filter, filter.readsKeyOrValue, !filter.matches(first, decoded: schemaCheck.checkedParts(first) ?? (nil, nil)) {
+            if let filter, filter.readsKeyOrValue, !filter.matches(first, decodedBy: schemaCheck) {
                 filteredCount.wrappingAdd(1, ordering: .relaxed)
                 settle(partition, pending: false)
                 return false
