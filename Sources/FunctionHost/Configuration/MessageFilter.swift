@@ -29,7 +29,10 @@ import Foundation
 /// On a trigger that reads a schema (Avro, JSON Schema), `value` and `key` patterns match the
 /// decoded record, the JSON the function gets.
 public struct MessageFilter: Sendable {
-    fileprivate var patterns: [Pattern]
+    fileprivate let patterns: [Pattern]
+    /// Some pattern reads the record's value or key (not only its headers): on a schema trigger
+    /// the record is decoded before it is matched.
+    let readsKeyOrValue: Bool
 
     /// `filters` as written, for the banner and the log.
     public let summary: String
@@ -44,27 +47,23 @@ public struct MessageFilter: Sendable {
         return false
     }
 
-    /// Some pattern reads the record's value or key (not only its headers): on a schema trigger
-    /// the record is decoded before it is matched.
-    var readsKeyOrValue: Bool {
-        patterns.contains { $0.key != nil || $0.value != nil }
+    fileprivate init(patterns: [Pattern], summary: String) {
+        self.patterns = patterns
+        self.summary = summary
+        readsKeyOrValue = patterns.contains { $0.key != nil || $0.value != nil }
     }
 
     /// Whether librdkafka's message is invoked.
     func matches(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Bool {
-        let key = message.pointee.key.map { UnsafeRawBufferPointer(start: $0, count: message.pointee.key_len) }
-        let value = message.pointee.payload.map { UnsafeRawBufferPointer(start: $0, count: message.pointee.len) }
-        return matches(message, key: key, value: value)
+        matches(message, key: message.pointee.keyBytes, value: message.pointee.valueBytes)
     }
 
     /// Whether a schema trigger's message is invoked, its value and key matched as `decoder`'s
     /// check decoded them (the JSON the function gets); the message was found decodable just before.
     func matches(_ message: UnsafeMutablePointer<rd_kafka_message_t>, decodedBy decoder: RecordDecoder) -> Bool {
         let decoded = decoder.checkedParts(message) ?? (nil, nil)
-        let ownKey = message.pointee.key.map { UnsafeRawBufferPointer(start: $0, count: message.pointee.key_len) }
-        let ownValue = message.pointee.payload.map { UnsafeRawBufferPointer(start: $0, count: message.pointee.len) }
-        return Self.withBytes(decoded.value, else: ownValue) { value in
-            Self.withBytes(decoded.key, else: ownKey) { key in matches(message, key: key, value: value) }
+        return Self.withBytes(decoded.value, else: message.pointee.valueBytes) { value in
+            Self.withBytes(decoded.key, else: message.pointee.keyBytes) { key in matches(message, key: key, value: value) }
         }
     }
 

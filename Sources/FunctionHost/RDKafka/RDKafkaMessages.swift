@@ -234,3 +234,10 @@ final class RDKafkaMessageRing {
         count -= 1
     }
 }
+
+extension rd_kafka_message_t {
+    /// The key's bytes in librdkafka's buffer; nil for a null key (an empty key is empty).
+    var keyBytes: UnsafeRawBufferPointer? { key.map { UnsafeRawBufferPointer(start: $0, count: key_len) } }
+    /// The value's bytes in librdkafka's buffer; nil for a null value (a tombstone).
+    var valueBytes: UnsafeRawBufferPointer? { payload.map { UnsafeRawBufferPointer(start: $0, count: len) } }
+}

@@ -55,11 +55,6 @@ final class RecordDecoder {
     }
 
     func check(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Check {
-        // Checked already (before its filters, then before it is called): decoded once.
-        if checked[Placement(partition: message.pointee.partition, offset: message.pointee.offset)] != nil {
-            lastFailure = nil
-            return .decodable
-        }
         switch decodeParts(message) {
         case .success(let parts):
             lastFailure = nil

@@ -168,12 +168,14 @@ extension TriggerListener {
     @inline(__always)
     func disposition(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> InvocationLane.Disposition {
         if isBeforeStartFrom(message) { return .beforeStartFrom }
+        // A schema trigger's value and key patterns match the decoded record, the JSON the
+        // function gets: then it is checked before its filters (the check keeps what it decoded
+        // for the call). One that does not decode cannot be matched: it goes where its check says.
+        var checkedBeforeFilters = false
         if let filter {
-            // A schema trigger's value and key patterns match the decoded record, the JSON the
-            // function gets: it is checked first (and decoded once: the check keeps it for the
-            // call). One that does not decode cannot be matched: it goes where its check says.
             if let schemaCheck, filter.readsKeyOrValue {
                 if let notNow = schemaDisposition(schemaCheck.check(message)) { return notNow }
+                checkedBeforeFilters = true
                 if !filter.matches(message, decodedBy: schemaCheck) { return .filteredOut }
             } else if !filter.matches(message) {
                 return .filteredOut
@@ -184,7 +186,8 @@ extension TriggerListener {
         if crashes >= maxCrashesPerMessage { return .deadLetterCrashed }
         if let schemaCheck {
             // The function gets the decoded record (JSON), not these bytes: no UTF-8 check of them.
-            return schemaDisposition(schemaCheck.check(message)) ?? (crashes > 0 ? .invokeAlone : .invoke)
+            if !checkedBeforeFilters, let notNow = schemaDisposition(schemaCheck.check(message)) { return notNow }
+            return crashes > 0 ? .invokeAlone : .invoke
         }
         if function.trigger.dataType == .string, let payload = message.pointee.payload,
            !isValidUTF8(payload.assumingMemoryBound(to: UInt8.self), count: message.pointee.len) {

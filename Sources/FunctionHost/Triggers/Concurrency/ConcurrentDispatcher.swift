@@ -147,8 +147,7 @@ final class ConcurrentDispatcher: @unchecked Sendable {
             nextLane = nextLane + 1 == lanes.count ? 0 : nextLane + 1
             return nextLane
         case .key:
-            let key = message.pointee.key.map { UnsafeRawBufferPointer(start: $0, count: message.pointee.key_len) }
-            return Self.lane(forKey: key, partition: message.pointee.partition, lanes: lanes.count)
+            return Self.lane(forKey: message.pointee.keyBytes, partition: message.pointee.partition, lanes: lanes.count)
         }
     }
 
