@@ -15,7 +15,7 @@ struct FailurePolicyTests {
         let capture = LogCapture()
         let failures = policy(RetryPolicy(strategy: .exponentialBackoff(minimumSeconds: 1, maximumSeconds: 5), maxRetryCount: 4), capture)
         let decisions = (1...5).map { failures.decide(afterFailures: $0, messages: "topic orders partition 0 offset 7", error: "boom", waiting: "the partition") }
-        #expect(decisions == [.retry(afterSeconds: 1), .retry(afterSeconds: 2), .retry(afterSeconds: 4), .retry(afterSeconds: 5), .deadLetter])
+        #expect(decisions == [.retry(after: .seconds(1)), .retry(after: .seconds(2)), .retry(after: .seconds(4)), .retry(after: .seconds(5)), .deadLetter])
         #expect(capture.contains("error", "Function 'Orders' failed at topic orders partition 0 offset 7: boom. Attempt 1 failed; trying again in 1 s (the partition waits"))
         #expect(capture.contains("Attempt 5 failed and the retry policy allows no more; sending to dead-letter topic orders.dlq"))
     }
@@ -23,7 +23,7 @@ struct FailurePolicyTests {
     @Test func fixedDelayForeverNeverDeadLetters() {
         let failures = policy(RetryPolicy(strategy: .fixedDelay(seconds: 0.5), maxRetryCount: -1), LogCapture())
         for attempt in [1, 10, 10_000] {
-            #expect(failures.decide(afterFailures: attempt, messages: "m", error: "e", waiting: "w") == .retry(afterSeconds: 0.5))
+            #expect(failures.decide(afterFailures: attempt, messages: "m", error: "e", waiting: "w") == .retry(after: .milliseconds(500)))
         }
     }
 

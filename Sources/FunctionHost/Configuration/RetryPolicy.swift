@@ -27,14 +27,19 @@ public struct RetryPolicy: Sendable, Equatable {
         maxRetryCount < 0 || failures <= maxRetryCount
     }
 
-    /// Seconds to wait after the `failures`-th failure before the next attempt.
-    public func delaySeconds(afterFailures failures: Int) -> Double {
+    /// How long to wait after the `failures`-th failure before the next attempt.
+    func delay(afterFailures failures: Int) -> Duration {
         switch strategy {
         case .fixedDelay(let seconds):
-            return seconds
+            return .seconds(seconds)
         case .exponentialBackoff(let minimum, let maximum):
-            return min(maximum, minimum * Double(1 << min(max(failures - 1, 0), 30)))
+            return Backoff(first: .seconds(minimum), ceiling: .seconds(maximum)).delay(afterFailures: failures)
         }
+    }
+
+    /// Seconds to wait after the `failures`-th failure before the next attempt.
+    public func delaySeconds(afterFailures failures: Int) -> Double {
+        delay(afterFailures: failures).seconds
     }
 
     /// `retry`'s fields.

@@ -82,3 +82,25 @@ final class TransactionalOutputs {
         _ = producer.shutdown(timeoutMs: 5_000)
     }
 }
+
+extension TransactionalOutputs {
+    /// A worker whose transactional producer was fenced or broke exits with this status: the
+    /// supervisor starts it again (it is not a configuration error).
+    static let fatalExitStatus: Int32 = 75
+
+    /// What a broken transactional producer does to the process (told the function and the
+    /// error): the worker exits (the supervisor starts a new one); a test process replaces it.
+    nonisolated(unsafe) static var onFatalError: (String) -> Void = { _ in exit(fatalExitStatus) }
+
+    /// Tells this worker's transactional producer apart from other hosts' (the host name) and
+    /// keeps it across restarts (the state folder), so a restarted worker fences its predecessor.
+    static func instanceID(stateDirectory: URL?) -> String {
+        var name = [CChar](repeating: 0, count: 256)
+        gethostname(&name, name.count)
+        let host = String(cString: name)
+        let place = stateDirectory?.standardizedFileURL.path ?? "pid-\(getpid())"
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in place.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return "\(host)-\(String(hash, radix: 16))"
+    }
+}

@@ -147,6 +147,12 @@ final class RDKafkaFetchBuffer {
         return RDKafkaMessage(owning: message)
     }
 
+    /// Takes `message` (of this round) out of the buffer: the result owns it.
+    func take(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> RDKafkaMessage {
+        precondition(taken.insert(message).inserted, "a fetched message is taken out once")
+        return RDKafkaMessage(owning: message)
+    }
+
     /// Takes `messages` (of this round) out of the buffer: the result owns them.
     func take(_ messages: [UnsafeMutablePointer<rd_kafka_message_t>]) -> RDKafkaMessages {
         var owned = RDKafkaMessages(reservingCapacity: messages.count)

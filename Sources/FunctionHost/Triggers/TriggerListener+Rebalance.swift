@@ -5,7 +5,7 @@ import Logging
 import Synchronization
 
 /// Called by librdkafka on the consuming thread: assignments, revocations, commit answers and
-/// client errors.
+/// client errors; and the ends of the loop: the rewind after an aborted transaction, and closing.
 extension TriggerListener {
     // MARK: - Rebalance and errors (called by librdkafka on the consuming thread)
 
@@ -16,55 +16,43 @@ extension TriggerListener {
         operations.rebalanced(assigned: error == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS, partitions: numbers)
         switch error {
         case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-            numbers.forEach { holds.reset($0) }
-            ledger.forget(numbers)
-            assigned.formUnion(numbers)
+            retries.reset(numbers)
+            settlement.forget(numbers)
             for partition in numbers where Int(partition) < nextToDispatch.count { nextToDispatch[Int(partition)] = -1 }
             // startFrom a time: partitions without a committed offset are placed first, so the
             // committer commits that place as where they start.
             if let list {
-                placeByTime(list)
-                committer.assigned(list, consumer: consumer)
+                placement.placeByTime(list, admission: admission)
+                settlement.committer.assigned(list, consumer: consumer)
             }
             logger.info("'\(function.name)' was assigned partitions \(numbers) of \(function.trigger.topic)")
-            if let list {
-                if cooperative { consumer.incrementalAssign(list) } else { consumer.assign(list) }
-            } else if !cooperative {
-                consumer.unassign()
-            }
             // The lanes are full, or the operator paused the function: the new partitions wait with the others.
-            if pausedForBackpressure || pausedForOutputs || operations.state != .running, let list { consumer.pause(list) }
+            control.assign(list, cooperative: cooperative)
         default:
             // Revoked: nothing is in flight (this runs between fetches). Make pending records
             // durable, store and commit what is settled so the next owner starts right after
             // it, then let the partitions go (held messages are delivered again by their new owner).
             dispatcher?.quiesce(Set(numbers))
-            settleAcknowledgedOutputs(waitingForAll: true)
-            flush(reason: "partitions revoked")
-            storeOffsets()
-            if let commitError = commitSettledNow(only: Set(numbers)) {
-                revokeCommitFailed = true
+            settlement.settleAcknowledgedOutputs(waitingForAll: true)
+            retries.adopt(settlement.takeDeliveryFailures())
+            settlement.flush(reason: "partitions revoked")
+            settlement.storeOffsets()
+            if let commitError = settlement.commitSettledNow(only: Set(numbers)) {
+                settlement.revokeCommitFailed = true
                 logger.warning("Committing revoked partitions of '\(function.name)' failed: \(commitError.reason)")
             }
-            committer.revoked(numbers)
-            if let list { consumer.resume(list) }
-            numbers.forEach { holds.reset($0) }
-            ledger.forget(numbers)
-            numbers.forEach { resumeAt.removeValue(forKey: $0) }
-            numbers.forEach { schemaRegistryWaits.removeValue(forKey: $0) }
-            numbers.forEach { skipBefore.removeValue(forKey: $0) }
-            assigned.subtract(numbers)
+            settlement.committer.revoked(numbers)
+            retries.reset(numbers)
+            settlement.forget(numbers)
+            schemaWaits.forget(numbers)
+            admission.stopSkipping(numbers)
+            control.revoke(list, cooperative: cooperative)
             logger.info("'\(function.name)' gave up partitions \(numbers) of \(function.trigger.topic)")
-            if cooperative {
-                if let list { consumer.incrementalUnassign(list) }
-            } else {
-                consumer.unassign()
-            }
         }
     }
 
     func commitAnswered(_ error: rd_kafka_resp_err_t) {
-        committer.commitAnswered(error)
+        settlement.committer.commitAnswered(error)
     }
 
     func clientError(_ code: rd_kafka_resp_err_t, _ reason: String) {
@@ -81,5 +69,67 @@ extension TriggerListener {
     func reportConsumeError(_ message: UnsafeMutablePointer<rd_kafka_message_t>) {
         let text = String(cString: rd_kafka_message_errstr(message))
         logger.warning("Consuming \(function.trigger.topic) for '\(function.name)': \(text)")
+    }
+
+    // MARK: - After an aborted transaction
+
+    /// Between fetches: every assigned partition goes back to the group's committed offset (where
+    /// none is committed, to where ``StartWithoutCommit`` says: the trigger's startFrom, else the
+    /// reset policy), dropping what was fetched and held.
+    func rewindToCommitted() {
+        settlement.rewound()
+        fetched.releaseAll()
+        let partitions = control.assigned.map { $0 }
+        retries.reset(partitions)
+        settlement.forget(partitions)
+        schemaWaits.forget(partitions)
+        guard !partitions.isEmpty else { return }
+        let list = RDKafkaTopicPartitionList(topic: function.trigger.topic, partitions.map { ($0, crdkafka_offset_invalid()) })
+        do {
+            try consumer.committed(list, timeoutMs: 10_000)
+        } catch {
+            logger.warning("'\(function.name)': reading the committed offsets after an abort failed (\(error.reason)); partitions restart where the reset policy says")
+        }
+        admission.stopSkipping(partitions)
+        let committed = list.elements.filter { $0.offset >= 0 }.map { (partition: $0.partition, offset: $0.offset) }
+        let starts = placement.placeWithoutCommit(list.elements.filter { $0.offset < 0 }.map(\.partition), admission: admission)
+        control.reposition(committed + starts)
+    }
+
+    // MARK: - Closing
+
+    /// Asks the cluster for metadata through this consumer: true when a broker answered within
+    /// `timeoutMs`. Safe from any thread while the listener runs.
+    func probeCluster(timeoutMs: Int32) -> Bool {
+        consumer?.probeMetadata(timeoutMs: timeoutMs) ?? false
+    }
+
+    /// Commits what is stored, leaves the group and frees the consumer.
+    func close() {
+        guard let consumer, consumer.isOpen else { return }
+        var commitError: KafkaError?
+        if let settlement {
+            settlement.storeOffsets()
+            commitError = settlement.commitSettledNow()
+            if let commitError {
+                logger.warning("Final commit of '\(function.name)' failed: \(commitError.reason); the settlement journal keeps what was settled for the next start")
+            }
+        }
+        do {
+            try consumer.close()
+        } catch {
+            logger.warning("Leaving the consumer group of '\(function.name)' failed: \(error.reason)")
+        }
+        guard let settlement else { return }
+        // After leaving: the revocation while leaving commits in the transaction too.
+        settlement.transaction?.close()
+        retries.resetAll()
+        settlement.ledger.forgetAll()
+        let filtered = filteredCount.load(ordering: .relaxed)
+        if filtered > 0 { logger.info("'\(function.name)' left out \(filtered) message(s) that matched none of its filters (settled without a call)") }
+        let skipped = skippedCount.load(ordering: .relaxed)
+        if skipped > 0 { logger.info("'\(function.name)' skipped \(skipped) message(s) from before its startFrom time (settled without a call)") }
+        // Everything settled is committed: a clean stop leaves nothing to recover.
+        if commitError == nil && !settlement.revokeCommitFailed { settlement.journal?.remove() }
     }
 }

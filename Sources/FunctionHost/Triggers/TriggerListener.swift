@@ -8,14 +8,13 @@ import Synchronization
 typealias FlushFunction = @convention(c) (UnsafePointer<sf_context>?) -> Int32
 
 /// One function's consumer: a librdkafka consumer group member on its own thread (never on
-/// Swift's cooperative pool) that fetches what is there, calls the function through its call
-/// interface, and stores a partition's offset only past messages that are settled: succeeded
-/// (and, for SF_PENDING, flushed) or dead-lettered.
-///
-/// A failed message holds its partition: the partition is paused, the failed messages are kept,
-/// and after the retry policy's delay they are invoked again; once they are settled the
-/// partition is sought to where it left off and resumed. The consumer keeps polling meanwhile, so
-/// the group never times it out and other partitions keep flowing.
+/// Swift's cooperative pool) that wires the stages of the data path, in order:
+/// fetch (``RDKafkaFetchBuffer``) → admit (``Admission``: call, skip or refuse each message) →
+/// attempt (the ``Invoker``; failures through the ``AttemptEngine``, held by ``PartitionRetries``
+/// for ordering partition, or in a lane of the ``ConcurrentDispatcher``) → settle
+/// (``Settlement``: the offset ledger, awaiting outputs, the journals) → commit. Every reason a
+/// partition stops flowing is told to ``PartitionControl``, the one owner of pausing, resuming
+/// and seeking.
 final class TriggerListener: @unchecked Sendable {
     /// Where the host keeps what must survive a crash of the process (journals, crash counts);
     /// nil when the host runs without a supervisor.
@@ -26,88 +25,46 @@ final class TriggerListener: @unchecked Sendable {
 
     let function: FunctionConfiguration
     let options: KafkaOptions
-    let failures: FailurePolicy
     let logger: Logger
     /// Calls the function from the consuming thread (ordering `partition`).
     let invoker: Invoker
     var context: InvocationContext { invoker.context }
-    let flushFunction: FlushFunction?
     let deadLetters: DeadLetterWriter
     /// Owns the messages of the current fetch (and the ones carried over from the previous one).
     let fetched: RDKafkaFetchBuffer
     let eligible: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>>
     let fetchCapacity: Int
     let stopRequested = Atomic<Bool>(false)
-    /// Messages settled (succeeded, dead-lettered or filtered out), for the health report: in
-    /// order by the consuming thread, its only writer (a load and a store: no locked
-    /// instruction per message), and by the lanes.
-    let settledInOrder = Atomic<Int>(0)
+    /// Messages settled by the lanes, for the health report (the consuming thread's are
+    /// counted by ``Settlement``).
     let settledByLanes = Atomic<Int>(0)
     /// Messages that matched none of the trigger's `filters`: settled without a call.
     let filteredCount = Atomic<Int>(0)
-    let filter: MessageFilter?
-    /// The trigger's `maxRecordAge` in milliseconds; nil: any age.
-    let maxRecordAgeMs: Int64?
-    /// Where a partition without a committed offset starts (`startFrom`, else `autoOffsetReset`).
-    let startWithoutCommit: StartWithoutCommit
-    /// `startFrom` a time: per partition placed at its beginning (the cluster named no offset for
-    /// the time), the time its records are skipped before (settled without a call) until the
-    /// first one at or after it. Set at assignment, dropped on revoke (consuming thread only).
-    var skipBefore: [Int32: Int64] = [:]
     /// Messages skipped because they came before the trigger's `startFrom` time.
     let skippedCount = Atomic<Int>(0)
     /// The last error librdkafka reported for this consumer, for the health report.
     let lastClientError = Mutex<String?>(nil)
     let finished = DispatchSemaphore(value: 0)
-    /// Failed partitions (ordering `partition`) and their held messages.
-    var holds = HeldPartitions()
-    /// Where each partition's offsets stand, for every ordering (the lanes settle into it too).
-    let ledger: OffsetLedger
-    /// Partitions this member owns right now. A fetch can hold messages taken from the queue
-    /// before a revocation was served in the same call; those are dropped (their new owner
-    /// starts from the committed offset), never processed by a member that gave them up.
-    var assigned = PartitionSet()
-    var lastFlush = monotonicNanoseconds()
-    var warnedAboutMissingFlush = false
-    /// A revoke's commit failed: what it carried stays in the settlement journal after a stop.
-    var revokeCommitFailed = false
     /// The consuming thread's in-flight journal (ordering `partition`).
     let journal: InvocationJournal?
-    /// How far each partition is settled, kept across a crash.
-    let settlement: SettlementJournal?
-    let committer: OffsetCommitter
     let crashes: CrashLedger?
-    let maxCrashesPerMessage: Int
-    /// Set once in `init` (the callbacks need `self` first).
+    /// Set once in `init` (the callbacks need `self` first), with the stages built on it.
     private(set) var consumer: RDKafkaConsumer!
+    private(set) var control: PartitionControl!
+    private(set) var settlement: Settlement!
+    private(set) var retries: PartitionRetries!
+    private(set) var schemaWaits: SchemaRegistryWaits!
+    private(set) var placement: StartPlacement!
+    let admission: Admission
     /// Ordering `key` or `unordered`: the lanes that call the function; nil for `partition`,
     /// where the consuming thread calls it.
     var dispatcher: ConcurrentDispatcher?
     /// Per partition, the offset after the last message handed to a lane (-1: none yet).
     var nextToDispatch: [Int64] = []
-    /// The lanes were full: every assigned partition is paused until they have room again.
-    var pausedForBackpressure = false
-    /// While paused for backpressure: per partition, the first message that was fetched but not
-    /// handed to a lane, where consumption continues.
-    var resumeAt: [Int32: Int64] = [:]
-    /// Ordering `partition` with output bindings: invocations settled once their records are
-    /// acknowledged, while the thread goes on (nil without outputs, or with lanes).
-    let awaiting: AwaitingOutputs?
-    /// The unacknowledged outputs are at their bound: every assigned partition is paused until
-    /// there is room again (``roomForOutputs(messages:)``).
-    var pausedForOutputs = false
-    /// processingGuarantee exactlyOnce: the transaction the outputs and offsets are committed in.
-    let transaction: TransactionalOutputs?
-    /// An aborted transaction sends the partitions back to the committed offsets before the next fetch.
-    var rewindAfterAbort = false
+    var warnedAboutMissingFlush = false
+    let hasFlush: Bool
     /// Counters, owned partitions and operator requests for the operations endpoint (Operations/).
     let operations = ListenerOperations()
-    /// A trigger that decodes schema-framed records: the consuming thread's decoder (its
-    /// invoker's), which checks each message decodes before anything is called (``disposition(_:)``).
-    var schemaCheck: RecordDecoder? { invoker.decoder }
-    /// Ordering key or unordered: partitions waiting for the schema registry, each at the first
-    /// message it could not check (ordering partition holds such a partition instead).
-    var schemaRegistryWaits: [Int32: SchemaRegistryWait] = [:]
 
     /// Events fetched at once for a ONE function (each still gets its own call).
     static let fetchSizeForOne = 512
@@ -121,17 +78,16 @@ final class TriggerListener: @unchecked Sendable {
         self.function = function
         self.options = options
         self.logger = logger
-        filter = function.trigger.filter
-        maxRecordAgeMs = function.trigger.maxRecordAgeSeconds.map { Int64($0 * 1000) }
-        startWithoutCommit = StartWithoutCommit(trigger: function.trigger, options: options)
-        flushFunction = library.flushFunction.map { unsafeBitCast($0, to: FlushFunction.self) }
+        let startWithoutCommit = StartWithoutCommit(trigger: function.trigger, options: options)
+        let flushFunction = library.flushFunction.map { unsafeBitCast($0, to: FlushFunction.self) }
+        hasFlush = flushFunction != nil
         deadLetters = try DeadLetterWriter(function: function, producers: producers)
-        failures = FailurePolicy(retry: retry, functionName: function.name, deadLetterTopic: function.deadLetterTopic, logger: logger)
+        let failures = FailurePolicy(retry: retry, functionName: function.name, deadLetterTopic: function.deadLetterTopic, logger: logger)
         fetchCapacity = function.trigger.cardinality == .many ? options.maxBatchSize : Self.fetchSizeForOne
         // Room for a fetch plus the messages carried over from the previous one.
         fetched = RDKafkaFetchBuffer(capacity: 2 * fetchCapacity)
         eligible = .allocate(capacity: 2 * fetchCapacity)
-        awaiting = function.outputs.isEmpty || function.trigger.ordering != .partition
+        let awaiting = function.outputs.isEmpty || function.trigger.ordering != .partition
             || function.trigger.processingGuarantee == .exactlyOnce ? nil : AwaitingOutputs(
             invocationCapacity: 4096, messageCapacity: max(16_384, 4 * fetchCapacity),
             maxRecords: options.maxUnacknowledgedOutputRecords, maxBytes: options.maxUnacknowledgedOutputBytes)
@@ -141,34 +97,36 @@ final class TriggerListener: @unchecked Sendable {
             throw ConfigurationError(file: function.file, field: "\(function.trigger.path).processingGuarantee",
                 "exactlyOnce commits a message's offset with its outputs as soon as the call returns, but the library exports \(function.entryPoint)_flush (SF_PENDING: durable only after a later flush). Use atLeastOnce, or drop the flush export")
         }
+        let settlementJournal: SettlementJournal?
+        let maxCrashesPerMessage: Int
         if let crashProtection {
             journal = try InvocationJournal(directory: crashProtection.directory, function: function.name, subject: subject)
             // exactlyOnce: nothing settled may be committed outside a transaction, so nothing is
             // recovered from a journal after a crash (the aborted transaction is consumed again).
-            settlement = exactlyOnce ? nil : try SettlementJournal(directory: crashProtection.directory, function: function.name, subject: subject)
+            settlementJournal = exactlyOnce ? nil : try SettlementJournal(directory: crashProtection.directory, function: function.name, subject: subject)
             crashes = CrashLedger(CrashRecords(directory: crashProtection.directory, function: function.name, subject: subject.text))
             maxCrashesPerMessage = crashProtection.maxCrashesPerMessage
         } else {
             journal = nil
-            settlement = nil
+            settlementJournal = nil
             crashes = nil
             maxCrashesPerMessage = .max
         }
-        if let settlement, let reason = settlement.discarded {
-            logger.info("'\(function.name)': the settlement journal \(settlement.url.lastPathComponent) was set aside: \(reason); nothing from it is applied")
+        if let settlementJournal, let reason = settlementJournal.discarded {
+            logger.info("'\(function.name)': the settlement journal \(settlementJournal.url.lastPathComponent) was set aside: \(reason); nothing from it is applied")
         }
         // The lanes' settlements are journaled by the ledger as they move an offset; the
-        // consuming thread's (ordering partition) by `record`, which knows what is pending.
-        let settlementJournal = settlement
-        ledger = OffsetLedger { partition, offset in settlementJournal?.recordSettled(partition: partition, settled: offset) }
-        committer = OffsetCommitter(topic: function.trigger.topic, functionName: function.name, journal: settlement,
-                                    intervalMs: options.autoCommitIntervalMs, startWithoutCommit: startWithoutCommit, logger: logger)
+        // consuming thread's (ordering partition) by Settlement, which knows what is pending.
+        let ledger = OffsetLedger { partition, offset in settlementJournal?.recordSettled(partition: partition, settled: offset) }
+        let committer = OffsetCommitter(topic: function.trigger.topic, functionName: function.name, journal: settlementJournal,
+                                        intervalMs: options.autoCommitIntervalMs, startWithoutCommit: startWithoutCommit, logger: logger)
+        let transaction: TransactionalOutputs?
         if exactlyOnce {
-            let transaction = try TransactionalOutputs(function: function, options: options,
-                                                       instance: TransactionalOutputs.instanceID(stateDirectory: crashProtection?.directory))
-            self.transaction = transaction
+            let outputs = try TransactionalOutputs(function: function, options: options,
+                                                   instance: TransactionalOutputs.instanceID(stateDirectory: crashProtection?.directory))
+            transaction = outputs
             invoker = try Invoker(function: function, library: library, capacity: fetchCapacity,
-                                  outputs: function.outputs.map { try OutputHandle(binding: $0, producer: transaction.producer, staging: true) },
+                                  outputs: function.outputs.map { try OutputHandle(binding: $0, producer: outputs.producer, staging: true) },
                                   journal: journal, logger: logger)
         } else {
             transaction = nil
@@ -179,6 +137,7 @@ final class TriggerListener: @unchecked Sendable {
             throw ConfigurationError(file: function.file, field: "\(function.trigger.path).ordering",
                 "'\(function.trigger.ordering.rawValue)' runs invocations side by side, but the library exports \(function.entryPoint)_flush (SF_PENDING), whose flush must follow the records in order: use ordering partition, or drop the flush export")
         }
+        admission = Admission(function: function, decoder: invoker.decoder, crashes: crashes, maxCrashesPerMessage: maxCrashesPerMessage, logger: logger)
 
         var properties: [(String, String)] = [
             ("group.id", function.trigger.consumerGroup),
@@ -195,9 +154,20 @@ final class TriggerListener: @unchecked Sendable {
         properties += function.trigger.connection.librdkafkaProperties
         properties += options.librdkafka.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         RDKafkaLog.register(clientID: "swiftfunc-\(function.name)", logger: logger)
-        consumer = try RDKafkaConsumer(
+        let consumer = try RDKafkaConsumer(
             properties: properties, origin: "consumer of \(function.name)", opaque: Unmanaged.passUnretained(self).toOpaque(),
             callbacks: .init(rebalance: rebalanceCallback, error: errorCallback, offsetCommit: offsetCommitCallback))
+        self.consumer = consumer
+        let control = PartitionControl(consumer: consumer, topic: function.trigger.topic, logger: logger)
+        self.control = control
+        let settlement = Settlement(function: function, control: control, invoker: invoker, consumer: consumer, operations: operations,
+                                    ledger: ledger, committer: committer, journal: settlementJournal, awaiting: awaiting,
+                                    transaction: transaction, crashes: crashes, flushFunction: flushFunction, logger: logger)
+        self.settlement = settlement
+        let engine = AttemptEngine(invoker: invoker, failures: failures, deadLetters: deadLetters, function: function, waiting: "the partition")
+        retries = PartitionRetries(engine: engine, control: control, settlement: settlement, crashes: crashes)
+        schemaWaits = SchemaRegistryWaits(decoder: invoker.decoder, control: control, functionName: function.name, logger: logger)
+        placement = StartPlacement(consumer: consumer, startWithoutCommit: startWithoutCommit, function: function, logger: logger)
         do {
             try consumer.subscribe(function.trigger.topic)
         } catch {
@@ -207,16 +177,16 @@ final class TriggerListener: @unchecked Sendable {
         if function.trigger.ordering != .partition {
             dispatcher = try ConcurrentDispatcher(
                 function: function, library: library, options: options, retry: retry, producers: producers,
-                deadLetters: deadLetters, crashes: crashes, journalDirectory: crashProtection?.directory,
+                deadLetters: deadLetters, admission: admission, crashes: crashes, journalDirectory: crashProtection?.directory,
                 ledger: ledger, drainTimeoutSeconds: drainTimeoutSeconds, logger: logger,
                 onSettled: { [unowned self] in settledByLanes.wrappingAdd(1, ordering: .relaxed) },
-                onRoom: { [unowned self] in consumer?.wake() })
+                onRoom: { [unowned self] in consumer.wake() })
         }
     }
 
     /// Messages settled so far (any thread may ask).
     var settledCount: Int {
-        settledInOrder.load(ordering: .relaxed) &+ settledByLanes.load(ordering: .relaxed)
+        (settlement?.settledInOrder.load(ordering: .relaxed) ?? 0) &+ settledByLanes.load(ordering: .relaxed)
     }
 
     /// Every journal of the function's invocations (the consuming thread's and its lanes').

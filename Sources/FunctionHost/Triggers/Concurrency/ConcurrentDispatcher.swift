@@ -12,11 +12,9 @@ import Synchronization
 /// The consuming thread calls `dispatch`, `quiesce` and `shutdown`; the lanes call the rest.
 final class ConcurrentDispatcher: @unchecked Sendable {
     let functionName: String
-    let deadLetters: DeadLetterWriter
-    let failures: FailurePolicy
     let logger: Logger
-    /// The trigger's `maxRecordAge`, for the dead-letter error text.
-    let maxRecordAgeSeconds: Double?
+    /// Why a message is refused (the dead letter's headers), asked by the lanes.
+    let admission: Admission
     private let ordering: Ordering
     private let topic: String
     private let crashes: CrashLedger?
@@ -39,14 +37,13 @@ final class ConcurrentDispatcher: @unchecked Sendable {
 
     /// Creates the lanes and starts their threads.
     init(function: FunctionConfiguration, library: FunctionLibrary, options: KafkaOptions, retry: RetryPolicy,
-         producers: ProducerPool, deadLetters: DeadLetterWriter, crashes: CrashLedger?, journalDirectory: URL?,
+         producers: ProducerPool, deadLetters: DeadLetterWriter, admission: Admission, crashes: CrashLedger?, journalDirectory: URL?,
          ledger: OffsetLedger, drainTimeoutSeconds: Double, logger: Logger, onSettled: @escaping @Sendable () -> Void, onRoom: @escaping @Sendable () -> Void) throws {
         functionName = function.name
         topic = function.trigger.topic
         ordering = function.trigger.ordering
-        maxRecordAgeSeconds = function.trigger.maxRecordAgeSeconds
-        self.deadLetters = deadLetters
-        failures = FailurePolicy(retry: retry, functionName: function.name, deadLetterTopic: function.deadLetterTopic, logger: logger)
+        self.admission = admission
+        let failures = FailurePolicy(retry: retry, functionName: function.name, deadLetterTopic: function.deadLetterTopic, logger: logger)
         self.logger = logger
         self.crashes = crashes
         self.drainTimeoutSeconds = drainTimeoutSeconds
@@ -62,7 +59,9 @@ final class ConcurrentDispatcher: @unchecked Sendable {
             let journal = try journalDirectory.map { try InvocationJournal(directory: $0, function: function.name, lane: index, subject: subject) }
             let invoker = try Invoker(function: function, library: library, capacity: batchLimit, producers: producers,
                                       journal: journal, logger: logger)
-            lanes.append(InvocationLane(index: index, capacity: capacity, batchLimit: batchLimit, invoker: invoker, dispatcher: self))
+            let engine = AttemptEngine(invoker: invoker, failures: failures, deadLetters: deadLetters, function: function,
+                                       waiting: "the lane, with the messages of the same key,")
+            lanes.append(InvocationLane(index: index, capacity: capacity, batchLimit: batchLimit, engine: engine, dispatcher: self))
         }
         for lane in lanes { lane.start(name: "swiftfunc-\(function.name)-\(lane.index)") }
     }
@@ -83,7 +82,7 @@ final class ConcurrentDispatcher: @unchecked Sendable {
 
     /// Queues `message` on its lane, waiting up to ``roomWait`` while that lane is full; the lane
     /// takes it over through `take`. False when the lane stayed full (the message is not taken).
-    func dispatch(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ disposition: InvocationLane.Disposition,
+    func dispatch(_ message: UnsafeMutablePointer<rd_kafka_message_t>, _ disposition: Disposition,
                   take: () -> RDKafkaMessage) -> Bool {
         let lane = lanes[laneIndex(message)]
         ledger.dispatched(message.pointee.partition, offset: message.pointee.offset)
@@ -187,10 +186,6 @@ final class ConcurrentDispatcher: @unchecked Sendable {
         ledger.dropped(message.pointer.pointee.partition, offset: message.pointer.pointee.offset)
     }
 
-    func crashCount(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Int {
-        crashes?.count(partition: message.pointee.partition, offset: message.pointee.offset) ?? 0
-    }
-
     func noteOutcome(_ outcome: InvocationOutcome) {
         if outcome.pending && !warnedAboutPending.exchange(true, ordering: .relaxed) {
             logger.error("Function '\(functionName)' returned SF_PENDING, which needs ordering partition (its flush must see the records in order); with ordering \(ordering.rawValue) the records count as done when the call returns")
@@ -207,8 +202,9 @@ final class ConcurrentDispatcher: @unchecked Sendable {
 
     /// Waits `seconds` before a retry. Returns false, having dropped `messages` (left empty), when
     /// their partitions are given up meanwhile.
-    func wait(seconds: Double, unlessGivingUp messages: inout RDKafkaMessages) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
+    func wait(until due: UInt64, unlessGivingUp messages: inout RDKafkaMessages) -> Bool {
+        let now = monotonicNanoseconds()
+        let deadline = Date().addingTimeInterval(due > now ? Double(due - now) / 1e9 : 0)
         wakeWaiting.lock()
         defer { wakeWaiting.unlock() }
         while true {
@@ -223,8 +219,4 @@ final class ConcurrentDispatcher: @unchecked Sendable {
         }
     }
 
-    /// "topic T partition P offset O[,O...]" for log lines.
-    func describe(_ messages: [UnsafeMutablePointer<rd_kafka_message_t>]) -> String {
-        FailurePolicy.describe(topic: topic, messages.map { ($0.pointee.partition, $0.pointee.offset) })
-    }
 }

@@ -6,40 +6,13 @@ import Logging
 /// (ordering `key` or `unordered`). Messages of one key always go to the same lane, so a lane
 /// runs them in the order they were consumed, one at a time; lanes run side by side.
 ///
-/// A failed message is retried by its lane, in place, per the retry policy, then dead-lettered:
-/// later messages of the lane (the same keys, among others) wait for it, as they must to stay in
-/// order, while the other lanes go on.
+/// A failed message is retried by its lane, in place, through the ``AttemptEngine`` (the retry
+/// policy, then the dead letter): later messages of the lane (the same keys, among others) wait
+/// for it, as they must to stay in order, while the other lanes go on.
 final class InvocationLane: @unchecked Sendable {
-    /// What the lane does with a queued message.
-    enum Disposition: UInt8 {
-        /// Call the function (in a batch with its neighbours for MANY).
-        case invoke
-        /// Call the function with this message alone: it crashed the host before.
-        case invokeAlone
-        /// It crashed the host `maxCrashesPerMessage` times: dead-letter it, do not call.
-        case deadLetterCrashed
-        /// Not UTF-8 for a string function: dead-letter it, do not call.
-        case deadLetterInvalidText
-        /// Older than the trigger's `maxRecordAge`: dead-letter it, do not call.
-        case deadLetterRecordAge
-        /// It matches none of the trigger's `filters`: settle it, do not call (never queued:
-        /// the consuming thread settles it at once).
-        case filteredOut
-        /// Its schema is not in the registry: dead-letter it, do not call.
-        case deadLetterSchemaNotFound
-        /// It does not decode with its schema (or is not framed): dead-letter it, do not call.
-        case deadLetterUndecodable
-        /// The schema registry could not be asked: its partition waits and asks again (never
-        /// queued: the consuming thread keeps it).
-        case waitForSchemaRegistry
-        /// It comes before the trigger's `startFrom` time, on a partition the cluster named no
-        /// offset at that time for: settle it, do not call (never queued, like `filteredOut`).
-        case beforeStartFrom
-    }
-
     let index: Int
     let capacity: Int
-    let invoker: Invoker
+    let engine: AttemptEngine
     private unowned let dispatcher: ConcurrentDispatcher
     private let batchLimit: Int
     private let condition = NSCondition()
@@ -50,19 +23,19 @@ final class InvocationLane: @unchecked Sendable {
     private var head = 0
     private var count = 0
     private var exiting = false
-    /// The messages being invoked right now, owned by this lane's thread (filled under `condition`).
-    private var batch: RDKafkaMessages
+    /// The messages being attempted right now, owned by this lane's thread (filled under `condition`).
+    private let work: HeldMessages
     private let finished = DispatchSemaphore(value: 0)
 
-    init(index: Int, capacity: Int, batchLimit: Int, invoker: Invoker, dispatcher: ConcurrentDispatcher) {
+    init(index: Int, capacity: Int, batchLimit: Int, engine: AttemptEngine, dispatcher: ConcurrentDispatcher) {
         self.index = index
         self.capacity = capacity
         self.batchLimit = batchLimit
-        self.invoker = invoker
+        self.engine = engine
         self.dispatcher = dispatcher
         ringMessages = .allocate(capacity: capacity)
         ringDispositions = .allocate(capacity: capacity)
-        batch = RDKafkaMessages(reservingCapacity: max(batchLimit, 1))
+        work = HeldMessages(reservingCapacity: max(batchLimit, 1))
     }
 
     deinit {
@@ -71,6 +44,7 @@ final class InvocationLane: @unchecked Sendable {
         ringDispositions.deallocate()
     }
 
+    var invoker: Invoker { engine.invoker }
     var journal: InvocationJournal? { invoker.journal }
 
     func start(name: String) {
@@ -123,31 +97,32 @@ final class InvocationLane: @unchecked Sendable {
 
     private func run() {
         while let disposition = take() {
-            switch disposition {
-            case .invoke, .invokeAlone, .waitForSchemaRegistry:
-                // (waitForSchemaRegistry is never queued: the consuming thread keeps such a message.)
-                invoke()
-            case .deadLetterCrashed:
-                let crashes = dispatcher.crashCount(batch[0])
-                deadLetter(reason: .crashed, error: DeadLetterReason.crashedError(times: crashes), attempts: crashes)
-            case .deadLetterInvalidText:
-                deadLetter(reason: .invalidUTF8, error: DeadLetterReason.invalidTextError, attempts: 0)
-            case .deadLetterRecordAge:
-                deadLetter(reason: .recordAge,
-                           error: DeadLetterReason.recordAgeError(batch[0], maxSeconds: dispatcher.maxRecordAgeSeconds ?? 0), attempts: 0)
-            case .deadLetterSchemaNotFound, .deadLetterUndecodable:
-                let failure = invoker.decoder?.check(batch[0])
-                var error = "does not decode"
-                if case .undecodable(_, let text)? = failure { error = text }
-                deadLetter(reason: disposition == .deadLetterSchemaNotFound ? .schemaNotFound : .deserializationError, error: error, attempts: 0)
-            case .filteredOut, .beforeStartFrom:
-                batch.removeAll { dispatcher.settle($0) }
+            work.reset()
+            if disposition.isSkipped {
+                // (Never queued: the consuming thread settles such a message at once.)
+                work.messages.removeAll { dispatcher.settle($0) }
+            } else if let refusal = dispatcher.admission.refusal(for: disposition, work.messages[0], decoder: invoker.decoder) {
+                waitUntilSettled(engine.refuse(work, refusal) { dispatcher.settle($0) })
+            } else {
+                let outcome = work.messages.withPointers { invoker.attempt($0) }
+                dispatcher.noteOutcome(outcome)
+                waitUntilSettled(engine.afterAttempt(work, outcome) { dispatcher.settle($0) })
             }
             dispatcher.laneTookWork()
         }
     }
 
-    /// Waits for work; moves the next call's messages into `batch`: one message, or for MANY
+    /// Waits in place for each next step of the work (retries, dead letter) until it is all
+    /// settled, or its partitions are given up.
+    private func waitUntilSettled(_ progress: AttemptEngine.Progress) {
+        var progress = progress
+        while case .due(let at, _) = progress {
+            guard dispatcher.wait(until: at, unlessGivingUp: &work.messages) else { return }
+            progress = engine.next(work) { dispatcher.settle($0) }
+        }
+    }
+
+    /// Waits for work; moves the next call's messages into `work`: one message, or for MANY
     /// up to `batchLimit` consecutive ones to invoke together. Nil when the lane is to end.
     private func take() -> Disposition? {
         condition.lock()
@@ -157,13 +132,13 @@ final class InvocationLane: @unchecked Sendable {
             condition.wait()
         }
         let first = ringDispositions[head]
-        batch.append(RDKafkaMessage(movingOutOf: ringMessages + head))
+        work.messages.append(RDKafkaMessage(movingOutOf: ringMessages + head))
         var taken = 1
         if first == .invoke {
             while taken < batchLimit && taken < count {
                 let slot = (head + taken) % capacity
                 guard ringDispositions[slot] == .invoke else { break }
-                batch.append(RDKafkaMessage(movingOutOf: ringMessages + slot))
+                work.messages.append(RDKafkaMessage(movingOutOf: ringMessages + slot))
                 taken += 1
             }
         }
@@ -171,56 +146,5 @@ final class InvocationLane: @unchecked Sendable {
         if count == capacity { condition.broadcast() }
         count -= taken
         return first
-    }
-
-    /// Calls the function with `batch`; retries what failed per the retry policy, then
-    /// dead-letters it. Leaves `batch` empty.
-    private func invoke() {
-        let outcome = batch.withPointers { invoker.attempt($0) }
-        dispatcher.noteOutcome(outcome)
-        if outcome.succeeded {
-            batch.removeAll { dispatcher.settle($0) }
-            return
-        }
-        var lastError = settleSucceeded(outcome)
-        var failures = 1
-        while true {
-            let decision = dispatcher.failures.decide(afterFailures: failures, messages: dispatcher.describe(batch.pointers), error: lastError,
-                                                      waiting: "the lane, with the messages of the same key,")
-            guard case .retry(let delay) = decision else {
-                deadLetter(reason: .failed, error: lastError, attempts: failures)
-                return
-            }
-            guard dispatcher.wait(seconds: delay, unlessGivingUp: &batch) else { return }
-            invoker.statistics.recordRetry()
-            let retried = batch.withPointers { invoker.attempt($0) }
-            lastError = settleSucceeded(retried)
-            if batch.isEmpty { return }
-            failures += 1
-        }
-    }
-
-    /// Settles the messages of `batch` that `outcome` did not fail; the failed ones stay, in
-    /// order. Returns the first failed one's reason.
-    private func settleSucceeded(_ outcome: InvocationOutcome) -> String {
-        let firstFailed = (0..<batch.count).first { outcome.failed($0) }
-        batch.remove(where: { !outcome.failed($0) }) { dispatcher.settle($0) }
-        return firstFailed.map { outcome.reason(for: $0) } ?? ""
-    }
-
-    /// Sends `batch` to the dead-letter topic, trying again every 5 s while that fails (the
-    /// lane waits: nothing is skipped). Leaves `batch` empty.
-    private func deadLetter(reason: DeadLetterReason, error: String, attempts: Int) {
-        if reason != .failed { dispatcher.failures.refused(messages: dispatcher.describe(batch.pointers), error: error) }
-        while true {
-            if let failure = dispatcher.deadLetters.send(batch.pointers, reason: reason, error: error, attempts: attempts) {
-                dispatcher.failures.deadLetterFailed(messages: dispatcher.describe(batch.pointers), failure: failure)
-                guard dispatcher.wait(seconds: FailurePolicy.deadLetterRetrySeconds, unlessGivingUp: &batch) else { return }
-                continue
-            }
-            dispatcher.failures.deadLettered(messages: dispatcher.describe(batch.pointers), reason: reason, attempts: attempts)
-            batch.removeAll { dispatcher.settle($0) }
-            return
-        }
     }
 }

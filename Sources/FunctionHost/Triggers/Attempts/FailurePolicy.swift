@@ -1,12 +1,11 @@
 import Logging
 
-/// What becomes of messages whose attempt failed, for both ordering engines (the consuming
-/// thread's held partitions and the lanes): the retry policy's decision, and the one set of log
+/// What becomes of messages whose attempt failed (for the ``AttemptEngine``): the retry policy's decision, and the one set of log
 /// lines that says it. The caller carries the decision out (waits, or dead-letters).
 struct FailurePolicy: Sendable {
     enum Decision: Equatable, Sendable {
-        /// Try again after this many seconds.
-        case retry(afterSeconds: Double)
+        /// Try again after this long.
+        case retry(after: Duration)
         /// No more attempts: send to the dead-letter topic.
         case deadLetter
     }
@@ -17,7 +16,7 @@ struct FailurePolicy: Sendable {
     let logger: Logger
 
     /// How long the caller waits before sending to the dead-letter topic again after that failed.
-    static let deadLetterRetrySeconds = 5.0
+    static let deadLetterRetry = Duration.seconds(5)
 
     /// Decides after the `failures`-th failed attempt, and logs it.
     /// - Parameters:
@@ -28,9 +27,9 @@ struct FailurePolicy: Sendable {
             logger.error("Function '\(functionName)' failed at \(messages): \(error). Attempt \(failures) failed and the retry policy allows no more; sending to dead-letter topic \(deadLetterTopic).")
             return .deadLetter
         }
-        let delay = retry.delaySeconds(afterFailures: failures)
-        logger.error("Function '\(functionName)' failed at \(messages): \(error). Attempt \(failures) failed; trying again in \(Self.seconds(delay)) (\(waiting) waits; nothing after it is committed before it is settled).")
-        return .retry(afterSeconds: delay)
+        let delay = retry.delay(afterFailures: failures)
+        logger.error("Function '\(functionName)' failed at \(messages): \(error). Attempt \(failures) failed; trying again in \(Self.seconds(delay.seconds)) (\(waiting) waits; nothing after it is committed before it is settled).")
+        return .retry(after: delay)
     }
 
     /// Messages that cannot be delivered at all (they crashed the host too often, or are not text).
@@ -40,7 +39,7 @@ struct FailurePolicy: Sendable {
 
     /// The dead-letter send failed: nothing is skipped, it is tried again.
     func deadLetterFailed(messages: String, failure: String) {
-        logger.critical("Function '\(functionName)': sending \(messages) to dead-letter topic \(deadLetterTopic) FAILED: \(failure). Nothing is skipped: the offset does not move forward past it; trying again in \(Self.seconds(Self.deadLetterRetrySeconds)).")
+        logger.critical("Function '\(functionName)': sending \(messages) to dead-letter topic \(deadLetterTopic) FAILED: \(failure). Nothing is skipped: the offset does not move forward past it; trying again in \(Self.seconds(Self.deadLetterRetry.seconds)).")
     }
 
     func deadLettered(messages: String, reason: DeadLetterReason, attempts: Int) {
