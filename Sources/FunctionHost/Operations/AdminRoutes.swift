@@ -124,7 +124,7 @@ struct AdminRoutes: Sendable {
             entry["state"] = listener.operations.state.label
             entry["assignedPartitions"] = listener.operations.assignedPartitions
             var lag: [String: Int64] = [:]
-            for item in listener.consumerLag() { lag["\(item.partition)"] = item.lag }
+            for item in ConsumerLag.read(listener) { lag["\(item.partition)"] = item.lag }
             entry["lag"] = lag
             let cluster = appHost.healthMonitor?.clusterHealth[hosted.report.name]
             entry["clusterReachable"] = cluster?.reachable ?? true

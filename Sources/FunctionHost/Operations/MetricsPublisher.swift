@@ -77,7 +77,7 @@ final class MetricsPublisher: @unchecked Sendable {
             counter("swiftfunc_messages_consumed_total", function, listener.operations.consumedCount)
             counter("swiftfunc_rebalances_total", function, listener.operations.rebalanceCount)
             gauge("swiftfunc_paused_partitions", function, Double(listener.operations.pausedPartitionCount))
-            for entry in listener.consumerLag() {
+            for entry in ConsumerLag.read(listener) {
                 let labels = function + [("topic", listener.function.trigger.topic), ("partition", "\(entry.partition)")]
                 currentLag.insert(gauge("swiftfunc_consumer_lag", labels, Double(entry.lag)))
             }

@@ -68,8 +68,8 @@ final class HealthMonitor: @unchecked Sendable {
                     "state": reachable ? "consuming" : "cluster-unreachable",
                     "since": ISO8601DateFormatter().string(from: states[index].since),
                     "settledMessages": listener.settledCount,
-                    "filteredMessages": listener.filteredCount.load(ordering: .relaxed),
-                    "skippedBeforeStartFrom": listener.skippedCount.load(ordering: .relaxed),
+                    "filteredMessages": listener.admission.filteredCount.load(ordering: .relaxed),
+                    "skippedBeforeStartFrom": listener.admission.skippedCount.load(ordering: .relaxed),
                 ]
                 if let lastError { entry["lastError"] = lastError }
                 entries.append(entry)

@@ -50,7 +50,6 @@ extension TriggerListener {
         }
         let disposition = admission.disposition(message)
         if disposition.isSkipped {
-            if disposition == .beforeStartFrom { skippedCount.wrappingAdd(1, ordering: .relaxed) } else { filteredCount.wrappingAdd(1, ordering: .relaxed) }
             dispatcher.settleWithoutInvocation(fetched.take(at: index))
             nextToDispatch[Int(partition)] = offset + 1
             return

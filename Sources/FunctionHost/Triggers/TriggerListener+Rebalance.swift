@@ -125,9 +125,9 @@ extension TriggerListener {
         settlement.transaction?.close()
         retries.resetAll()
         settlement.ledger.forgetAll()
-        let filtered = filteredCount.load(ordering: .relaxed)
+        let filtered = admission.filteredCount.load(ordering: .relaxed)
         if filtered > 0 { logger.info("'\(function.name)' left out \(filtered) message(s) that matched none of its filters (settled without a call)") }
-        let skipped = skippedCount.load(ordering: .relaxed)
+        let skipped = admission.skippedCount.load(ordering: .relaxed)
         if skipped > 0 { logger.info("'\(function.name)' skipped \(skipped) message(s) from before its startFrom time (settled without a call)") }
         // Everything settled is committed: a clean stop leaves nothing to recover.
         if commitError == nil && !settlement.revokeCommitFailed { settlement.journal?.remove() }

@@ -38,10 +38,6 @@ final class TriggerListener: @unchecked Sendable {
     /// Messages settled by the lanes, for the health report (the consuming thread's are
     /// counted by ``Settlement``).
     let settledByLanes = Atomic<Int>(0)
-    /// Messages that matched none of the trigger's `filters`: settled without a call.
-    let filteredCount = Atomic<Int>(0)
-    /// Messages skipped because they came before the trigger's `startFrom` time.
-    let skippedCount = Atomic<Int>(0)
     /// The last error librdkafka reported for this consumer, for the health report.
     let lastClientError = Mutex<String?>(nil)
     let finished = DispatchSemaphore(value: 0)
@@ -55,14 +51,13 @@ final class TriggerListener: @unchecked Sendable {
     private(set) var retries: PartitionRetries!
     private(set) var schemaWaits: SchemaRegistryWaits!
     private(set) var placement: StartPlacement!
+    private(set) var delivery: InOrderDelivery!
     let admission: Admission
     /// Ordering `key` or `unordered`: the lanes that call the function; nil for `partition`,
     /// where the consuming thread calls it.
     var dispatcher: ConcurrentDispatcher?
     /// Per partition, the offset after the last message handed to a lane (-1: none yet).
     var nextToDispatch: [Int64] = []
-    var warnedAboutMissingFlush = false
-    let hasFlush: Bool
     /// Counters, owned partitions and operator requests for the operations endpoint (Operations/).
     let operations = ListenerOperations()
 
@@ -80,7 +75,6 @@ final class TriggerListener: @unchecked Sendable {
         self.logger = logger
         let startWithoutCommit = StartWithoutCommit(trigger: function.trigger, options: options)
         let flushFunction = library.flushFunction.map { unsafeBitCast($0, to: FlushFunction.self) }
-        hasFlush = flushFunction != nil
         deadLetters = try DeadLetterWriter(function: function, producers: producers)
         let failures = FailurePolicy(retry: retry, functionName: function.name, deadLetterTopic: function.deadLetterTopic, logger: logger)
         fetchCapacity = function.trigger.cardinality == .many ? options.maxBatchSize : Self.fetchSizeForOne
@@ -168,6 +162,9 @@ final class TriggerListener: @unchecked Sendable {
         retries = PartitionRetries(engine: engine, control: control, settlement: settlement, crashes: crashes)
         schemaWaits = SchemaRegistryWaits(decoder: invoker.decoder, control: control, functionName: function.name, logger: logger)
         placement = StartPlacement(consumer: consumer, startWithoutCommit: startWithoutCommit, function: function, logger: logger)
+        delivery = InOrderDelivery(function: function, invoker: invoker, admission: admission, control: control, settlement: settlement,
+                                   retries: retries, schemaWaits: schemaWaits, fetched: fetched, crashes: crashes,
+                                   hasFlush: flushFunction != nil, logger: logger)
         do {
             try consumer.subscribe(function.trigger.topic)
         } catch {

@@ -1,5 +1,6 @@
 import CRdKafka
 import Logging
+import Synchronization
 
 /// What becomes of a fetched message before anything is called.
 enum Disposition: UInt8 {
@@ -47,6 +48,10 @@ struct Refusal {
 /// ``disposition(_:)`` runs on the consuming thread (it keeps the `startFrom` skipping state);
 /// ``refusal(for:_:decoder:)`` reads nothing that changes and may run on any thread.
 final class Admission: @unchecked Sendable {
+    /// Messages that matched none of the trigger's `filters`: settled without a call.
+    let filteredCount = Atomic<Int>(0)
+    /// Messages skipped because they came before the trigger's `startFrom` time.
+    let skippedCount = Atomic<Int>(0)
     private let functionName: String
     private let topic: String
     private let filter: MessageFilter?
@@ -93,7 +98,10 @@ final class Admission: @unchecked Sendable {
     }
 
     private func checkedDisposition(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Disposition {
-        if !skipBefore.isEmpty && isBeforeStartFrom(message) { return .beforeStartFrom }
+        if !skipBefore.isEmpty && isBeforeStartFrom(message) {
+            skippedCount.wrappingAdd(1, ordering: .relaxed)
+            return .beforeStartFrom
+        }
         // A schema trigger's value and key patterns match the decoded record, the JSON the
         // function gets: then it is checked before its filters (the check keeps what it decoded
         // for the call). One that does not decode cannot be matched: it goes where its check says.
@@ -102,9 +110,9 @@ final class Admission: @unchecked Sendable {
             if filterReadsDecodedRecord, let decoder {
                 if let notNow = Self.schemaDisposition(decoder.check(message)) { return notNow }
                 checked = true
-                if !filter.matches(message, decodedBy: decoder) { return .filteredOut }
+                if !filter.matches(message, decodedBy: decoder) { return filteredOut() }
             } else if !filter.matches(message) {
-                return .filteredOut
+                return filteredOut()
             }
         }
         if let maxRecordAgeMs, RecordAge.isOlder(message, thanMs: maxRecordAgeMs) { return .deadLetterRecordAge }
@@ -116,6 +124,11 @@ final class Admission: @unchecked Sendable {
             return .deadLetterInvalidText
         }
         return crashes > 0 ? .invokeAlone : .invoke
+    }
+
+    private func filteredOut() -> Disposition {
+        filteredCount.wrappingAdd(1, ordering: .relaxed)
+        return .filteredOut
     }
 
     private func crashedDisposition(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Disposition {

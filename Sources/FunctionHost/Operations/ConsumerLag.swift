@@ -1,25 +1,26 @@
 import CRdKafka
 
 /// Consumer lag for the metrics endpoint (any thread).
-extension TriggerListener {
+enum ConsumerLag {
     /// Per assigned partition: the high watermark librdkafka last saw minus the next offset to
     /// store (before anything was stored: the committed offset, else the low watermark). A
     /// partition whose high watermark is not known yet is left out.
-    func consumerLag() -> [(partition: Int32, lag: Int64)] {
-        let partitions = operations.assignedPartitions
-        let stored = operations.storedOffsets
-        guard let consumer else { return [] }
+    static func read(_ listener: TriggerListener) -> [(partition: Int32, lag: Int64)] {
+        let partitions = listener.operations.assignedPartitions
+        let stored = listener.operations.storedOffsets
+        let topic = listener.function.trigger.topic
+        guard let consumer = listener.consumer else { return [] }
         return consumer.whileOpen { () -> [(partition: Int32, lag: Int64)] in
             var marks: [Int32: (low: Int64, high: Int64)] = [:]
             for partition in partitions {
-                if let known = consumer.cachedWatermarks(topic: function.trigger.topic, partition: partition), known.high >= 0 {
+                if let known = consumer.cachedWatermarks(topic: topic, partition: partition), known.high >= 0 {
                     marks[partition] = known
                 }
             }
             var next = stored.filter { marks[$0.key] != nil }
             let unknown = marks.keys.filter { next[$0] == nil }
             if !unknown.isEmpty {
-                let list = RDKafkaTopicPartitionList(topic: function.trigger.topic, unknown.map { ($0, crdkafka_offset_invalid()) })
+                let list = RDKafkaTopicPartitionList(topic: topic, unknown.map { ($0, crdkafka_offset_invalid()) })
                 if (try? consumer.committed(list, timeoutMs: 1_000)) != nil {
                     for element in list.elements where element.offset >= 0 { next[element.partition] = element.offset }
                 }
