@@ -133,20 +133,7 @@ final class TriggerListener: @unchecked Sendable {
         }
         admission = Admission(function: function, decoder: invoker.decoder, crashes: crashes, maxCrashesPerMessage: maxCrashesPerMessage, logger: logger)
 
-        var properties: [(String, String)] = [
-            ("group.id", function.trigger.consumerGroup),
-            ("client.id", "swiftfunc-\(function.name)"),
-            // The host commits settled offsets itself, tagged for crash recovery (OffsetCommitter).
-            ("enable.auto.commit", "false"),
-            ("enable.auto.offset.store", "false"),
-            ("enable.partition.eof", "false"),
-        ]
-        properties += options.consumerProperties
-        // The trigger's startFrom over host.json's autoOffsetReset (extensions.kafka.librdkafka still last).
-        properties.append(("auto.offset.reset", startWithoutCommit.autoOffsetReset))
-        properties += MockClusterDetection.consumerProperties(for: function.trigger.connection)
-        properties += function.trigger.connection.librdkafkaProperties
-        properties += options.librdkafka.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        let properties = ConsumerProperties.of(function, options: options, startWithoutCommit: startWithoutCommit)
         RDKafkaLog.register(clientID: "swiftfunc-\(function.name)", logger: logger)
         let consumer = try RDKafkaConsumer(
             properties: properties, origin: "consumer of \(function.name)", opaque: Unmanaged.passUnretained(self).toOpaque(),
