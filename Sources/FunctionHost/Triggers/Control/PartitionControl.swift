@@ -29,6 +29,20 @@ struct HoldReasons: OptionSet, Hashable, Sendable {
     func intersects(_ other: HoldReasons) -> Bool { !isDisjoint(with: other) }
 }
 
+/// What partition control asks of the consumer: where partitions are and whether they fetch.
+/// ``RDKafkaConsumer`` is the real one; the stage's tests record the calls.
+protocol PartitionPositioning: AnyObject {
+    func pause(_ partitions: RDKafkaTopicPartitionList)
+    func resume(_ partitions: RDKafkaTopicPartitionList)
+    func seek(_ partitions: RDKafkaTopicPartitionList, timeoutMs: Int32) throws(KafkaError)
+    func assign(_ partitions: RDKafkaTopicPartitionList)
+    func unassign()
+    func incrementalAssign(_ partitions: RDKafkaTopicPartitionList)
+    func incrementalUnassign(_ partitions: RDKafkaTopicPartitionList)
+}
+
+extension RDKafkaConsumer: PartitionPositioning {}
+
 /// The one owner of pausing, resuming and seeking a trigger's partitions (and of assigning them
 /// to the consumer): every reason a partition is held is a reason in its set; it flows when the
 /// set is empty, and where it continues from is decided here, once, when it flows again.
@@ -36,7 +50,7 @@ struct HoldReasons: OptionSet, Hashable, Sendable {
 ///
 /// Consuming thread only (the rebalance callback runs there too).
 final class PartitionControl {
-    private let consumer: RDKafkaConsumer
+    private let consumer: any PartitionPositioning
     private let topic: String
     private let logger: Logger
     /// Partitions this member owns right now. A fetch can hold messages taken from the queue
@@ -52,7 +66,7 @@ final class PartitionControl {
     /// Per partition, where it continues once it flows again (nil: where librdkafka is).
     private var continuation: [Int32: Int64] = [:]
 
-    init(consumer: RDKafkaConsumer, topic: String, logger: Logger) {
+    init(consumer: any PartitionPositioning, topic: String, logger: Logger) {
         self.consumer = consumer
         self.topic = topic
         self.logger = logger
