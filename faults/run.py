@@ -336,6 +336,60 @@ def scenario_sigkill(name="sigkill", count=400, under_way=50, max_duplicates=1, 
         scenario.close()
 
 
+def process_ended(pid):
+    """True once `pid` has exited: gone from /proc, or a zombie nobody has reaped yet (an orphan
+    is reaped by init or the nearest subreaper, whenever that gets to it)."""
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except (FileNotFoundError, ProcessLookupError):
+        return True
+
+
+def scenario_sigkill_supervisor():
+    """SIGKILL the supervisor alone mid-stream: its worker must end within a second (it watches
+    its supervisor's lifeline pipe), so a host started again in the same folder is the only
+    member of the group, owning every partition. The broker is a process of its own (an embedded
+    one would die with the supervisor). Duplicates only from the invocation the worker abandoned."""
+    scenario = Scenario("sigkill-supervisor", crash_or_kill=True, max_duplicates=1)
+    try:
+        first = scenario.host()
+        first.wait_assigned()
+        scenario.produce(values("slow", 400))
+        wait_until("the stream to be under way", lambda: len(processed(scenario.function)) >= 50)
+        worker = first.worker_pid()
+        if worker is None:
+            raise RuntimeError("the supervisor has no worker to orphan")
+        os.kill(first.process.pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        # Polled every 5 ms (not wait_until's 100 ms) so the time it took is measured, not rounded.
+        while not process_ended(worker) and time.monotonic() - killed_at < 1:
+            time.sleep(0.005)
+        worker_ended_after = time.monotonic() - killed_at
+        if not process_ended(worker):
+            os.kill(worker, signal.SIGKILL)
+            raise RuntimeError(f"the worker (pid {worker}) outlived its supervisor by more than 1 s")
+        first.process.wait(timeout=30)
+        first.log.close()
+        reasons = [line for line in first.text().splitlines() if "The supervisor (pid" in line and "is gone" in line]
+        if len(reasons) != 1:
+            raise RuntimeError(f"the worker logged {len(reasons)} lines saying why it stopped, not 1")
+        processed_when_killed = len(processed(scenario.function))
+        second = scenario.host(root=first.root)
+        wait_until("the new host to be the group's only member, owning every partition",
+                   lambda: second.assigned(scenario.function) == set(range(PARTITIONS)), timeout=120)
+        scenario.wait_all_accounted(expected_dead_letters=0)
+        if second.assigned(scenario.function) != set(range(PARTITIONS)):
+            raise RuntimeError("another member of the group took partitions from the new host")
+        second.stop()
+        result = scenario.report()
+        result["worker_ended_after"] = worker_ended_after
+        result["processed_when_killed"] = processed_when_killed
+        return result
+    finally:
+        scenario.close()
+
+
 def kill_pipeline(name, max_duplicates, trigger=None, isolation="read_uncommitted"):
     """SIGKILL mid-stream of a function that sends each value on through an output binding; the
     output topic (read with `isolation`) is the ledger: every input's output must be there."""
@@ -709,7 +763,7 @@ def main():
                  scenario_sigterm_mid_batch, scenario_sigkill_keyed, scenario_sigterm_keyed,
                  scenario_retarget_after_stop, scenario_retarget_after_kill, scenario_offsets_reset_after_kill,
                  scenario_double_kill, scenario_scale_out, scenario_reload_under_load, scenario_sigkill_pipeline,
-                 scenario_sigkill_exactly_once]
+                 scenario_sigkill_exactly_once, scenario_sigkill_supervisor]
     only = os.environ.get("FAULTS")  # FAULTS=double-kill,sigkill runs those only
     if only:
         scenarios = [run for run in scenarios if run.__name__.removeprefix("scenario_").replace("_", "-") in only.split(",")]
@@ -732,6 +786,8 @@ def main():
         if "spread" in result:
             print(f"  partitions per host at the start: {result['spread']}; duplicates allowed by the kill: "
                   f"{result['max_duplicates']} (processed past the committed offsets of the killed host's partitions)", flush=True)
+        if "worker_ended_after" in result:
+            print(f"  the orphaned worker ended {result['worker_ended_after'] * 1000:.1f} ms after its supervisor's SIGKILL", flush=True)
         if not ok:
             print(f"  FAILED: {result}", flush=True)
     print()

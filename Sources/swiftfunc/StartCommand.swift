@@ -42,6 +42,7 @@ struct StartCommand: AsyncParsableCommand {
     @Flag(name: .long, help: .hidden)
     var check = false
 
+    /// Set by the supervisor: this process is its worker, and standard input is its lifeline.
     @Option(name: .long, help: .hidden)
     var workerStateDirectory: String?
 
@@ -70,7 +71,8 @@ struct StartCommand: AsyncParsableCommand {
             return
         }
         if let workerStateDirectory {
-            stopWhenOrphaned()
+            // Before anything else: a supervisor that already died is noticed here too.
+            SupervisorLifeline.endWorkerWhenSupervisorDies(logger: logger)
             try await host(root: root, logger: logger, brokerOverride: brokerOverride, crashProtection: URL(fileURLWithPath: workerStateDirectory))
             return
         }
@@ -180,16 +182,6 @@ struct StartCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         say("Stopped.")
-    }
-}
-
-/// A worker never outlives its supervisor: when that dies (the worker is re-parented), the
-/// worker stops cleanly as if told to.
-private func stopWhenOrphaned() {
-    let supervisor = getppid()
-    Thread.detachNewThread {
-        while getppid() == supervisor { sleep(1) }
-        kill(getpid(), SIGTERM)
     }
 }
 

@@ -6,7 +6,8 @@ import Synchronization
 /// segfaults takes the process down with it, so `swiftfunc start` supervises a worker instead of
 /// hosting functions itself. After a crash it counts one crash against every message the
 /// worker's journals say was in flight (see ``CrashAccounting``) before restarting, so a message
-/// that keeps crashing the host is dead-lettered instead of crash-looping.
+/// that keeps crashing the host is dead-lettered instead of crash-looping. Each worker holds a
+/// ``SupervisorLifeline``: it ends within moments of the supervisor's death, however that came.
 public final class HostSupervisor: @unchecked Sendable {
     /// The worker exits with this status when it could not start at all (a configuration error):
     /// starting it again would not help. It is ArgumentParser's status for validation errors.
@@ -35,12 +36,16 @@ public final class HostSupervisor: @unchecked Sendable {
             let process = Process()
             process.executableURL = executable
             process.arguments = arguments
+            let lifeline: SupervisorLifeline
             do {
+                lifeline = try SupervisorLifeline()
+                process.standardInput = lifeline.workerEnd
                 try process.run()
             } catch {
                 logger.critical("Could not start the host process \(executable.path): \(error)")
                 return 1
             }
+            lifeline.workerStarted()
             let startedAt = Date()
             let stopping = state.withLock { state in
                 state.child = process.processIdentifier
@@ -48,6 +53,7 @@ public final class HostSupervisor: @unchecked Sendable {
             }
             if stopping { kill(process.processIdentifier, SIGTERM) }
             process.waitUntilExit()
+            lifeline.workerExited()
             state.withLock { $0.child = nil }
             let status = process.terminationStatus
             let signaled = process.terminationReason == .uncaughtSignal
