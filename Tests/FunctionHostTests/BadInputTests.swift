@@ -13,9 +13,7 @@ struct BadInputTests {
         try broker.createTopic(topic, partitions: 1)
         let servers = broker.bootstrapServers
         let recorder = try TestPaths.library("Recorder").path
-        let root = try ScriptRoot()
         let good = uniqueName("Good")
-        try root.addFunction(good, ScriptRoot.recorderFunction(broker: servers, topic: topic, group: good))
 
         func trigger(_ extra: String = "") -> String {
             #"{ "type": "kafkaTrigger", "direction": "in", "brokerList": "\#(servers)", "topic": "\#(topic)"\#(extra) }"#
@@ -42,25 +40,24 @@ struct BadInputTests {
             ("UnresolvedSetting", #"{ "scriptFile": "\#(recorder)", "bindings": [ { "type": "kafkaTrigger", "brokerList": "%NoSuchBrokerSetting%", "topic": "t" } ] }"#,
              ["functions/UnresolvedSetting/function.json: bindings[0].brokerList:", "setting 'NoSuchBrokerSetting' is not set"]),
         ]
-        for item in cases { try root.addFunction(item.name, item.json) }
-        try root.write("functions/NotALibrary/libNotALibrary.so", "this is text, not ELF")
-
-        let harness = HostHarness(root: root, broker: broker)
-        defer { harness.stop() }
-        try harness.start()
-        #expect(harness.report(good)?.status == .running)
+        let hosted = try HostedApp(broker: broker,
+                                   functions: [(good, try ScriptRoot.recorderFunction(broker: servers, topic: topic, group: good))] + cases.map { ($0.name, $0.json) },
+                                   prepare: { try $0.write("functions/NotALibrary/libNotALibrary.so", "this is text, not ELF") },
+                                   start: .started)
+        defer { hosted.stop() }
+        #expect(hosted.report(good)?.status == .running)
         for item in cases {
-            guard case .failed(let reason)? = harness.report(item.name)?.status else {
-                Issue.record("\(item.name) was not reported as failed: \(String(describing: harness.report(item.name)?.status))")
+            guard case .failed(let reason)? = hosted.report(item.name)?.status else {
+                Issue.record("\(item.name) was not reported as failed: \(String(describing: hosted.report(item.name)?.status))")
                 continue
             }
             for fragment in item.expected {
                 #expect(reason.contains(fragment), "\(item.name): \(reason)")
             }
-            #expect(harness.log.contains("Function '\(item.name)' is not running"))
+            #expect(hosted.log.contains("Function '\(item.name)' is not running"))
         }
 
-        try harness.waitForAssignment(good)
+        try hosted.waitForAssignment(good)
         _ = try IndependentClient.produce(broker: servers, [OutgoingMessage(topic: topic, value: "still served")])
         try waitUntil("the good function to run") { try recordedEvents(good).map(\.valueText) == ["still served"] }
     }

@@ -14,12 +14,10 @@ struct BadMessagesTests {
         let function = uniqueName("Odd")
         // Fetch limits far below the big record: librdkafka still fetches a record larger than
         // them (it is never stuck behind one), and the function gets all of it.
-        let root = try ScriptRoot(hostJSON: #"{ "version": "2.0", "extensions": { "kafka": { "maxPartitionFetchBytes": 65536, "fetchMaxBytes": 1048576 } } }"#)
-        try root.addFunction(function, ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))
-        let harness = HostHarness(root: root, broker: broker)
-        defer { harness.stop() }
-        #expect(try harness.start().map(\.status) == [.running])
-        try harness.waitForAssignment(function)
+        let hosted = try HostedApp(broker: broker, hostJSON: #"{ "version": "2.0", "extensions": { "kafka": { "maxPartitionFetchBytes": 65536, "fetchMaxBytes": 1048576 } } }"#,
+                                   functions: [(function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))])
+        defer { hosted.stop() }
+        #expect(hosted.reports.map(\.status) == [.running])
 
         let big = (0..<2_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         let sent = [

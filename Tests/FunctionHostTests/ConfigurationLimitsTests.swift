@@ -130,16 +130,14 @@ struct ConfigurationWarningTests {
     @Test("The host logs each warning when it starts, and the function still runs")
     func warningsAreLogged() throws {
         let broker = try EmbeddedBroker()
-        let root = try ScriptRoot(hostJSON: #"{ "version": "2.0", "extensions": { "kafka": { "maxBatchSze": 4 } } }"#)
         let name = uniqueName("Warned")
         let json = try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: uniqueName("t"), group: name, triggerFields: #""consumerGroupp": "x""#)
-        try root.addFunction(name, json)
-        let harness = HostHarness(root: root, broker: broker)
-        defer { harness.stop() }
-        try harness.start()
-        #expect(harness.report(name)?.status == .running)
-        #expect(harness.log.contains("host.json: extensions.kafka.maxBatchSze: unknown field, ignored; did you mean 'maxBatchSize'?"))
-        #expect(harness.log.contains("functions/\(name)/function.json: bindings[0].consumerGroupp: unknown field, ignored; did you mean 'consumerGroup'?"))
+        let hosted = try HostedApp(broker: broker, hostJSON: #"{ "version": "2.0", "extensions": { "kafka": { "maxBatchSze": 4 } } }"#,
+                                   functions: [(name, json)], start: .started)
+        defer { hosted.stop() }
+        #expect(hosted.report(name)?.status == .running)
+        #expect(hosted.log.contains("host.json: extensions.kafka.maxBatchSze: unknown field, ignored; did you mean 'maxBatchSize'?"))
+        #expect(hosted.log.contains("functions/\(name)/function.json: bindings[0].consumerGroupp: unknown field, ignored; did you mean 'consumerGroup'?"))
     }
 }
 
@@ -282,19 +280,18 @@ struct OAuthBearerTests {
           .enabled(if: !OAuthBearer.librdkafkaSupportsOIDC, "this librdkafka has OIDC (2.8.0 built with libcurl): nothing to report"))
     func hostReportsMissingOIDC() throws {
         let broker = try EmbeddedBroker()
-        let root = try ScriptRoot()
         let name = uniqueName("Oidc")
         let fields = #""oAuthBearerMethod": "oidc", "oAuthBearerClientId": "c", "oAuthBearerClientSecret": "s", "oAuthBearerTokenEndpointUrl": "https://login.example.com/token""#
-        try root.addFunction(name, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: uniqueName("t"), group: name, triggerFields: fields))
-        let harness = HostHarness(root: root, broker: broker)
-        defer { harness.stop() }
-        try harness.start()
-        guard case .failed(let reason)? = harness.report(name)?.status else {
-            Issue.record("expected a failure, got \(String(describing: harness.report(name)?.status))")
+        let hosted = try HostedApp(broker: broker, functions: [
+            (name, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: uniqueName("t"), group: name, triggerFields: fields)),
+        ], start: .started)
+        defer { hosted.stop() }
+        guard case .failed(let reason)? = hosted.report(name)?.status else {
+            Issue.record("expected a failure, got \(String(describing: hosted.report(name)?.status))")
             return
         }
         #expect(reason.hasPrefix("functions/\(name)/function.json: bindings[0].oAuthBearerMethod: oidc needs a librdkafka built with libcurl"))
-        let overridden = try FunctionAppHost(scriptRoot: root.url, environment: [:], logger: LogCapture().logger(), brokerOverride: broker.bootstrapServers)
+        let overridden = try FunctionAppHost(scriptRoot: hosted.root.url, environment: [:], logger: LogCapture().logger(), brokerOverride: broker.bootstrapServers)
         defer { overridden.stop() }
         #expect(try overridden.start().first?.status == .running)
     }

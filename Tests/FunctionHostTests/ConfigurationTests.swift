@@ -199,11 +199,11 @@ struct ConfigurationTests {
     @Test("A librdkafka property librdkafka refuses keeps that function from starting, with the property named")
     func refusedLibrdkafkaProperty() throws {
         let broker = try EmbeddedBroker()
-        let root = try ScriptRoot(hostJSON: #"{ "version": "2.0", "extensions": { "kafka": { "librdkafka": { "no.such.property": "1" } } } }"#)
-        try root.addFunction("Fn", ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: "t", group: "g"))
-        let harness = HostHarness(root: root, broker: broker)
-        defer { harness.stop() }
-        let report = try #require(try harness.start().first)
+        let hosted = try HostedApp(broker: broker, hostJSON: #"{ "version": "2.0", "extensions": { "kafka": { "librdkafka": { "no.such.property": "1" } } } }"#,
+                                   functions: [("Fn", try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: "t", group: "g"))],
+                                   start: .started)
+        defer { hosted.stop() }
+        let report = try #require(hosted.reports.first)
         guard case .failed(let reason) = report.status else {
             Issue.record("expected a failure, got \(report.status)")
             return

@@ -95,25 +95,22 @@ struct BrokerTroubleTests {
         let topic = uniqueName("outage")
         try broker.createTopic(topic, partitions: 1)
         let function = uniqueName("Outage")
-        let root = try ScriptRoot(hostJSON: #"{ "version": "2.0", "swiftfunc": { "unreachableWarningAfter": "00:00:02" } }"#)
-        try root.addFunction(function, ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))
-        let harness = HostHarness(root: root, broker: broker)
-        defer { harness.stop() }
-        try harness.start()
-        try harness.waitForAssignment(function)
-        let healthFile = root.url.appendingPathComponent(".swiftfunc/health.json")
+        let hosted = try HostedApp(broker: broker, hostJSON: #"{ "version": "2.0", "swiftfunc": { "unreachableWarningAfter": "00:00:02" } }"#,
+                                   functions: [(function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))])
+        defer { hosted.stop() }
+        let healthFile = hosted.root.url.appendingPathComponent(".swiftfunc/health.json")
         func health() -> String { (try? String(contentsOf: healthFile, encoding: .utf8)) ?? "" }
         try waitUntil("a healthy report") { health().contains(#""state" : "consuming""#) }
 
         broker.setAllBrokers(up: false)
         try waitUntil("the warning", timeout: 45) {
-            harness.log.contains("warning", "Function '\(function)' has not been able to reach its Kafka cluster")
+            hosted.log.contains("warning", "Function '\(function)' has not been able to reach its Kafka cluster")
         }
         try waitUntil("the health file to say so", timeout: 15) { health().contains(#""state" : "cluster-unreachable""#) }
 
         broker.setAllBrokers(up: true)
         try waitUntil("the cluster's return", timeout: 45) {
-            harness.log.contains("Function '\(function)' reaches its Kafka cluster again")
+            hosted.log.contains("Function '\(function)' reaches its Kafka cluster again")
         }
         _ = try IndependentClient.produce(broker: broker.bootstrapServers, [OutgoingMessage(topic: topic, value: "after the outage")])
         try waitUntil("consumption to resume") { try recordedEvents(function).contains { $0.valueText == "after the outage" } }

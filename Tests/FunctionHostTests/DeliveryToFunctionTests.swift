@@ -20,12 +20,9 @@ struct DeliveryToFunctionTests {
         let topic = uniqueName("exact")
         try broker.createTopic(topic, partitions: 3)
         let function = uniqueName("ExactOne")
-        let root = try ScriptRoot()
-        try root.addFunction(function, ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))
-        let harness = HostHarness(root: root, broker: broker)
-        defer { harness.stop() }
-        #expect(try harness.start().map(\.status) == [.running])
-        try harness.waitForAssignment(function)
+        let hosted = try HostedApp(broker: broker, functions: [(function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))])
+        defer { hosted.stop() }
+        #expect(hosted.reports.map(\.status) == [.running])
 
         let messages = [
             OutgoingMessage(topic: topic, key: Array("k1".utf8), value: Array("hello".utf8),
@@ -59,7 +56,7 @@ struct DeliveryToFunctionTests {
         #expect(received[placements[2]]?.key == [])
         #expect(received[placements[2]]?.value == [])
         #expect(received[placements[3]]?.value == nil)
-        #expect(harness.log.contains("Executed '\(function)' partition=\(placements[0].partition) offset=\(placements[0].offset) (Succeeded"))
+        #expect(hosted.log.contains("Executed '\(function)' partition=\(placements[0].partition) offset=\(placements[0].offset) (Succeeded"))
     }
 
     @Test("A MANY function gets every record once, in batches of at most maxBatchSize, in order per partition")
@@ -69,13 +66,11 @@ struct DeliveryToFunctionTests {
         let partitions = 4
         try broker.createTopic(topic, partitions: partitions)
         let function = uniqueName("Batches")
-        let root = try ScriptRoot(hostJSON: #"{ "version": "2.0", "extensions": { "kafka": { "MaxBatchSize": 25 } } }"#)
-        try root.addFunction(function, ScriptRoot.recorderFunction(
-            broker: broker.bootstrapServers, topic: topic, group: function, entryPoint: "record_many", cardinality: "many"))
-        let harness = HostHarness(root: root, broker: broker)
-        defer { harness.stop() }
-        #expect(try harness.start().map(\.status) == [.running])
-        try harness.waitForAssignment(function)
+        let hosted = try HostedApp(broker: broker, hostJSON: #"{ "version": "2.0", "extensions": { "kafka": { "MaxBatchSize": 25 } } }"#,
+                                   functions: [(function, try ScriptRoot.recorderFunction(
+                                       broker: broker.bootstrapServers, topic: topic, group: function, entryPoint: "record_many", cardinality: "many"))])
+        defer { hosted.stop() }
+        #expect(hosted.reports.map(\.status) == [.running])
 
         let messages = (0..<300).map { OutgoingMessage(topic: topic, key: "key-\($0 % 7)", value: "value-\($0)") }
         let placements = try IndependentClient.produce(broker: broker.bootstrapServers, messages)
@@ -93,7 +88,7 @@ struct DeliveryToFunctionTests {
             let offsets = events.filter { $0.partition == partition }.map(\.offset)
             #expect(offsets == offsets.sorted(), "partition \(partition) in order")
         }
-        #expect(harness.log.contains("Executed '\(function)'", "events partition="))
+        #expect(hosted.log.contains("Executed '\(function)'", "events partition="))
     }
 
     @Test("dataType string hands over UTF-8 text and dead-letters invalid text; binary hands bytes untouched")
@@ -103,17 +98,12 @@ struct DeliveryToFunctionTests {
         try broker.createTopic(topic, partitions: 2)
         let stringFunction = uniqueName("Text")
         let binaryFunction = uniqueName("Bytes")
-        let root = try ScriptRoot()
-        try root.addFunction(stringFunction, ScriptRoot.recorderFunction(
-            broker: broker.bootstrapServers, topic: topic, group: stringFunction, dataType: "String"))
-        try root.addFunction(binaryFunction, ScriptRoot.recorderFunction(
-            broker: broker.bootstrapServers, topic: topic, group: binaryFunction, dataType: "binary"))
         try broker.createTopic("\(topic).\(stringFunction).dlq", partitions: 1)
-        let harness = HostHarness(root: root, broker: broker)
-        defer { harness.stop() }
-        try harness.start()
-        try harness.waitForAssignment(stringFunction)
-        try harness.waitForAssignment(binaryFunction)
+        let hosted = try HostedApp(broker: broker, functions: [
+            (stringFunction, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: stringFunction, dataType: "String")),
+            (binaryFunction, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: binaryFunction, dataType: "binary")),
+        ])
+        defer { hosted.stop() }
 
         let invalid: [UInt8] = [0x68, 0x69, 0xC3, 0x28] // "hi" then a broken two-byte sequence
         let placements = try IndependentClient.produce(broker: broker.bootstrapServers, [
@@ -129,7 +119,7 @@ struct DeliveryToFunctionTests {
         // The string function never sees the invalid bytes: they go to its dead-letter topic
         // with the reason (retrying cannot help), and the partition flows on.
         #expect(try recordedEvents(stringFunction).compactMap(\.valueText).sorted() == ["after", "grüße 👋"])
-        #expect(harness.log.contains("cannot take topic \(topic) partition 1 offset \(placements[1].offset)", "not valid UTF-8"))
+        #expect(hosted.log.contains("cannot take topic \(topic) partition 1 offset \(placements[1].offset)", "not valid UTF-8"))
         let deadLetters = try IndependentClient.consume(broker: broker.bootstrapServers, topic: "\(topic).\(stringFunction).dlq", partitions: 1, count: 1)
         #expect(deadLetters.map(\.value) == [invalid])
         #expect(deadLetters.first?.key == Array("bad".utf8))

@@ -6,17 +6,17 @@ import Testing
 /// Every example function, run the way the README says it runs.
 @Suite("Example functions", .timeLimit(.minutes(10)))
 struct ExampleFunctionTests {
-    /// A script root holding the example `name`: its functions/NAME/function.json from this
+    /// Puts the example `name` into a script root: its functions/NAME/function.json from this
     /// repository, `library` copied in as the default libNAME.so, and BrokerList pointing at `broker`.
-    private func exampleRoot(_ name: String, library: URL, broker: EmbeddedBroker) throws -> ScriptRoot {
-        let root = try ScriptRoot()
-        let folder = root.url.appendingPathComponent("functions/\(name)")
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(at: TestPaths.packageRoot.appendingPathComponent("functions/\(name)/function.json"),
-                                         to: folder.appendingPathComponent("function.json"))
-        try FileManager.default.copyItem(at: library, to: folder.appendingPathComponent("lib\(name).so"))
-        try root.write("local.settings.json", #"{ "Values": { "BrokerList": "\#(broker.bootstrapServers)" } }"#)
-        return root
+    private func example(_ name: String, library: URL, broker: EmbeddedBroker) -> (ScriptRoot) throws -> Void {
+        { root in
+            let folder = root.url.appendingPathComponent("functions/\(name)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(at: TestPaths.packageRoot.appendingPathComponent("functions/\(name)/function.json"),
+                                             to: folder.appendingPathComponent("function.json"))
+            try FileManager.default.copyItem(at: library, to: folder.appendingPathComponent("lib\(name).so"))
+            try root.write("local.settings.json", #"{ "Values": { "BrokerList": "\#(broker.bootstrapServers)" } }"#)
+        }
     }
 
     @Test("Greeter: its whole source is at most 15 lines, and it greets")
@@ -24,13 +24,12 @@ struct ExampleFunctionTests {
         let source = try String(contentsOf: TestPaths.packageRoot.appendingPathComponent("Examples/Greeter/Greeter.swift"), encoding: .utf8)
         #expect(source.split(separator: "\n", omittingEmptySubsequences: false).count <= 15)
         let broker = try EmbeddedBroker()
-        let harness = HostHarness(root: try exampleRoot("Greeter", library: try TestPaths.library("Greeter"), broker: broker), broker: broker)
-        defer { harness.stop() }
         try broker.createTopic("greetings", partitions: 1)
-        #expect(try harness.start().map(\.status) == [.running])
-        try harness.waitForAssignment("Greeter")
+        let hosted = try HostedApp(broker: broker, prepare: example("Greeter", library: try TestPaths.library("Greeter"), broker: broker))
+        defer { hosted.stop() }
+        #expect(hosted.reports.map(\.status) == [.running])
         _ = try IndependentClient.produce(broker: broker.bootstrapServers, [OutgoingMessage(topic: "greetings", value: "Swift")])
-        try waitUntil("the greeting") { harness.log.contains("info Hello, Swift!", "function=Greeter", "invocation=") }
+        try waitUntil("the greeting") { hosted.log.contains("info Hello, Swift!", "function=Greeter", "invocation=") }
     }
 
     @Test("CGreeter: plain C built with cc -shared runs like any other function")
@@ -38,17 +37,16 @@ struct ExampleFunctionTests {
         let library = try CCompiler.sharedLibrary([TestPaths.packageRoot.appendingPathComponent("Examples/CGreeter/greeter.c")], named: "CGreeter")
         let broker = try EmbeddedBroker()
         try broker.createTopic("c-greetings", partitions: 1)
-        let harness = HostHarness(root: try exampleRoot("CGreeter", library: library, broker: broker), broker: broker)
-        defer { harness.stop() }
-        #expect(try harness.start().map(\.status) == [.running])
-        #expect(!harness.log.contains("not checked"), "the C library describes its signature")
-        try harness.waitForAssignment("CGreeter")
+        let hosted = try HostedApp(broker: broker, prepare: example("CGreeter", library: library, broker: broker))
+        defer { hosted.stop() }
+        #expect(hosted.reports.map(\.status) == [.running])
+        #expect(!hosted.log.contains("not checked"), "the C library describes its signature")
         _ = try IndependentClient.produce(broker: broker.bootstrapServers, [
             OutgoingMessage(topic: "c-greetings", value: "World"),
             OutgoingMessage(topic: "c-greetings", key: nil, value: nil),
         ])
         try waitUntil("both greetings") {
-            harness.log.contains("Hello from C, World!", "function=CGreeter") && harness.log.contains("Hello from C, nobody!")
+            hosted.log.contains("Hello from C, World!", "function=CGreeter") && hosted.log.contains("Hello from C, nobody!")
         }
     }
 
@@ -56,16 +54,15 @@ struct ExampleFunctionTests {
     func batchTotals() throws {
         let broker = try EmbeddedBroker()
         try broker.createTopic("amounts", partitions: 1)
-        let harness = HostHarness(root: try exampleRoot("BatchTotals", library: try TestPaths.library("BatchTotals"), broker: broker), broker: broker)
-        defer { harness.stop() }
-        #expect(try harness.start().map(\.status) == [.running])
-        try harness.waitForAssignment("BatchTotals")
+        let hosted = try HostedApp(broker: broker, prepare: example("BatchTotals", library: try TestPaths.library("BatchTotals"), broker: broker))
+        defer { hosted.stop() }
+        #expect(hosted.reports.map(\.status) == [.running])
         let values = [("apples", #"{"amount": 1}"#), ("pears", #"{"amount":2,"note":"x"}"#), ("apples", #"{ "amount" : 3.5 }"#),
                       ("apples", "not json")]
         _ = try IndependentClient.produce(broker: broker.bootstrapServers, values.map { OutgoingMessage(topic: "amounts", key: $0.0, value: $0.1) })
-        try waitUntil("the bad item to be reported") { harness.log.contains("value has no number \"amount\": not json") }
+        try waitUntil("the bad item to be reported") { hosted.log.contains("value has no number \"amount\": not json") }
         var totals: [String: Double] = [:]
-        for line in harness.log.lines where line.contains("batch of ") {
+        for line in hosted.log.lines where line.contains("batch of ") {
             let summary = line.split(separator: ":", maxSplits: 1)[1].split(separator: " ")
             for pair in summary where pair.contains("=") && !pair.hasPrefix("function=") && !pair.hasPrefix("invocation=") {
                 let parts = pair.split(separator: "=")
@@ -80,17 +77,16 @@ struct ExampleFunctionTests {
         let broker = try EmbeddedBroker()
         try broker.createTopic("orders", partitions: 2)
         try broker.createTopic("orders-routed", partitions: 1)
-        let harness = HostHarness(root: try exampleRoot("Router", library: try TestPaths.library("Router"), broker: broker), broker: broker)
-        defer { harness.stop() }
-        #expect(try harness.start().map(\.status) == [.running])
-        try harness.waitForAssignment("Router")
+        let hosted = try HostedApp(broker: broker, prepare: example("Router", library: try TestPaths.library("Router"), broker: broker))
+        defer { hosted.stop() }
+        #expect(hosted.reports.map(\.status) == [.running])
         _ = try IndependentClient.produce(broker: broker.bootstrapServers, [OutgoingMessage(topic: "orders", key: "order-7", value: "apple pie")])
         let routed = try IndependentClient.consume(broker: broker.bootstrapServers, topic: "orders-routed", partitions: 1, count: 1)
         let record = try #require(routed.first)
         #expect(record.key == Array("order-7".utf8) && record.value == Array("APPLE PIE".utf8))
         #expect(record.headers == [RecordedHeader(name: "routed-from", value: Array("orders".utf8))])
         try waitUntil("the delivery log line") {
-            harness.log.contains("routed 'APPLE PIE' to orders-routed [\(record.placement.partition)] @ \(record.placement.offset)")
+            hosted.log.contains("routed 'APPLE PIE' to orders-routed [\(record.placement.partition)] @ \(record.placement.offset)")
         }
     }
 
@@ -134,15 +130,16 @@ struct ExampleFunctionTests {
         defer { unsetenv("BACKUP_DIRECTORY") }
         let broker = try EmbeddedBroker()
         try broker.createTopic("backup-source", partitions: 2)
-        let root = try exampleRoot("Backup", library: try TestPaths.library("Backup"), broker: broker)
-        let functionJSON = root.url.appendingPathComponent("functions/Backup/function.json")
-        let enabled = try String(contentsOf: functionJSON, encoding: .utf8)
-            .replacingOccurrences(of: #""disabled": true,"#, with: #""flushIntervalSeconds": 1,"#)
-        try Data(enabled.utf8).write(to: functionJSON)
-        let harness = HostHarness(root: root, broker: broker)
-        defer { harness.stop() }
-        #expect(try harness.start().map(\.status) == [.running])
-        try harness.waitForAssignment("Backup")
+        let backupExample = example("Backup", library: try TestPaths.library("Backup"), broker: broker)
+        let hostedBackup = try HostedApp(broker: broker, prepare: { root in
+            try backupExample(root)
+            let functionJSON = root.url.appendingPathComponent("functions/Backup/function.json")
+            let enabled = try String(contentsOf: functionJSON, encoding: .utf8)
+                .replacingOccurrences(of: #""disabled": true,"#, with: #""flushIntervalSeconds": 1,"#)
+            try Data(enabled.utf8).write(to: functionJSON)
+        })
+        defer { hostedBackup.stop() }
+        #expect(hostedBackup.reports.map(\.status) == [.running])
         let placements = try IndependentClient.produce(broker: broker.bootstrapServers, [
             OutgoingMessage(topic: "backup-source", key: nil, value: Array("a".utf8), partition: 0, timestamp: minute),
             OutgoingMessage(topic: "backup-source", key: nil, value: Array("b".utf8), partition: 0, timestamp: minute + 1),
@@ -160,15 +157,14 @@ struct ExampleFunctionTests {
     func avroOrders() throws {
         let broker = try EmbeddedBroker()
         try broker.createTopic("avro-orders", partitions: 1)
-        let harness = HostHarness(root: try exampleRoot("AvroOrders", library: try TestPaths.library("AvroOrders"), broker: broker), broker: broker)
-        defer { harness.stop() }
-        #expect(try harness.start().map(\.status) == [.running])
-        try harness.waitForAssignment("AvroOrders")
+        let hosted = try HostedApp(broker: broker, prepare: example("AvroOrders", library: try TestPaths.library("AvroOrders"), broker: broker))
+        defer { hosted.stop() }
+        #expect(hosted.reports.map(\.status) == [.running])
         let schema = TestPaths.packageRoot.appendingPathComponent("functions/AvroOrders/order.avsc").path
         let order = #"{"id": 7, "customer": "Cy", "items": ["tea", "cake"], "total": 12.5, "note": "window seat"}"#
         let sent = try runProcess(TestPaths.swiftfunc, ["produce", "avro-orders", order, "--avro-schema", schema, "--broker", broker.bootstrapServers])
         #expect(sent.stdout.contains("Delivered to avro-orders partition 0 offset 0"))
-        try waitUntil("the order to be logged") { harness.log.contains("Order 7 from Cy: 2 items, total 12.5 (window seat)", "function=AvroOrders") }
+        try waitUntil("the order to be logged") { hosted.log.contains("Order 7 from Cy: 2 items, total 12.5 (window seat)", "function=AvroOrders") }
         let record = try #require(try IndependentClient.consume(broker: broker.bootstrapServers, topic: "avro-orders", partitions: 1, count: 1).first?.value)
         // Magic byte, schema id 0 (no registry), then Avro: id 7 as the zigzag varint 14, "Cy" ...
         #expect(Array(record.prefix(9)) == [0, 0, 0, 0, 0, 14, 4, 0x43, 0x79])
@@ -185,11 +181,13 @@ struct ExampleFunctionTests {
         let broker = try EmbeddedBroker()
         try broker.createTopic("aws-orders", partitions: 2)
         try broker.createTopic("ckafka-messages", partitions: 2)
-        let aws = HostHarness(root: try exampleRoot("AWSPort", library: try TestPaths.library("AWSPort"), broker: broker), broker: broker)
-        let tencent = HostHarness(root: try exampleRoot("TencentPort", library: try TestPaths.library("TencentPort"), broker: broker), broker: broker)
-        defer { aws.stop(); tencent.stop() }
-        #expect(try aws.start().map(\.status) == [.running])
-        #expect(try tencent.start().map(\.status) == [.running])
+        // Two hosts on one broker, started side by side before either waits for its group.
+        let aws = try HostedApp(broker: broker, prepare: example("AWSPort", library: try TestPaths.library("AWSPort"), broker: broker), start: .started)
+        defer { aws.stop() }
+        let tencent = try HostedApp(broker: broker, prepare: example("TencentPort", library: try TestPaths.library("TencentPort"), broker: broker), start: .started)
+        defer { tencent.stop() }
+        #expect(aws.reports.map(\.status) == [.running])
+        #expect(tencent.reports.map(\.status) == [.running])
         try aws.waitForAssignment("AWSPort")
         try tencent.waitForAssignment("TencentPort")
         let placements = try IndependentClient.produce(broker: broker.bootstrapServers, [

@@ -140,12 +140,10 @@ struct MessageFilterDeliveryTests {
         let topic = uniqueName("filtered")
         try broker.createTopic(topic, partitions: 2)
         let function = uniqueName("Filtered")
-        let root = try ScriptRoot()
         let fields = #""ordering": "\#(ordering)", "filters": [ { "pattern": { "value": { "type": ["order"], "total": [ { "numeric": [">", 10] } ] } } }, { "pattern": { "headers": { "priority": ["high"] } } } ]"#
-        try root.addFunction(function, ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function, triggerFields: fields))
-        let harness = HostHarness(root: root, broker: broker)
-        try harness.start()
-        try harness.waitForAssignment(function)
+        let hosted = try HostedApp(broker: broker, functions: [
+            (function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function, triggerFields: fields)),
+        ])
 
         var messages: [OutgoingMessage] = []
         for index in 0..<20 {
@@ -168,9 +166,9 @@ struct MessageFilterDeliveryTests {
         try waitUntil("offsets committed past every message, the filtered last ones included") {
             try IndependentClient.committed(broker: broker.bootstrapServers, group: function, topic: topic, partitions: 2) == ends
         }
-        harness.stop()
+        hosted.stop()
         #expect(try recordedEvents(function).compactMap(\.valueText).sorted() == expected.sorted())
-        #expect(harness.log.contains("left out 12 message(s) that matched none of its filters"))
+        #expect(hosted.log.contains("left out 12 message(s) that matched none of its filters"))
         let committed = try IndependentClient.committed(broker: broker.bootstrapServers, group: function, topic: topic, partitions: 2)
         for partition in Int32(0)..<2 {
             let last = placements.filter { $0.partition == partition }.map(\.offset).max()!
@@ -184,20 +182,18 @@ struct MessageFilterDeliveryTests {
         let topic = uniqueName("filtered-many")
         try broker.createTopic(topic, partitions: 1)
         let function = uniqueName("FilteredMany")
-        let root = try ScriptRoot()
-        try root.addFunction(function, ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function,
-                                                                    entryPoint: "record_many", cardinality: "MANY",
-                                                                    triggerFields: #""filters": [ { "pattern": { "key": [ { "anything-but": { "prefix": "skip" } } ] } } ]"#))
-        let harness = HostHarness(root: root, broker: broker)
-        try harness.start()
-        try harness.waitForAssignment(function)
+        let hosted = try HostedApp(broker: broker, functions: [
+            (function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function,
+                                                       entryPoint: "record_many", cardinality: "MANY",
+                                                       triggerFields: #""filters": [ { "pattern": { "key": [ { "anything-but": { "prefix": "skip" } } ] } } ]"#)),
+        ])
         let placements = try IndependentClient.produce(broker: broker.bootstrapServers, (0..<30).map {
             OutgoingMessage(topic: topic, key: $0 % 3 == 0 ? "keep-\($0)" : "skip-\($0)", value: "m\($0)", partition: 0)
         })
         try waitUntil("offsets committed past every message") {
             try IndependentClient.committed(broker: broker.bootstrapServers, group: function, topic: topic, partitions: 1)[0] == placements.map(\.offset).max()! + 1
         }
-        harness.stop()
+        hosted.stop()
         #expect(try recordedEvents(function).compactMap(\.valueText) == (0..<30).filter { $0 % 3 == 0 }.map { "m\($0)" })
         let committed = try IndependentClient.committed(broker: broker.bootstrapServers, group: function, topic: topic, partitions: 1)
         #expect(committed[0] == placements.map(\.offset).max()! + 1)

@@ -64,13 +64,11 @@ struct OffsetsAndOutputTests {
         try broker.createTopic(input, partitions: 2)
         try broker.createTopic(output, partitions: 1)
         let function = uniqueName("Forward")
-        let root = try ScriptRoot()
-        try root.addFunction(function, ScriptRoot.recorderFunction(
-            broker: broker.bootstrapServers, topic: input, group: function, entryPoint: "forward", outputs: [output]))
-        let harness = HostHarness(root: root, broker: broker)
-        defer { harness.stop() }
-        #expect(try harness.start().map(\.status) == [.running])
-        try harness.waitForAssignment(function)
+        let hosted = try HostedApp(broker: broker, functions: [
+            (function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: input, group: function, entryPoint: "forward", outputs: [output])),
+        ])
+        defer { hosted.stop() }
+        #expect(hosted.reports.map(\.status) == [.running])
 
         let sent = [
             OutgoingMessage(topic: input, key: Array("order-1".utf8), value: Array("{\"total\":3}".utf8), headers: [("trace", Array("abc".utf8))], partition: 0),
@@ -97,21 +95,18 @@ struct OffsetsAndOutputTests {
         try broker.createTopic(output, partitions: 1)
         let function = uniqueName("TooBig")
         // Producers refuse records over 2000 bytes: a send of a bigger one cannot succeed.
-        let root = try ScriptRoot(hostJSON: #"{ "version": "2.0", "extensions": { "kafka": { "librdkafka": { "message.max.bytes": 2000 } } } }"#)
-        try root.addFunction(function, ScriptRoot.recorderFunction(
-            broker: broker.bootstrapServers, topic: input, group: function, entryPoint: "forward", outputs: [output]))
-        let harness = HostHarness(root: root, broker: broker)
-        try harness.start()
-        try harness.waitForAssignment(function)
+        let hosted = try HostedApp(broker: broker, hostJSON: #"{ "version": "2.0", "extensions": { "kafka": { "librdkafka": { "message.max.bytes": 2000 } } } }"#,
+                                   functions: [(function, try ScriptRoot.recorderFunction(
+                                       broker: broker.bootstrapServers, topic: input, group: function, entryPoint: "forward", outputs: [output]))])
 
         let placements = try IndependentClient.produce(broker: broker.bootstrapServers, [
             OutgoingMessage(topic: input, value: "small", partition: 0),
             OutgoingMessage(topic: input, key: nil, value: Array(repeating: 0x61, count: 1500) + Array(repeating: 0x62, count: 1500), partition: 0),
         ])
         try waitUntil("the failed delivery to be reported") {
-            harness.log.contains("failed at topic \(input) partition 0 offset \(placements[1].offset)", "output")
+            hosted.log.contains("failed at topic \(input) partition 0 offset \(placements[1].offset)", "output")
         }
-        harness.stop()
+        hosted.stop()
         let committed = try IndependentClient.committed(broker: broker.bootstrapServers, group: function, topic: input, partitions: 1)
         #expect(committed[0] == placements[1].offset, "committed up to the record whose output failed")
     }

@@ -8,17 +8,6 @@ import Testing
 /// the key beyond loopback.
 @Suite("Operations endpoint", .timeLimit(.minutes(10)))
 struct OperationsEndpointTests {
-    private func startHost(_ functions: [(name: String, json: String)], hostJSON: String = #"{ "version": "2.0" }"#,
-                           broker: EmbeddedBroker, environment: [String: String] = ProcessInfo.processInfo.environment,
-                           address: String = "127.0.0.1") throws -> (HostHarness, String) {
-        let root = try ScriptRoot(hostJSON: hostJSON)
-        for function in functions { try root.addFunction(function.name, function.json) }
-        let harness = HostHarness(root: root, broker: broker)
-        try harness.start(environment: environment)
-        let server = try harness.serve(address: address)
-        return (harness, "http://127.0.0.1:\(server.port)")
-    }
-
     @Test("Counters, histograms and lag move with produced messages; lag falls to 0 once they are consumed")
     func metricsFollowTheMessages() throws {
         let broker = try EmbeddedBroker()
@@ -36,17 +25,15 @@ struct OperationsEndpointTests {
         try broker.createTopic("\(topic).\(one).dlq", partitions: 1)
         var oneJSON = try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: one)
         oneJSON = oneJSON.replacingOccurrences(of: #""entryPoint""#, with: #""retry": { "strategy": "fixedDelay", "maxRetryCount": 1, "delayInterval": "00:00:00.1" }, "entryPoint""#)
-        let (harness, url) = try startHost([
+        let hosted = try HostedApp(broker: broker, functions: [
             (one, oneJSON),
             (forwarder, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: forwardTopic, group: forwarder,
                                                         entryPoint: "forward", outputs: [output])),
             (many, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: batchTopic, group: many,
                                                    entryPoint: "record_many", cardinality: "MANY")),
-        ], broker: broker)
-        defer { harness.stop() }
-        try harness.waitForAssignment(one)
-        try harness.waitForAssignment(many)
-        try harness.waitForAssignment(forwarder)
+        ], endpointAddress: "127.0.0.1")
+        defer { hosted.stop() }
+        let url = try #require(hosted.url)
 
         let before = try HTTP.get("\(url)/metrics")
         #expect(before.status == 200)
@@ -95,15 +82,16 @@ struct OperationsEndpointTests {
         let topic = uniqueName("ready")
         let function = uniqueName("Ready")
         try broker.createTopic(topic, partitions: 1)
-        let (harness, url) = try startHost([(function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))],
-                                           broker: broker)
-        defer { harness.stop() }
+        let hosted = try HostedApp(broker: broker, functions: [(function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))],
+                                   endpointAddress: "127.0.0.1", start: .started)
+        defer { hosted.stop() }
+        let url = try #require(hosted.url)
         let first = try HTTP.get("\(url)/health/ready")
         if first.status == 503 {
             #expect(first.body.contains(function) && first.body.contains("waiting for consumer group"))
         }
         try waitUntil("ready") { try HTTP.get("\(url)/health/ready").status == 200 }
-        #expect(harness.log.contains("'\(function)' was assigned partitions"))
+        #expect(hosted.log.contains("'\(function)' was assigned partitions"))
         #expect(try HTTP.get("\(url)/health/live").status == 200)
 
         broker.setAllBrokers(up: false)
@@ -126,11 +114,11 @@ struct OperationsEndpointTests {
         let topic = uniqueName("pausable")
         let function = uniqueName("Pausable")
         try broker.createTopic(topic, partitions: 2)
-        let (harness, url) = try startHost([(function, try ScriptRoot.recorderFunction(
+        let hosted = try HostedApp(broker: broker, functions: [(function, try ScriptRoot.recorderFunction(
             broker: broker.bootstrapServers, topic: topic, group: function,
-            triggerFields: ordering == "partition" ? "" : #""ordering": "\#(ordering)", "maxConcurrency": 4"#))], broker: broker)
-        defer { harness.stop() }
-        try harness.waitForAssignment(function)
+            triggerFields: ordering == "partition" ? "" : #""ordering": "\#(ordering)", "maxConcurrency": 4"#))], endpointAddress: "127.0.0.1")
+        defer { hosted.stop() }
+        let url = try #require(hosted.url)
         _ = try IndependentClient.produce(broker: broker.bootstrapServers, (0..<4).map { OutgoingMessage(topic: topic, value: "before-\($0)", partition: Int32($0 % 2)) })
         try waitUntil("the first messages") { try recordedEvents(function).count == 4 }
 
@@ -165,11 +153,12 @@ struct OperationsEndpointTests {
         try broker.createTopic(topic, partitions: 1)
         try broker.createTopic(output, partitions: 1)
         let failing = uniqueName("ManualFailing")
-        let (harness, url) = try startHost([
+        let hosted = try HostedApp(broker: broker, functions: [
             (function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function, entryPoint: "forward", outputs: [output])),
             (failing, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: failing)),
-        ], broker: broker)
-        defer { harness.stop() }
+        ], endpointAddress: "127.0.0.1", start: .started)
+        defer { hosted.stop() }
+        let url = try #require(hosted.url)
 
         let answer = try HTTP.post("\(url)/admin/functions/\(function)", json: #"{"input": "by hand", "key": "k-1", "headers": {"trace": "t-9"}}"#)
         #expect(answer.status == 200)
@@ -202,9 +191,10 @@ struct OperationsEndpointTests {
         try broker.createTopic(topic, partitions: 1)
         var environment = ProcessInfo.processInfo.environment
         environment["SWIFTFUNC_ADMIN_KEY"] = "s3cret"
-        let (harness, url) = try startHost([(function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))],
-                                           broker: broker, environment: environment, address: "0.0.0.0")
-        defer { harness.stop() }
+        let hosted = try HostedApp(broker: broker, functions: [(function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))],
+                                   environment: environment, endpointAddress: "0.0.0.0", start: .started)
+        defer { hosted.stop() }
+        let url = try #require(hosted.url)
         #expect(try HTTP.get("\(url)/admin/functions").status == 401)
         #expect(try HTTP.get("\(url)/admin/functions", headers: ["x-functions-key": "wrong"]).status == 401)
         #expect(try HTTP.post("\(url)/admin/functions/\(function)/pause").status == 401)

@@ -44,17 +44,13 @@ struct OrderingTests {
     }
 
     private func start(_ function: String, topic: String, partitions: Int, triggerFields: String,
-                       hostJSON: String = #"{ "version": "2.0" }"#, extraTopics: [String] = []) throws -> (EmbeddedBroker, HostHarness) {
+                       hostJSON: String = #"{ "version": "2.0" }"#, extraTopics: [String] = []) throws -> (EmbeddedBroker, HostedApp) {
         let broker = try EmbeddedBroker()
         try broker.createTopic(topic, partitions: partitions)
         for extra in extraTopics { try broker.createTopic(extra, partitions: 1) }
-        let root = try ScriptRoot(hostJSON: hostJSON)
-        try root.addFunction(function, ScriptRoot.recorderFunction(
-            broker: broker.bootstrapServers, topic: topic, group: function, entryPoint: "record_timed", triggerFields: triggerFields))
-        let harness = HostHarness(root: root, broker: broker)
-        try harness.start()
-        try harness.waitForAssignment(function)
-        return (broker, harness)
+        let hosted = try HostedApp(broker: broker, hostJSON: hostJSON, functions: [(function, try ScriptRoot.recorderFunction(
+            broker: broker.bootstrapServers, topic: topic, group: function, entryPoint: "record_timed", triggerFields: triggerFields))])
+        return (broker, hosted)
     }
 
     private func expectCommittedToEnd(_ broker: EmbeddedBroker, group: String, topic: String, partitions: Int, _ placements: [Placement]) throws {
@@ -76,12 +72,10 @@ struct OrderingTests {
         let count = 1_600
         let placements = try IndependentClient.produce(broker: broker.bootstrapServers,
                                                        (0..<count).map { OutgoingMessage(topic: topic, value: "brief:\($0)", partition: 0) })
-        let root = try ScriptRoot()
-        try root.addFunction(function, ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))
-        let harness = HostHarness(root: root, broker: broker)
-        try harness.start()
+        let hosted = try HostedApp(broker: broker, functions: [(function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))],
+                                   start: .started)
         try waitUntil("every message to be handled", timeout: 60) { try recordedEvents(function).count >= count }
-        harness.stop()
+        hosted.stop()
 
         let values = try recordedEvents(function).compactMap(\.valueText)
         #expect(values == (0..<count).map { "brief:\($0)" }, "each message once, in order")
@@ -93,12 +87,12 @@ struct OrderingTests {
     func keysSideBySide(ordering: String) throws {
         let topic = uniqueName("keyed")
         let function = uniqueName("Keyed")
-        let (broker, harness) = try start(function, topic: topic, partitions: 2, triggerFields: #""ordering": "\#(ordering)""#)
+        let (broker, hosted) = try start(function, topic: topic, partitions: 2, triggerFields: #""ordering": "\#(ordering)""#)
         let keys = (0..<8).map { "k\($0)" }
         let messages = (0..<6).flatMap { sequence in keys.map { OutgoingMessage(topic: topic, key: $0, value: "slow:\($0)-\(sequence)") } }
         let placements = try IndependentClient.produce(broker: broker.bootstrapServers, messages)
         try waitUntil("every message to be handled") { timedCalls(function).count >= messages.count }
-        harness.stop()
+        hosted.stop()
 
         let calls = timedCalls(function)
         #expect(calls.count == messages.count, "each message handled once")
@@ -119,7 +113,7 @@ struct OrderingTests {
         let held = keys[0]
         let lane = { (key: String) in Array(key.utf8).withUnsafeBytes { ConcurrentDispatcher.lane(forKey: $0, partition: 0, lanes: 2) } }
         let other = try #require(keys.first { lane($0) != lane(held) })
-        let (broker, harness) = try start(
+        let (broker, hosted) = try start(
             function, topic: topic, partitions: 1, triggerFields: #""ordering": "key", "maxConcurrency": 2"#,
             hostJSON: #"{ "version": "2.0", "retry": { "strategy": "fixedDelay", "maxRetryCount": 1, "delayInterval": "00:00:01" } }"#,
             extraTopics: [deadLetterTopic])
@@ -135,7 +129,7 @@ struct OrderingTests {
             let committed = try IndependentClient.committed(broker: broker.bootstrapServers, group: function, topic: topic, partitions: 1)
             return committed[0] == placements[3].offset + 1
         }
-        harness.stop()
+        hosted.stop()
 
         let calls = timedCalls(function)
         let failures = calls.filter { $0.value == "fail:\(held)-0" }.sorted { $0.start < $1.start }
@@ -153,7 +147,7 @@ struct OrderingTests {
     func backpressurePausesAndResumes() throws {
         let topic = uniqueName("pressure")
         let function = uniqueName("Pressure")
-        let (broker, harness) = try start(
+        let (broker, hosted) = try start(
             function, topic: topic, partitions: 2,
             triggerFields: #""ordering": "key", "maxConcurrency": 2, "maxQueuedMessages": 4"#,
             hostJSON: #"{ "version": "2.0", "logging": { "logLevel": { "default": "Debug" } }, "retry": { "strategy": "fixedDelay", "maxRetryCount": 1, "delayInterval": "00:00:01" } }"#)
@@ -171,7 +165,7 @@ struct OrderingTests {
                 committed[partition] == placements.filter { $0.partition == partition }.map(\.offset).max().map { $0 + 1 }
             }
         }
-        harness.stop()
+        hosted.stop()
 
         let allCalls = timedCalls(function)
         #expect(allCalls.count == messages.count + 1, "each message handled once, the failing one twice")
@@ -180,7 +174,7 @@ struct OrderingTests {
             .values.map { $0.max { $0.start < $1.start }! }
         #expect(Set(calls.map { Placement(topic: topic, partition: $0.partition, offset: $0.offset) }) == Set(placements))
         expectInOrderPerKey(calls)
-        #expect(harness.log.contains("pausing its partitions"))
-        #expect(harness.log.contains("resuming its partitions"))
+        #expect(hosted.log.contains("pausing its partitions"))
+        #expect(hosted.log.contains("resuming its partitions"))
     }
 }

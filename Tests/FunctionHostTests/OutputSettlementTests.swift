@@ -237,16 +237,13 @@ struct ExactlyOnceTests {
         // The Backup example returns SF_PENDING and exports run_flush.
         let backup = try TestPaths.library("Backup").path
         let broker = try EmbeddedBroker()
-        let pending = try ScriptRoot()
-        try pending.addFunction("Pending", #"""
+        let pending = try HostedApp(broker: broker, functions: [("Pending", #"""
             { "scriptFile": "\#(backup)", "entryPoint": "run", "bindings": [
               { "type": "kafkaTrigger", "direction": "in", "name": "event", "brokerList": "\#(broker.bootstrapServers)", "topic": "in", "cardinality": "MANY", "processingGuarantee": "exactlyOnce" } ] }
-            """#)
-        let harness = HostHarness(root: pending, broker: broker)
-        defer { harness.stop() }
-        _ = try harness.start()
-        guard case .failed(let reason)? = harness.report("Pending")?.status else {
-            Issue.record("an SF_PENDING function with exactlyOnce started: \(String(describing: harness.report("Pending")?.status))")
+            """#)], start: .started)
+        defer { pending.stop() }
+        guard case .failed(let reason)? = pending.report("Pending")?.status else {
+            Issue.record("an SF_PENDING function with exactlyOnce started: \(String(describing: pending.report("Pending")?.status))")
             return
         }
         #expect(reason.contains("processingGuarantee") && reason.contains("run_flush"), "\(reason)")

@@ -31,14 +31,10 @@ struct RecordAgeTests {
         let deadLetterTopic = "\(topic).dlq"
         try broker.createTopics([topic, deadLetterTopic], partitions: 1)
         let function = uniqueName("Aged")
-        let root = try ScriptRoot()
         var json = try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function,
                                                    triggerFields: #""ordering": "\#(ordering)", "maxRecordAge": "00:10:00""#)
         json = json.replacingOccurrences(of: #""entryPoint""#, with: #""deadLetterTopic": "\#(deadLetterTopic)", "entryPoint""#)
-        try root.addFunction(function, json)
-        let harness = HostHarness(root: root, broker: broker)
-        try harness.start()
-        try harness.waitForAssignment(function)
+        let hosted = try HostedApp(broker: broker, functions: [(function, json)])
 
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         let placements = try IndependentClient.produce(broker: broker.bootstrapServers, [
@@ -49,7 +45,7 @@ struct RecordAgeTests {
         try waitUntil("offsets committed past all three") {
             try IndependentClient.committed(broker: broker.bootstrapServers, group: function, topic: topic, partitions: 1)[0] == placements[2].offset + 1
         }
-        harness.stop()
+        hosted.stop()
         #expect(try recordedEvents(function).compactMap(\.valueText) == ["fresh-1", "fresh-2"])
         let letter = try #require(try IndependentClient.consume(broker: broker.bootstrapServers, topic: deadLetterTopic, partitions: 1, count: 1).first)
         #expect(letter.value == Array("stale".utf8))

@@ -18,20 +18,16 @@ struct RetryAndDeadLetterTests {
         let deadLetterTopic = uniqueName("dlq")
         try broker.createTopic(topic, partitions: 1)
         try broker.createTopic(deadLetterTopic, partitions: 1)
-        let root = try ScriptRoot()
         var json = try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function)
         json = json.replacingOccurrences(of: #""entryPoint""#, with: #""deadLetterTopic": "\#(deadLetterTopic)", "retry": { "strategy": "fixedDelay", "maxRetryCount": 2, "delayInterval": "00:00:00.2" }, "entryPoint""#)
-        try root.addFunction(function, json)
-        let harness = HostHarness(root: root, broker: broker)
-        try harness.start()
-        try harness.waitForAssignment(function)
+        let hosted = try HostedApp(broker: broker, functions: [(function, json)])
 
         let placements = try IndependentClient.produce(broker: broker.bootstrapServers, [
             OutgoingMessage(topic: topic, key: Array("k".utf8), value: Array("fail".utf8), headers: [("trace", Array("t-1".utf8))], partition: 0),
             OutgoingMessage(topic: topic, value: "next", partition: 0),
         ])
         try waitUntil("the message after the poison one") { try recordedEvents(function).contains { $0.valueText == "next" } }
-        harness.stop()
+        hosted.stop()
 
         #expect(try recordedEvents(function).filter { $0.valueText == "fail" }.count == 3, "first attempt + 2 retries")
         let deadLetters = try IndependentClient.consume(broker: broker.bootstrapServers, topic: deadLetterTopic, partitions: 1, count: 1)
@@ -101,11 +97,8 @@ struct RetryAndDeadLetterTests {
         let function = uniqueName("Stuck")
         try broker.createTopic(topic, partitions: 1)
         // Producers refuse records over 2000 bytes, so this message can never be dead-lettered.
-        let root = try ScriptRoot(hostJSON: #"{ "version": "2.0", "retry": { "strategy": "fixedDelay", "maxRetryCount": 0, "delayInterval": "00:00:00" }, "extensions": { "kafka": { "librdkafka": { "message.max.bytes": 2000 } } } }"#)
-        try root.addFunction(function, ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))
-        let harness = HostHarness(root: root, broker: broker)
-        try harness.start()
-        try harness.waitForAssignment(function)
+        let hosted = try HostedApp(broker: broker, hostJSON: #"{ "version": "2.0", "retry": { "strategy": "fixedDelay", "maxRetryCount": 0, "delayInterval": "00:00:00" }, "extensions": { "kafka": { "librdkafka": { "message.max.bytes": 2000 } } } }"#,
+                                   functions: [(function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))])
         // The Recorder fails on the value "fail"; the 3000-byte key makes the record too big to send on.
         let placements = try IndependentClient.produce(broker: broker.bootstrapServers, [
             OutgoingMessage(topic: topic, value: "first", partition: 0),
@@ -113,9 +106,9 @@ struct RetryAndDeadLetterTests {
             OutgoingMessage(topic: topic, value: "behind", partition: 0),
         ])
         try waitUntil("the failed dead-letter send to be reported") {
-            harness.log.contains("critical", "dead-letter topic", "FAILED", "does not move forward")
+            hosted.log.contains("critical", "dead-letter topic", "FAILED", "does not move forward")
         }
-        harness.stop()
+        hosted.stop()
         #expect(!(try recordedEvents(function).contains { $0.valueText == "behind" }), "nothing behind it ran")
         let committed = try IndependentClient.committed(broker: broker.bootstrapServers, group: function, topic: topic, partitions: 1)
         #expect(committed[0] == placements[1].offset, "still at the message that could not be dead-lettered")

@@ -20,7 +20,6 @@ struct SignatureCheckTests {
             uint32_t swiftfunc_abi_version(void) { return SWIFTFUNC_ABI_VERSION; }
             int32_t run(const sf_event *event, const sf_context *context) { (void)event; (void)context; return SF_OK; }
             """, named: "Undescribed").path
-        let root = try ScriptRoot()
         func function(library: String = recorder, entry: String, _ extra: String = "", outputs: Int = 0) -> String {
             let outputBindings = String(repeating: #", { "type": "kafka", "direction": "out", "brokerList": "\#(servers)", "topic": "\#(output)" }"#, count: outputs)
             return #"""
@@ -45,28 +44,24 @@ struct SignatureCheckTests {
             ("UnknownFormat", function(entry: "record_document", #", "eventFormat": "gcp""#),
              ["functions/UnknownFormat/function.json: bindings[0].eventFormat:", "unknown value 'gcp'", "native, azure, aws or tencent"]),
         ]
-        for item in refused { try root.addFunction(item.name, item.json) }
         let running = [
             ("Matching", function(entry: "forward", outputs: 1)),
             ("DocumentAnyCase", function(entry: "record_document", #", "eventFormat": "Tencent", "cardinality": "MANY""#)),
             ("Undescribed", function(library: undescribed, entry: "run")),
         ]
-        for (name, json) in running { try root.addFunction(name, json) }
-
-        let harness = HostHarness(root: root, broker: broker)
-        defer { harness.stop() }
-        try harness.start()
+        let hosted = try HostedApp(broker: broker, functions: refused.map { ($0.name, $0.json) } + running, start: .started)
+        defer { hosted.stop() }
         for item in refused {
-            guard case .failed(let reason)? = harness.report(item.name)?.status else {
-                Issue.record("\(item.name) was not refused: \(String(describing: harness.report(item.name)?.status))")
+            guard case .failed(let reason)? = hosted.report(item.name)?.status else {
+                Issue.record("\(item.name) was not refused: \(String(describing: hosted.report(item.name)?.status))")
                 continue
             }
             for fragment in item.expected { #expect(reason.contains(fragment), "\(item.name): \(reason)") }
         }
-        for (name, _) in running { #expect(harness.report(name)?.status == .running, "\(name)") }
-        #expect(harness.log.contains("warning", "does not export swiftfunc_signature_run", "not checked", "expected trigger=one outputs=0"))
-        #expect(!harness.log.contains("warning", "Matching"))
-        let document = try #require(harness.report("DocumentAnyCase")?.configuration)
+        for (name, _) in running { #expect(hosted.report(name)?.status == .running, "\(name)") }
+        #expect(hosted.log.contains("warning", "does not export swiftfunc_signature_run", "not checked", "expected trigger=one outputs=0"))
+        #expect(!hosted.log.contains("warning", "Matching"))
+        let document = try #require(hosted.report("DocumentAnyCase")?.configuration)
         #expect(document.trigger.eventFormat == .tencent)
     }
 }

@@ -19,18 +19,16 @@ struct StandalonePackageTests {
         let broker = try EmbeddedBroker()
         let topic = uniqueName("standalone")
         try broker.createTopic(topic, partitions: 1)
-        let root = try ScriptRoot()
-        try root.addFunction("Standalone", #"""
+        let hosted = try HostedApp(broker: broker, functions: [("Standalone", #"""
             { "bindings": [ { "type": "kafkaTrigger", "brokerList": "\#(broker.bootstrapServers)", "topic": "\#(topic)", "dataType": "string" } ] }
-            """#)
-        try FileManager.default.copyItem(at: built, to: root.url.appendingPathComponent("functions/Standalone/libStandalone.so"))
-        let harness = HostHarness(root: root, broker: broker)
-        defer { harness.stop() }
-        #expect(try harness.start().map(\.status) == [.running])
-        try harness.waitForAssignment("Standalone")
+            """#)], prepare: { root in
+            try FileManager.default.copyItem(at: built, to: root.url.appendingPathComponent("functions/Standalone/libStandalone.so"))
+        })
+        defer { hosted.stop() }
+        #expect(hosted.reports.map(\.status) == [.running])
         let placement = try IndependentClient.produce(broker: broker.bootstrapServers, [OutgoingMessage(topic: topic, value: "from outside")])[0]
         try waitUntil("the standalone function to log") {
-            harness.log.contains("Standalone got 'from outside' from \(topic)[0]@\(placement.offset)")
+            hosted.log.contains("Standalone got 'from outside' from \(topic)[0]@\(placement.offset)")
         }
     }
 }

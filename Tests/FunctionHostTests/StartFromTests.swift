@@ -122,31 +122,24 @@ struct StartFromDeliveryTests {
         let startFrom = Self.iso(now - Self.hour / 2)
 
         let function = uniqueName("StartFrom")
-        let root = try ScriptRoot()
         let fields = path == "exactlyOnce" ? #""processingGuarantee": "exactlyOnce""# : path == "key" ? #""ordering": "key""# : #""ordering": "partition""#
-        try root.addFunction(function, ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function,
-                                                                    triggerFields: #"\#(fields), "startFrom": "\#(startFrom)""#))
-        let harness = HostHarness(root: root, broker: broker)
-        defer { harness.stop() }
-        var state: URL?
-        if path == "partition+journal" {
-            state = root.url.appendingPathComponent(".swiftfunc/state")
-            try FileManager.default.createDirectory(at: state!, withIntermediateDirectories: true)
-        }
-        try harness.start(crashProtectionDirectory: state)
+        let hosted = try HostedApp(broker: broker, functions: [(function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function,
+                                                                                                           triggerFields: #"\#(fields), "startFrom": "\#(startFrom)""#))],
+                                   crashProtection: path == "partition+journal", start: .started)
+        defer { hosted.stop() }
         let ends = Dictionary(grouping: placements, by: \.partition).mapValues { $0.map(\.offset).max()! + 1 }
         try waitUntil("offsets committed at the end of both partitions", timeout: 60) {
             try IndependentClient.committed(broker: broker.bootstrapServers, group: function, topic: topic, partitions: 2) == ends
         }
-        harness.stop()
+        hosted.stop()
 
         var expected: [Placement: [UInt8]] = [:]
         for index in 30..<60 { expected[placements[index]] = messages[index].value! }
         let recorded = try recordedEvents(function)
         #expect(recorded.count == 30, "each later record called once")
         #expect(Dictionary(recorded.map { ($0.placement, $0.value ?? []) }, uniquingKeysWith: { first, _ in first }) == expected)
-        #expect(harness.log.contains("skipped 30 message(s) from before its startFrom time"))
-        #expect(harness.log.contains("has no committed offset and the cluster named no offset at"))
+        #expect(hosted.log.contains("skipped 30 message(s) from before its startFrom time"))
+        #expect(hosted.log.contains("has no committed offset and the cluster named no offset at"))
         let committed = try IndependentClient.committed(broker: broker.bootstrapServers, group: function, topic: topic, partitions: 2)
         #expect(committed == [0: 30, 1: 30])
     }
@@ -161,22 +154,17 @@ struct StartFromDeliveryTests {
 
         // host.json says Latest; the function says earliest: it gets what was there.
         let fromEarliest = uniqueName("Earliest")
-        let earliestRoot = try ScriptRoot(hostJSON: #"{ "version": "2.0", "extensions": { "kafka": { "autoOffsetReset": "Latest" } } }"#)
-        try earliestRoot.addFunction(fromEarliest, ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: fromEarliest,
-                                                                                triggerFields: #""startFrom": "earliest""#))
+        let earliestHost = try HostedApp(broker: broker, hostJSON: #"{ "version": "2.0", "extensions": { "kafka": { "autoOffsetReset": "Latest" } } }"#,
+                                         functions: [(fromEarliest, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: fromEarliest,
+                                                                                                     triggerFields: #""startFrom": "earliest""#))],
+                                         start: .started)
+        defer { earliestHost.stop() }
         // host.json says Earliest (the default); the function says latest: it gets only what comes after it joined.
         let fromLatest = uniqueName("Latest")
-        let latestRoot = try ScriptRoot()
-        try latestRoot.addFunction(fromLatest, ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: fromLatest,
-                                                                            triggerFields: #""startFrom": "latest""#))
-        let earliestHost = HostHarness(root: earliestRoot, broker: broker)
-        let latestHost = HostHarness(root: latestRoot, broker: broker)
-        defer {
-            earliestHost.stop()
-            latestHost.stop()
-        }
-        try earliestHost.start()
-        try latestHost.start()
+        let latestHost = try HostedApp(broker: broker, functions: [(fromLatest, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: fromLatest,
+                                                                                                                 triggerFields: #""startFrom": "latest""#))],
+                                       start: .started)
+        defer { latestHost.stop() }
         try earliestHost.waitForAssignment(fromEarliest)
         try latestHost.waitForAssignment(fromLatest)
 
@@ -218,14 +206,12 @@ struct StartFromDeliveryTests {
         }
         try IndependentClient.produce(broker: broker.bootstrapServers, first)
         let function = uniqueName("StartAgain")
-        let root = try ScriptRoot()
-        try root.addFunction(function, ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function,
-                                                                    triggerFields: #""startFrom": "\#(Self.iso(now - Self.hour / 2))""#))
         let committed = { try IndependentClient.committed(broker: broker.bootstrapServers, group: function, topic: topic, partitions: 1)[0] }
 
-        let firstHost = HostHarness(root: root, broker: broker)
+        let firstHost = try HostedApp(broker: broker, functions: [(function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function,
+                                                                                                           triggerFields: #""startFrom": "\#(Self.iso(now - Self.hour / 2))""#))],
+                                      start: .started)
         defer { firstHost.stop() }
-        try firstHost.start()
         try waitUntil("the first start committed past every record") { try committed() == 20 }
         firstHost.stop()
         #expect(try recordedEvents(function).compactMap(\.valueText) == (10..<20).map { "first-\($0)" })
@@ -234,9 +220,8 @@ struct StartFromDeliveryTests {
         try IndependentClient.produce(broker: broker.bootstrapServers, (0..<5).map {
             OutgoingMessage(topic: topic, value: Array("second-\($0)".utf8), partition: 0, timestamp: now - Self.hour)
         })
-        let secondHost = HostHarness(root: root, broker: broker)
+        let secondHost = try firstHost.restarted()
         defer { secondHost.stop() }
-        try secondHost.start()
         try waitUntil("the second start committed past the new records") { try committed() == 25 }
         secondHost.stop()
         #expect(try recordedEvents(function).compactMap(\.valueText) == (10..<20).map { "first-\($0)" } + (0..<5).map { "second-\($0)" })

@@ -3,14 +3,16 @@ import Foundation
 
 /// The scoped fixture most host tests start with: an embedded broker, the function's topic and
 /// its dead-letter topic, a script root holding a Recorder function, and a host in this process
-/// that owns its partitions (asked of its listener, not read from the log).
+/// that owns its partitions (asked of its listener, not read from the log). It is a ``HostedApp``
+/// of one function, so its host is built the way every integration test's is.
 struct HostedFunction {
-    let broker: EmbeddedBroker
     let topic: String
     let name: String
-    let root: ScriptRoot
-    let harness: HostHarness
+    let app: HostedApp
 
+    var broker: EmbeddedBroker { app.broker }
+    var root: ScriptRoot { app.root }
+    var harness: HostHarness { app.harness }
     var deadLetterTopic: String { "\(topic).\(name).dlq" }
     var log: LogCapture { harness.log }
 
@@ -21,20 +23,17 @@ struct HostedFunction {
     init(_ prefix: String, partitions: Int = 1, hostJSON: String = #"{ "version": "2.0" }"#, entryPoint: String = "record_one",
          cardinality: String = "ONE", dataType: String = "binary", outputs: [String] = [], triggerFields: String = "",
          outputFields: String = "", brokers: Int = 1, beforeStart: (EmbeddedBroker) throws -> Void = { _ in }) throws {
-        broker = try EmbeddedBroker(brokers: brokers)
+        let broker = try EmbeddedBroker(brokers: brokers)
         topic = uniqueName(prefix.lowercased())
         name = uniqueName(prefix.prefix(1).uppercased() + prefix.dropFirst())
         try broker.createTopic(topic, partitions: partitions)
         try broker.createTopic("\(topic).\(name).dlq", partitions: partitions)
         for output in outputs { try broker.createTopic(output, partitions: partitions) }
-        root = try ScriptRoot(hostJSON: hostJSON)
-        try root.addFunction(name, ScriptRoot.recorderFunction(
+        let function = try ScriptRoot.recorderFunction(
             broker: broker.bootstrapServers, topic: topic, group: name, entryPoint: entryPoint, cardinality: cardinality,
-            dataType: dataType, outputs: outputs, triggerFields: triggerFields, outputFields: outputFields))
-        harness = HostHarness(root: root, broker: broker)
+            dataType: dataType, outputs: outputs, triggerFields: triggerFields, outputFields: outputFields)
         try beforeStart(broker)
-        try harness.start()
-        try harness.waitForAssignment(name)
+        app = try HostedApp(broker: broker, hostJSON: hostJSON, functions: [(name, function)])
     }
 
     /// Produces `values` to partition 0 with the independent client; returns where they landed.
