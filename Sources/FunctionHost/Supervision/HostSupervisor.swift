@@ -75,7 +75,7 @@ public final class HostSupervisor: @unchecked Sendable {
             let details = inFlight.isEmpty ? "no invocation was in progress"
                 : inFlight.map { "\($0) (crash \($0.crashes) of these messages)" }.joined(separator: "; ")
             quickCrashes = Date().timeIntervalSince(startedAt) < 10 ? quickCrashes + 1 : 0
-            let delay = min(30.0, pow(2.0, Double(max(quickCrashes - 1, 0))))
+            let delay = Backoff.workerRestart.delay(afterFailures: quickCrashes).seconds
             logger.critical("The host process \(cause): \(details). Restarting it in \(Int(delay)) s; messages in flight are delivered again, and a message that crashes the host too often goes to its function's dead-letter topic.")
             let restartAt = Date().addingTimeInterval(delay)
             while Date() < restartAt {
