@@ -17,7 +17,13 @@
  * Consumer: the properties of raw_consumer (auto commit every 200 ms of the stored offsets,
  * enable.auto.offset.store false, earliest). Producer: linger.ms 5 and enable.idempotence true,
  * the defaults the host's output bindings are to use. NAME=VALUE sets a consumer property,
- * producer.NAME=VALUE a producer one, after (over) those.
+ * producer.NAME=VALUE a producer one, after (over) those. bench/run.py passes the consumer
+ * properties the host sets (host_consumer_properties: against the mock cluster on 2.0.2,
+ * fetch.wait.max.ms 5 and topic.metadata.refresh.interval.ms 50): with librdkafka's defaults this
+ * loop stalls for up to a second each time its local queue reaches queued.min.messages (100,000;
+ * bench/STALL.md), which only runs of more inputs than that can reach, and loses up to
+ * fetch.wait.max.ms (500 ms) at the start, so it slowed as runs got longer (BENCHMARKS.md,
+ * "The pipeline control").
  * Writes "FIRST_NS LAST_NS COUNT" (CLOCK_MONOTONIC: the first message fetched, the delivery
  * report that confirmed the EXPECTED-th output record) to RESULT_FILE once EXPECTED records are
  * delivered, then keeps running until SIGTERM or SIGINT, when it waits (up to 30 s) for the

@@ -40,9 +40,13 @@ value at 10%.
 Pipeline (issue 10). Consume -> transform -> produce on a broker of its own: 80 partitions of
 100-byte messages in, every value upper-cased and sent to a fresh 80-partition output topic per
 run, at-least-once (an input's offset is committed only after its output record is acknowledged).
-  raw          bench/raw_pipeline.c: librdkafka alone, batch fetch, producer linger.ms 5 and
-               enable.idempotence true, a batch's offsets stored once all its deliveries (and every
-               earlier batch's) are confirmed, tracked asynchronously. The ratios are to it.
+  raw          bench/raw_pipeline.c: librdkafka alone, batch fetch with the consumer properties the
+               host sets (as raw-host-props: fetch.wait.max.ms 5 and the fetch-stall remedy),
+               producer linger.ms 5 and enable.idempotence true, a batch's offsets stored once all
+               its deliveries (and every earlier batch's) are confirmed, tracked asynchronously.
+               The ratios are to it.
+  raw-defaults diagnostic: the same with librdkafka's consumer defaults (the control before
+               2026-12-06, which stalled on runs of more than 100,000 inputs).
   many-c, many-swift, one-c, one-swift
                swiftfunc with upper_many / upper_one (bench/NoopC/transform.c,
                bench/NoopSwift/Transform.swift) and one kafka output binding, MANY (maxBatchSize
@@ -642,7 +646,11 @@ class Bench:
             os.remove(result)
         env = dict(os.environ, BrokerList=address, BENCH_EXPECTED=str(messages), BENCH_RESULT=result)
         if contender["kind"] == "raw-pipeline":
-            command = [args.raw_pipeline, address, topic, output_topic, group, str(messages), result]
+            properties = contender.get("librdkafka", {})
+            if properties == "host":
+                properties = host_consumer_properties(host_librdkafka(self.swiftfunc))
+            command = [args.raw_pipeline, address, topic, output_topic, group, str(messages), result] + \
+                [f"{name}={value}" for name, value in properties.items()]
         else:
             command = [self.swiftfunc, "start", "--script-root",
                        self.pipeline_root(contender, f"pipeline-{name}", group, topic, output_topic),
@@ -849,9 +857,18 @@ MEMORY = [
 # transform.c, bench/NoopSwift Transform.swift) with one kafka output binding and sends without a
 # delivery pointer. exactly-once-many-c runs only where the host takes "processingGuarantee":
 # "exactlyOnce" on the trigger (Kafka transactions); elsewhere it is skipped with a note.
+#
+# The control's consumer has the fetch properties the host sets (host_consumer_properties: on
+# 2.0.2 fetch.wait.max.ms 5 and the 50 ms metadata refresh). With librdkafka's defaults instead
+# (raw-defaults, the control before 2026-12-06) it slowed as runs got longer: once its local
+# queue held queued.min.messages (100,000: only inputs of more than that can get there) fetching
+# stopped for up to a second (bench/STALL.md), and each start lost up to fetch.wait.max.ms
+# (500 ms) while the first partition's empty fetch was held. See BENCHMARKS.md.
 PIPELINE = [
-    {"name": "raw", "kind": "raw-pipeline",
-     "what": "C, librdkafka alone: produce (linger 5 ms, idempotent), offsets stored once acked"},
+    {"name": "raw", "kind": "raw-pipeline", "librdkafka": "host",
+     "what": "C, librdkafka alone, the host's consumer properties: produce (linger 5 ms, idempotent), offsets stored once acked"},
+    {"name": "raw-defaults", "kind": "raw-pipeline", "diagnostic": True,
+     "what": "diagnostic: the control with librdkafka's consumer defaults (the control before 2026-12-06)"},
     {"name": "many-c", "kind": "host", "language": "c", "cardinality": "MANY",
      "what": "swiftfunc, C upper_many, MANY (batch 1000), one kafka output"},
     {"name": "many-swift", "kind": "host", "language": "swift", "cardinality": "MANY",
