@@ -145,7 +145,7 @@ final class TriggerListener: @unchecked Sendable {
                                     ledger: ledger, committer: committer, journal: settlementJournal, awaiting: awaiting,
                                     transaction: transaction, crashes: crashes, flushFunction: flushFunction, logger: logger)
         self.settlement = settlement
-        let engine = AttemptEngine(invoker: invoker, failures: failures, deadLetters: deadLetters, function: function, waiting: "the partition")
+        let engine = AttemptEngine(calls: invoker, failures: failures, deadLetters: deadLetters, function: function, waiting: "the partition")
         retries = PartitionRetries(engine: engine, control: control, settlement: settlement, crashes: crashes)
         schemaWaits = SchemaRegistryWaits(decoder: invoker.decoder, control: control, functionName: function.name, logger: logger)
         placement = StartPlacement(consumer: consumer, startWithoutCommit: startWithoutCommit, function: function, logger: logger)

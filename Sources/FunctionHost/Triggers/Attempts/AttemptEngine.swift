@@ -1,6 +1,32 @@
 import CRdKafka
 import Logging
 
+/// What the engine calls: the function, through an ``Invoker`` (the tests script outcomes).
+protocol FunctionCalling: AnyObject {
+    /// Calls the function once with `messages`.
+    func attemptOnce(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> InvocationOutcome
+    /// An attempt is a retry (for the metrics).
+    func countRetry()
+}
+
+/// Where the engine sends what is given up: the dead-letter topic (``DeadLetterWriter``).
+protocol DeadLetterSending: AnyObject {
+    /// Sends `messages` and waits for their delivery; returns the first failure, nil when all were delivered.
+    func send(_ messages: [UnsafeMutablePointer<rd_kafka_message_t>], reason: DeadLetterReason, error: String, attempts: Int) -> String?
+}
+
+extension Invoker: FunctionCalling {
+    func attemptOnce(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> InvocationOutcome {
+        attempt(messages)
+    }
+
+    func countRetry() {
+        statistics.recordRetry()
+    }
+}
+
+extension DeadLetterWriter: DeadLetterSending {}
+
 /// The one attempt engine: calls the function with held messages, settles the ones that
 /// succeeded, and carries out the ``FailurePolicy``'s decision for the rest — a retry when its
 /// backoff is over, or the dead letter (tried again every 5 s while the send fails, so nothing is
@@ -17,17 +43,17 @@ final class AttemptEngine {
         case due(at: UInt64, pending: Bool)
     }
 
-    let invoker: Invoker
+    private let calls: any FunctionCalling
     let failures: FailurePolicy
-    let deadLetters: DeadLetterWriter
+    private let deadLetters: any DeadLetterSending
     /// Cardinality ONE: several held messages are called one at a time, in order.
     private let oneAtATime: Bool
     /// What waits while they do, for the log ("the partition", "the lane ...").
     private let waiting: String
     private let topic: String
 
-    init(invoker: Invoker, failures: FailurePolicy, deadLetters: DeadLetterWriter, function: FunctionConfiguration, waiting: String) {
-        self.invoker = invoker
+    init(calls: any FunctionCalling, failures: FailurePolicy, deadLetters: any DeadLetterSending, function: FunctionConfiguration, waiting: String) {
+        self.calls = calls
         self.failures = failures
         self.deadLetters = deadLetters
         oneAtATime = function.trigger.cardinality == .one
@@ -38,7 +64,7 @@ final class AttemptEngine {
     /// The next step for held messages whose time has come: the dead letter again, or a retry.
     func next(_ held: HeldMessages, settled: (consuming RDKafkaMessage) -> Void) -> Progress {
         if held.deadLetterReason != nil { return sendToDeadLetters(held, settled: settled) }
-        invoker.statistics.recordRetry()
+        calls.countRetry()
         return attempt(held, settled: settled)
     }
 
@@ -96,10 +122,10 @@ final class AttemptEngine {
     }
 
     private func call(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> InvocationOutcome {
-        guard oneAtATime, messages.count > 1 else { return invoker.attempt(messages) }
+        guard oneAtATime, messages.count > 1 else { return calls.attemptOnce(messages) }
         var combined = InvocationOutcome()
         for index in messages.indices {
-            let outcome = invoker.attempt(UnsafeBufferPointer(rebasing: messages[index...index]))
+            let outcome = calls.attemptOnce(UnsafeBufferPointer(rebasing: messages[index...index]))
             combined.pending = combined.pending || outcome.pending
             if let failure = outcome.failure ?? outcome.failedItems[0] {
                 for later in index..<messages.count { combined.failedItems[later] = failure }

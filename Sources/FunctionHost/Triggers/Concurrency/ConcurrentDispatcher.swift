@@ -59,9 +59,9 @@ final class ConcurrentDispatcher: @unchecked Sendable {
             let journal = try journalDirectory.map { try InvocationJournal(directory: $0, function: function.name, lane: index, subject: subject) }
             let invoker = try Invoker(function: function, library: library, capacity: batchLimit, producers: producers,
                                       journal: journal, logger: logger)
-            let engine = AttemptEngine(invoker: invoker, failures: failures, deadLetters: deadLetters, function: function,
+            let engine = AttemptEngine(calls: invoker, failures: failures, deadLetters: deadLetters, function: function,
                                        waiting: "the lane, with the messages of the same key,")
-            lanes.append(InvocationLane(index: index, capacity: capacity, batchLimit: batchLimit, engine: engine, dispatcher: self))
+            lanes.append(InvocationLane(index: index, capacity: capacity, batchLimit: batchLimit, invoker: invoker, engine: engine, dispatcher: self))
         }
         for lane in lanes { lane.start(name: "swiftfunc-\(function.name)-\(lane.index)") }
     }

@@ -12,7 +12,8 @@ import Logging
 final class InvocationLane: @unchecked Sendable {
     let index: Int
     let capacity: Int
-    let engine: AttemptEngine
+    let invoker: Invoker
+    private let engine: AttemptEngine
     private unowned let dispatcher: ConcurrentDispatcher
     private let batchLimit: Int
     private let condition = NSCondition()
@@ -27,10 +28,11 @@ final class InvocationLane: @unchecked Sendable {
     private let work: HeldMessages
     private let finished = DispatchSemaphore(value: 0)
 
-    init(index: Int, capacity: Int, batchLimit: Int, engine: AttemptEngine, dispatcher: ConcurrentDispatcher) {
+    init(index: Int, capacity: Int, batchLimit: Int, invoker: Invoker, engine: AttemptEngine, dispatcher: ConcurrentDispatcher) {
         self.index = index
         self.capacity = capacity
         self.batchLimit = batchLimit
+        self.invoker = invoker
         self.engine = engine
         self.dispatcher = dispatcher
         ringMessages = .allocate(capacity: capacity)
@@ -44,7 +46,6 @@ final class InvocationLane: @unchecked Sendable {
         ringDispositions.deallocate()
     }
 
-    var invoker: Invoker { engine.invoker }
     var journal: InvocationJournal? { invoker.journal }
 
     func start(name: String) {
