@@ -185,6 +185,53 @@ struct GroupProtocolTests {
             #expect(committed[partition] == last + 1, "partition \(partition)")
         }
     }
+
+    @Test("a second host joins a consumer-protocol group: the partitions are shared, each message is processed once, offsets are committed (mock cluster)",
+          .enabled(if: supportsConsumerProtocol, "the loaded librdkafka \(librdkafkaVersion) is below 2.12.0, which has no production KIP-848 consumer protocol; run make test LIBRDKAFKA=current"))
+    func secondMemberJoins() throws {
+        let broker = try EmbeddedBroker()
+        let topic = uniqueName("kip848join"), group = uniqueName("kip848group")
+        let names = [uniqueName("Kip848A"), uniqueName("Kip848B")]
+        try broker.createTopic(topic, partitions: 4)
+        var hosts: [HostHarness] = []
+        defer { hosts.forEach { $0.stop() } }
+        for name in names {
+            try broker.createTopic("\(topic).\(name).dlq", partitions: 4)
+            let root = try ScriptRoot()
+            try root.addFunction(name, ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: group,
+                                                                   triggerFields: #""groupProtocol": "consumer""#))
+            hosts.append(HostHarness(root: root, broker: broker))
+        }
+        func produce(_ range: Range<Int>) throws -> [Placement] {
+            try IndependentClient.produce(broker: broker.bootstrapServers,
+                                          range.map { OutgoingMessage(topic: topic, value: "m\($0)", partition: Int32($0 % 4)) })
+        }
+        func values() throws -> [String] { try names.flatMap { try recordedEvents($0).compactMap(\.valueText) } }
+
+        try hosts[0].start()
+        try waitUntil("the first host to own all 4 partitions") { hosts[0].assignedPartitions(names[0])?.count == 4 }
+        var placements = try produce(0..<40)
+        try waitUntil("40 processed") { try values().count >= 40 }
+
+        try hosts[1].start()
+        try waitUntil("the partitions shared between the two hosts") {
+            let first = Set(hosts[0].assignedPartitions(names[0]) ?? []), second = Set(hosts[1].assignedPartitions(names[1]) ?? [])
+            return !first.isEmpty && !second.isEmpty && first.isDisjoint(with: second) && first.union(second).count == 4
+        }
+        placements += try produce(40..<80)
+        try waitUntil("80 processed") { Set(try values()).count >= 80 }
+        hosts.forEach { $0.stop() }
+
+        let processed = try values()
+        #expect(Set(processed) == Set((0..<80).map { "m\($0)" }))
+        #expect(processed.count == 80, "duplicates: the first host commits what it settled before it lets a partition go")
+        #expect(!(try recordedEvents(names[1])).isEmpty, "the second host processed its share")
+        let committed = try IndependentClient.committed(broker: broker.bootstrapServers, group: group, topic: topic, partitions: 4)
+        for partition in Int32(0)..<4 {
+            let last = placements.filter { $0.partition == partition }.map(\.offset).max()!
+            #expect(committed[partition] == last + 1, "partition \(partition)")
+        }
+    }
 }
 
 @Suite("librdkafka version numbers in messages")
