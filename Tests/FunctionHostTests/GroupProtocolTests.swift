@@ -5,7 +5,7 @@ import Testing
 
 /// `groupProtocol` (classic or consumer, KIP-848) on the kafkaTrigger and in host.json: parsing,
 /// the librdkafka it needs, the settings it does not take, and consuming with it.
-@Suite("Consumer group protocol", .timeLimit(.minutes(5)))
+@Suite("Consumer group protocol", .timeLimit(.minutes(10)))
 struct GroupProtocolTests {
     private static let debian12: Int32 = 0x0200_02ff
     private static let current: Int32 = 0x020E_02ff
