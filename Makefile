@@ -5,20 +5,21 @@ CC ?= cc
 
 ## Which librdkafka to build and test against:
 ##   LIBRDKAFKA=system   Debian 12's librdkafka-dev 2.0.2 (pkg-config rdkafka), build in .build
-##   LIBRDKAFKA=current  Debian trixie's source package (2.8.0) built by scripts/build-librdkafka.sh
-##                       into .build/librdkafka-2.8, build in .build-rdkafka28 (both coexist);
-##                       the binaries find it through their rpath, not LD_LIBRARY_PATH, so the
-##                       Python client the tests use keeps the system's.
+##   LIBRDKAFKA=current  Debian forky's (or sid's) source package (2.14.2) built by
+##                       scripts/build-librdkafka.sh into .build/librdkafka-2.14, build in
+##                       .build-rdkafka-current (both coexist); the binaries find it through their
+##                       rpath, not LD_LIBRARY_PATH, so the Python client the tests use keeps the
+##                       system's.
 ## e.g. make test LIBRDKAFKA=current, make faults LIBRDKAFKA=current, make bench LIBRDKAFKA=current
 LIBRDKAFKA ?= system
-LIBRDKAFKA_CURRENT_VERSION ?= 2.8.0
-ifeq ($(LIBRDKAFKA),current)
+LIBRDKAFKA_CURRENT_VERSION ?= 2.14.2
 RDKAFKA_PREFIX := $(CURDIR)/.build/librdkafka-$(basename $(LIBRDKAFKA_CURRENT_VERSION))
+ifeq ($(LIBRDKAFKA),current)
 export PKG_CONFIG_PATH := $(RDKAFKA_PREFIX)/lib/pkgconfig
-SWIFT_FLAGS := --scratch-path .build-rdkafka28 -Xlinker -rpath -Xlinker $(RDKAFKA_PREFIX)/lib
+SWIFT_FLAGS := --scratch-path .build-rdkafka-current -Xlinker -rpath -Xlinker $(RDKAFKA_PREFIX)/lib
 RDKAFKA_RPATH := -Wl,-rpath,$(RDKAFKA_PREFIX)/lib
 RDKAFKA_BUILD := librdkafka
-BENCH_DIR := .build-rdkafka28/bench
+BENCH_DIR := .build-rdkafka-current/bench
 else ifeq ($(LIBRDKAFKA),system)
 SWIFT_FLAGS :=
 RDKAFKA_RPATH :=
@@ -39,7 +40,7 @@ deps:
 
 ## Build librdkafka $(LIBRDKAFKA_CURRENT_VERSION) from Debian's source package into .build/ (LIBRDKAFKA=current does this itself).
 librdkafka:
-	@LIBRDKAFKA_VERSION=$(LIBRDKAFKA_CURRENT_VERSION) scripts/build-librdkafka.sh
+	@LIBRDKAFKA_VERSION=$(LIBRDKAFKA_CURRENT_VERSION) LIBRDKAFKA_PREFIX=$(RDKAFKA_PREFIX) scripts/build-librdkafka.sh
 
 build: deps $(RDKAFKA_BUILD)
 	$(SWIFT) build $(SWIFT_FLAGS)
@@ -88,4 +89,4 @@ bench: deps $(RDKAFKA_BUILD)
 	/usr/bin/python3 bench/run.py --bin "$$($(SWIFT) build $(SWIFT_FLAGS) -c release --show-bin-path)" --raw $(BENCH_DIR)/raw_consumer --work $(BENCH_DIR) $(BENCH_ARGS)
 
 clean:
-	rm -rf .build .build-rdkafka28 functions/*/lib*.so .swiftfunc
+	rm -rf .build .build-rdkafka-current functions/*/lib*.so .swiftfunc

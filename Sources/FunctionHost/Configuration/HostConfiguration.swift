@@ -1,3 +1,4 @@
+import CRdKafka
 import Foundation
 import Logging
 
@@ -48,9 +49,11 @@ public struct HostConfiguration: Sendable {
         return try parse(JSONObject.load(url, displayName: "host.json"), scriptRoot: scriptRoot)
     }
 
-    /// - Parameter scriptRoot: what relative paths in `extensions.kafka.librdkafka` are resolved
-    ///   against (and checked to exist); nil leaves them as written.
-    static func parse(_ json: JSONObject, scriptRoot: URL? = nil) throws -> HostConfiguration {
+    /// - Parameters:
+    ///   - scriptRoot: what relative paths in `extensions.kafka.librdkafka` are resolved
+    ///     against (and checked to exist); nil leaves them as written.
+    ///   - version: the librdkafka (`rd_kafka_version()`) `extensions.kafka.groupProtocol` is checked against.
+    static func parse(_ json: JSONObject, scriptRoot: URL? = nil, version: Int32 = rd_kafka_version()) throws -> HostConfiguration {
         var configuration = HostConfiguration()
         configuration.warnings = hostFields.warnings(for: json)
         if let version = try json.string("version") {
@@ -58,7 +61,7 @@ public struct HostConfiguration: Sendable {
             configuration.version = version
         }
         if let kafka = try json.object("extensions")?.object("kafka") {
-            configuration.kafka = try KafkaOptions.parse(kafka, scriptRoot: scriptRoot)
+            configuration.kafka = try KafkaOptions.parse(kafka, scriptRoot: scriptRoot, version: version)
             configuration.warnings += KafkaOptions.fields.warnings(for: kafka)
         }
         if let retry = try json.object("retry") {
@@ -167,17 +170,34 @@ public struct KafkaOptions: Sendable {
     public var libkafkaDebug: String?
     /// Any other librdkafka property, passed through as written, for consumers and producers.
     public var librdkafka: [String: String] = [:]
+    /// `groupProtocol`: the consumer group protocol of every trigger that sets none (``GroupProtocol``).
+    public var groupProtocol: GroupProtocol = .classic
+    /// `groupRemoteAssignor`: the broker's assignor under the consumer protocol; nil: the broker's default.
+    public var groupRemoteAssignor: String?
+    /// The fields of ``GroupProtocol/classicOnlyHostFields`` that host.json sets (the others are
+    /// defaults, which the consumer protocol simply leaves out).
+    var classicOnlyFieldsSet: Set<String> = []
 
     public init() {}
 
     /// librdkafka properties every consumer gets, before the connection's and `librdkafka`'s
     /// (`extensions.kafka.librdkafka` can set any of them differently).
+    /// Under the consumer protocol the broker owns the session timeout and the heartbeat, and
+    /// librdkafka refuses a consumer that sets them, so they are left out.
     var consumerProperties: [(String, String)] {
         var properties: [(String, String)] = [
             ("auto.commit.interval.ms", "\(autoCommitIntervalMs)"),
             ("auto.offset.reset", autoOffsetReset),
-            ("session.timeout.ms", "\(sessionTimeoutMs)"),
-            ("heartbeat.interval.ms", "\(heartbeatIntervalMs)"),
+        ]
+        switch groupProtocol {
+        case .classic:
+            // Not written as group.protocol=classic: librdkafka before 2.4 has no such property.
+            properties += [("session.timeout.ms", "\(sessionTimeoutMs)"), ("heartbeat.interval.ms", "\(heartbeatIntervalMs)")]
+        case .consumer:
+            properties.append(("group.protocol", "consumer"))
+            if let groupRemoteAssignor { properties.append(("group.remote.assignor", groupRemoteAssignor)) }
+        }
+        properties += [
             ("max.poll.interval.ms", "\(maxPollIntervalMs)"),
             ("fetch.max.bytes", "\(fetchMaxBytes)"),
             ("max.partition.fetch.bytes", "\(maxPartitionFetchBytes)"),
@@ -210,7 +230,7 @@ public struct KafkaOptions: Sendable {
                "heartbeatIntervalMs", "maxPollIntervalMs", "fetchMaxBytes", "maxPartitionFetchBytes", "metadataMaxAgeMs",
                "socketKeepaliveEnable", "queuedMinMessages", "queuedMaxMessagesKbytes", "reconnectBackoffMs",
                "reconnectBackoffMaxMs", "statisticsIntervalMs", "libkafkaDebug", "librdkafka",
-               "maxUnacknowledgedOutputRecords", "maxUnacknowledgedOutputBytes"],
+               "maxUnacknowledgedOutputRecords", "maxUnacknowledgedOutputBytes", "groupProtocol", "groupRemoteAssignor"],
         ignored: ["executorChannelCapacity", "channelFullRetryIntervalInMs"])
 
     /// The most events in one call: every consumer and every lane keeps buffers for two
@@ -224,7 +244,9 @@ public struct KafkaOptions: Sendable {
         "ssl.crl.location", "sasl.kerberos.keytab", "ssl.engine.location",
     ]
 
-    static func parse(_ json: JSONObject, scriptRoot: URL? = nil) throws -> KafkaOptions {
+    /// - Parameter version: the librdkafka `groupProtocol` consumer is checked against
+    ///   (`rd_kafka_version()`: the loaded one).
+    static func parse(_ json: JSONObject, scriptRoot: URL? = nil, version: Int32 = rd_kafka_version()) throws -> KafkaOptions {
         var options = KafkaOptions()
         // Each bound is librdkafka's own range for the property it maps to, or tighter where a
         // larger value only costs memory (documented in the README's host.json table).
@@ -247,10 +269,13 @@ public struct KafkaOptions: Sendable {
         options.reconnectBackoffMs = try json.int("reconnectBackoffMs", in: 0...3_600_000)
         options.reconnectBackoffMaxMs = try json.int("reconnectBackoffMaxMs", in: 0...3_600_000)
         options.statisticsIntervalMs = try json.int("statisticsIntervalMs", in: 0...86_400_000)
+        options.groupProtocol = try GroupProtocol.parse(json, version: version) ?? .classic
+        options.groupRemoteAssignor = try GroupProtocol.parseRemoteAssignor(json, protocol: options.groupProtocol)
+        options.classicOnlyFieldsSet = Set(GroupProtocol.classicOnlyHostFields.map(\.field).filter { json.has($0) })
         guard options.heartbeatIntervalMs < options.sessionTimeoutMs else {
             throw json.error("heartbeatIntervalMs", "must be less than sessionTimeoutMs (\(options.sessionTimeoutMs)), not \(options.heartbeatIntervalMs)")
         }
-        guard options.maxPollIntervalMs >= options.sessionTimeoutMs else {
+        guard options.maxPollIntervalMs >= options.sessionTimeoutMs || options.groupProtocol == .consumer else {
             throw json.error("maxPollIntervalMs", "must be at least sessionTimeoutMs (\(options.sessionTimeoutMs)), not \(options.maxPollIntervalMs)")
         }
         if let keepalive = try json.bool("socketKeepaliveEnable") { options.socketKeepaliveEnable = keepalive }
@@ -263,6 +288,7 @@ public struct KafkaOptions: Sendable {
         }
         options.libkafkaDebug = try json.string("libkafkaDebug")
         options.librdkafka = try json.stringMap("librdkafka")
+        try options.checkGroupProtocolSettings(json)
         if let scriptRoot {
             for (name, value) in options.librdkafka where pathProperties.contains(name) && !(name == "ssl.ca.location" && value == "probe") {
                 options.librdkafka[name] = try resolvePath(value, against: scriptRoot, folderName: "the script root",
@@ -270,5 +296,62 @@ public struct KafkaOptions: Sendable {
             }
         }
         return options
+    }
+}
+
+// MARK: - The consumer group protocol
+
+extension KafkaOptions {
+    /// Refuses what cannot work with host.json's own `groupProtocol`: the group protocol set as a
+    /// raw librdkafka property (the host would still send the classic-only settings), and, under
+    /// `consumer`, the settings the broker owns (librdkafka refuses them at rd_kafka_new).
+    fileprivate func checkGroupProtocolSettings(_ json: JSONObject) throws {
+        for name in ["group.protocol", "group.remote.assignor"] where librdkafka[name] != nil {
+            throw ConfigurationError(file: json.file, field: "\(json.fieldPath("librdkafka")).\(name)",
+                "set it as \(name == "group.protocol" ? "groupProtocol" : "groupRemoteAssignor") (in extensions.kafka or on a kafkaTrigger), so the host leaves out the settings that protocol does not take")
+        }
+        guard groupProtocol == .consumer else { return }
+        for (field, property) in GroupProtocol.classicOnlyHostFields where classicOnlyFieldsSet.contains(field) {
+            let instead = GroupProtocol.classicOnlyProperties.first { $0.name == property }!.instead
+            throw json.error(field, "does not apply under groupProtocol consumer (\(property)): \(instead); remove it, or use groupProtocol classic")
+        }
+        for (property, instead) in GroupProtocol.classicOnlyProperties where librdkafka[property] != nil {
+            throw ConfigurationError(file: json.file, field: "\(json.fieldPath("librdkafka")).\(property)",
+                "does not apply under groupProtocol consumer: \(instead); remove it, or use groupProtocol classic")
+        }
+    }
+
+    /// The options `function`'s consumer runs with: its trigger's `groupProtocol` and
+    /// `groupRemoteAssignor` over host.json's. A trigger that chooses the consumer protocol under
+    /// a classic host leaves out the host's classic-only settings for its own consumer, with a
+    /// warning naming each one host.json sets (the other functions keep them).
+    /// - Returns: the options, and the warnings to log for this function.
+    public func consumerOptions(for function: FunctionConfiguration) -> (options: KafkaOptions, warnings: [ConfigurationWarning]) {
+        var options = self
+        var warnings: [ConfigurationWarning] = []
+        let trigger = function.trigger
+        if let chosen = trigger.groupProtocol { options.groupProtocol = chosen }
+        if let assignor = trigger.groupRemoteAssignor {
+            if options.groupProtocol == .consumer {
+                options.groupRemoteAssignor = assignor
+            } else {
+                warnings.append(ConfigurationWarning(file: function.file, field: "\(trigger.path).groupRemoteAssignor",
+                    "applies only to groupProtocol consumer, and '\(function.name)' runs classic (host.json's groupProtocol); it is ignored"))
+            }
+        }
+        if options.groupProtocol == .consumer && groupProtocol == .classic {
+            let reason = "does not apply to '\(function.name)', whose kafkaTrigger sets groupProtocol consumer"
+            for (field, property) in GroupProtocol.classicOnlyHostFields where classicOnlyFieldsSet.contains(field) {
+                let instead = GroupProtocol.classicOnlyProperties.first { $0.name == property }!.instead
+                warnings.append(ConfigurationWarning(file: "host.json", field: "extensions.kafka.\(field)",
+                    "\(reason) (\(instead)); it is left out of that function's consumer"))
+            }
+            for (property, instead) in GroupProtocol.classicOnlyProperties where options.librdkafka[property] != nil {
+                options.librdkafka[property] = nil
+                warnings.append(ConfigurationWarning(file: "host.json", field: "extensions.kafka.librdkafka.\(property)",
+                    "\(reason) (\(instead)); it is left out of that function's consumer"))
+            }
+        }
+        return (options, warnings)
     }
 }

@@ -32,6 +32,10 @@ public struct KafkaTriggerBinding: Sendable {
     /// `schemaRegistryUrl`, `avroSchema`, `keyAvroSchema`: with dataType string the function gets
     /// schema-encoded records decoded, as JSON (see ``RecordDecoder``); nil: bytes as they are.
     public var schemas: SchemaSettings?
+    /// `groupProtocol`: classic or consumer (KIP-848); nil: host.json's `extensions.kafka.groupProtocol`.
+    public var groupProtocol: GroupProtocol?
+    /// `groupRemoteAssignor`: the broker's assignor under the consumer protocol; nil: host.json's, or the broker's default.
+    public var groupRemoteAssignor: String?
     /// Where the binding sits in function.json (`bindings[0]`), for messages about its fields.
     public var path: String = "bindings[0]"
 
@@ -41,7 +45,8 @@ public struct KafkaTriggerBinding: Sendable {
     /// The kafkaTrigger binding's fields.
     static let fields = KnownFields(
         used: ["type", "direction", "name", "topic", "consumerGroup", "cardinality", "dataType", "eventFormat", "ordering",
-               "maxConcurrency", "maxQueuedMessages", "filters", "maxRecordAge", "startFrom", "processingGuarantee"] + KafkaConnection.fieldNames + SchemaSettings.fieldNames,
+               "maxConcurrency", "maxQueuedMessages", "filters", "maxRecordAge", "startFrom", "processingGuarantee",
+               "groupProtocol", "groupRemoteAssignor"] + KafkaConnection.fieldNames + SchemaSettings.fieldNames,
         unsupported: KafkaConnection.unsupportedFields.merging([
             "lagThreshold": "it drives Azure's scale controller; a swiftfunc host runs one consumer per function and does not scale out",
         ], uniquingKeysWith: { first, _ in first }))
@@ -90,6 +95,8 @@ public struct KafkaTriggerBinding: Sendable {
             throw binding.error("processingGuarantee", "exactlyOnce commits a partition's outputs and offsets in order, so it needs ordering partition, not '\(trigger.ordering.rawValue)'")
         }
         trigger.schemas = try SchemaSettings.parse(binding, settings: settings, keys: true)
+        trigger.groupProtocol = try GroupProtocol.parse(binding)
+        trigger.groupRemoteAssignor = try GroupProtocol.parseRemoteAssignor(binding, protocol: trigger.groupProtocol)
         trigger.path = binding.path
         return trigger
     }

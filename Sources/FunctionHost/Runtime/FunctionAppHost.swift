@@ -107,8 +107,11 @@ public final class FunctionAppHost: @unchecked Sendable {
                 var functionLogger = logger
                 functionLogger[metadataKey: "function"] = "\(name)"
                 if let warning = library.uncheckedWarning { functionLogger.warning("\(warning)") }
+                // The trigger's groupProtocol over host.json's (what that protocol does not take is left out).
+                let consumer = configuration.kafka.consumerOptions(for: function)
+                for warning in consumer.warnings { functionLogger.warning("\(warning)") }
                 let listener = try TriggerListener(
-                    function: function, library: library, options: configuration.kafka,
+                    function: function, library: library, options: consumer.options,
                     retry: function.retry ?? configuration.retry, producers: producers,
                     crashProtection: crashProtectionDirectory.map {
                         TriggerListener.CrashProtection(directory: $0, maxCrashesPerMessage: configuration.maxCrashesPerMessage)
