@@ -193,14 +193,14 @@ struct GroupProtocolTests {
         let topic = uniqueName("kip848join"), group = uniqueName("kip848group")
         let names = [uniqueName("Kip848A"), uniqueName("Kip848B")]
         try broker.createTopic(topic, partitions: 4)
-        var hosts: [HostHarness] = []
+        var hosts: [HostedApp] = []
         defer { hosts.forEach { $0.stop() } }
-        for name in names {
-            try broker.createTopic("\(topic).\(name).dlq", partitions: 4)
-            let root = try ScriptRoot()
-            try root.addFunction(name, ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: group,
-                                                                   triggerFields: #""groupProtocol": "consumer""#))
-            hosts.append(HostHarness(root: root, broker: broker))
+        for name in names { try broker.createTopic("\(topic).\(name).dlq", partitions: 4) }
+        /// A host of its own (its own script root) for the function `names[index]` of the one group.
+        func startHost(_ index: Int) throws {
+            let json = try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: group,
+                                                       triggerFields: #""groupProtocol": "consumer""#)
+            hosts.append(try HostedApp(broker: broker, functions: [(names[index], json)], start: .started))
         }
         func produce(_ range: Range<Int>) throws -> [Placement] {
             try IndependentClient.produce(broker: broker.bootstrapServers,
@@ -208,14 +208,14 @@ struct GroupProtocolTests {
         }
         func values() throws -> [String] { try names.flatMap { try recordedEvents($0).compactMap(\.valueText) } }
 
-        try hosts[0].start()
-        try waitUntil("the first host to own all 4 partitions") { hosts[0].assignedPartitions(names[0])?.count == 4 }
+        try startHost(0)
+        try waitUntil("the first host to own all 4 partitions") { hosts[0].harness.assignedPartitions(names[0])?.count == 4 }
         var placements = try produce(0..<40)
         try waitUntil("40 processed") { try values().count >= 40 }
 
-        try hosts[1].start()
+        try startHost(1)
         try waitUntil("the partitions shared between the two hosts") {
-            let first = Set(hosts[0].assignedPartitions(names[0]) ?? []), second = Set(hosts[1].assignedPartitions(names[1]) ?? [])
+            let first = Set(hosts[0].harness.assignedPartitions(names[0]) ?? []), second = Set(hosts[1].harness.assignedPartitions(names[1]) ?? [])
             return !first.isEmpty && !second.isEmpty && first.isDisjoint(with: second) && first.union(second).count == 4
         }
         placements += try produce(40..<80)

@@ -61,6 +61,10 @@ final class RDKafkaConsumer: @unchecked Sendable {
     /// "COOPERATIVE" or "EAGER" (or "NONE" before the group is joined).
     var rebalanceProtocol: String { String(cString: rd_kafka_rebalance_protocol(handle)) }
 
+    /// In a revocation: the partitions were lost (the member was fenced or its session expired),
+    /// not handed over: a commit for them cannot succeed.
+    var assignmentLost: Bool { rd_kafka_assignment_lost(handle) != 0 }
+
     /// Assigns `partitions` (eager protocol: the whole assignment).
     func assign(_ partitions: RDKafkaTopicPartitionList) {
         _ = partitions.withListPointer { rd_kafka_assign(handle, $0) }

@@ -37,7 +37,10 @@ extension TriggerListener {
             retries.adopt(settlement.takeDeliveryFailures())
             settlement.flush(reason: "partitions revoked")
             settlement.storeOffsets()
-            if let commitError = settlement.commitSettledNow(only: Set(numbers)) {
+            if consumer.assignmentLost {
+                // Fenced or timed out: the group gave them away already; a commit would be refused.
+                logger.info("'\(function.name)' lost partitions \(numbers) of \(function.trigger.topic) (fenced or its session expired): their next owner starts at the last commit")
+            } else if let commitError = settlement.commitSettledNow(only: Set(numbers)) {
                 settlement.revokeCommitFailed = true
                 logger.warning("Committing revoked partitions of '\(function.name)' failed: \(commitError.reason)")
             }
