@@ -46,6 +46,8 @@ final class Settlement {
     private let flushInterval: UInt64
     private var lastFlush = monotonicNanoseconds()
     private let logger: Logger
+    /// The cluster is the embedded broker, which does not keep a transaction's offsets.
+    private lazy var transactionalOffsetsDiscarded = MockClusterDetection.isMockCluster(function.trigger.connection)
     /// Invocations whose records were not delivered, by partition, until the loop holds them for a retry.
     private var deliveryFailures: [(partition: Int32, messages: HeldMessages)] = []
 
@@ -326,10 +328,11 @@ final class Settlement {
         switch outcome {
         case .committed:
             committer.committedInTransaction(offsets)
-            // The same offsets outside the transaction too (asynchronously): for tools that read a
-            // group's committed offsets, and for brokers that do not keep a transaction's offsets
-            // (librdkafka's mock cluster). They equal what the transaction committed.
-            if !offsets.isEmpty { try? consumer.commit(list, async: true) }
+            // The embedded broker (librdkafka's mock cluster) discards a transaction's offsets:
+            // there the same offsets are committed outside it too (asynchronously). Never on
+            // Kafka: such a commit bypasses KIP-447's fencing and, arriving after a later
+            // transaction's offsets, could move the group back (duplicates after a restart).
+            if !offsets.isEmpty && transactionalOffsetsDiscarded { try? consumer.commit(list, async: true) }
             return true
         case .aborted(let error):
             let detail = failures.isEmpty ? "" : "; " + failures.prefix(3).joined(separator: "; ")
