@@ -4,7 +4,7 @@ import Testing
 
 /// A worker never outlives its supervisor: `swiftfunc start` is SIGKILLed (nothing of it gets to
 /// clean up) and its worker must end on its own, saying why.
-@Suite("Supervisor lifeline", .timeLimit(.minutes(5)))
+@Suite("Supervisor lifeline", .timeLimit(.minutes(10)))
 struct SupervisorLifelineTests {
     @Test("The worker ends when its supervisor is SIGKILLed, and says why")
     func workerEndsWithItsSupervisor() throws {
