@@ -238,6 +238,14 @@ class DockerfileTests(unittest.TestCase):
         self.assertEqual(len(self.instructions("FROM")), 3, "build, app and runtime stages")
         self.assertIn("swift:", " ".join(self.instructions("ARG")), "host and functions built with a swift image")
 
+    def test_default_command_serves_probes_and_metrics_on_every_interface(self):
+        import json
+        command = json.loads(self.instructions("CMD")[-1])
+        self.assertEqual(command[:1], ["start"])
+        self.assertIn("--http-host", command, "the endpoint would listen on loopback only: no probe or scrape reaches it")
+        self.assertEqual(command[command.index("--http-host") + 1], "0.0.0.0")
+        self.assertNotIn("--port", command, "the endpoint's port is the EXPOSEd 7071")
+
 
 if __name__ == "__main__":
     unittest.main()
