@@ -107,6 +107,55 @@ struct OperationsEndpointTests {
         try waitUntil("ready again", timeout: 45) { try HTTP.get("\(url)/health/ready").status == 200 }
     }
 
+    @Test("Lag is the broker's high watermark minus the committed point while a partition is held for a retry or paused by the operator")
+    func lagWhileHeld() throws {
+        let broker = try EmbeddedBroker()
+        let topic = uniqueName("laggy")
+        let name = uniqueName("Laggy")
+        try broker.createTopic(topic, partitions: 2)
+        try broker.createTopic("\(topic).\(name).dlq", partitions: 2)
+        // The retry is ten minutes away: partition 0 stays held at "fail" for the whole test.
+        let json = try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: name).replacingOccurrences(
+            of: #""entryPoint""#, with: #""retry": { "strategy": "fixedDelay", "maxRetryCount": 100, "delayInterval": "00:10:00" }, "entryPoint""#)
+        let hosted = try HostedApp(broker: broker, functions: [(name, json)], endpointAddress: "127.0.0.1")
+        defer { hosted.stop() }
+        let url = try #require(hosted.url)
+        func produce(_ values: [String], to partition: Int32) throws -> [Placement] {
+            try IndependentClient.produce(broker: broker.bootstrapServers, values.map { OutgoingMessage(topic: topic, value: $0, partition: partition) })
+        }
+        var placements = try produce(["a", "fail"], to: 0) + produce(["x"], to: 1)
+        try waitUntil("partition 0 held at its failed message, x called") {
+            let metrics = try HTTP.get("\(url)/metrics")
+            return try metrics.sample("swiftfunc_invocations_total", ["function": name, "outcome": "failed"]) == 1
+                && metrics.sample("swiftfunc_paused_partitions", ["function": name]) == 1
+                && recordedEvents(name).contains { $0.valueText == "x" }
+        }
+        placements += try produce((0..<5).map { "behind-\($0)" }, to: 0)
+        /// What the lag of `partition` must be: the broker's high watermark (the end of what was
+        /// produced) minus the group's committed offset, as an independent client reads them.
+        func expectedLag(_ partition: Int32) throws -> Int64? {
+            let high = placements.filter { $0.partition == partition }.map(\.offset).max()! + 1
+            return try IndependentClient.committed(broker: broker.bootstrapServers, group: name, topic: topic, partitions: 2)[partition].map { high - $0 }
+        }
+        try waitUntil("the lag of the held partition to count the 5 messages behind its failed one and the failed one", timeout: 20) {
+            let metrics = try HTTP.get("\(url)/metrics")
+            return try metrics.sample("swiftfunc_consumer_lag", ["function": name, "partition": "0"]) == 6
+                && expectedLag(0) == 6
+        }
+
+        let paused = try HTTP.post("\(url)/admin/functions/\(name)/pause")
+        #expect(paused.status == 200)
+        placements += try produce((0..<3).map { "while-paused-\($0)" }, to: 1)
+        try waitUntil("the lag of the paused partition to count what came while it was paused", timeout: 20) {
+            let metrics = try HTTP.get("\(url)/metrics")
+            return try metrics.sample("swiftfunc_consumer_lag", ["function": name, "partition": "1"]) == 3
+                && metrics.sample("swiftfunc_consumer_lag", ["function": name, "partition": "0"]) == 6
+                && metrics.sample("swiftfunc_paused_partitions", ["function": name]) == 2
+                && expectedLag(1) == 3
+        }
+        #expect(!(try recordedEvents(name)).contains { $0.valueText?.hasPrefix("while-paused") ?? false })
+    }
+
     @Test("Pause drains and commits, nothing is consumed while paused; resume continues with nothing lost",
           arguments: ["partition", "key"])
     func pauseAndResume(ordering: String) throws {
