@@ -164,7 +164,7 @@ final class TriggerListener: @unchecked Sendable {
                 deadLetters: deadLetters, admission: admission, crashes: crashes, journalDirectory: crashProtection?.directory,
                 ledger: ledger, drainTimeoutSeconds: drainTimeoutSeconds, logger: logger,
                 onSettled: { [unowned self] in settledByLanes.wrappingAdd(1, ordering: .relaxed) },
-                onRoom: { [unowned self] in consumer.wake() })
+                onRoom: { consumer.wake() })
         }
     }
 

@@ -70,6 +70,11 @@ struct HeldPartitions {
         release(partition)?.destroyMessages()
     }
 
+    /// Forgets every partition (the consumer closed).
+    mutating func resetAll() {
+        for index in held.indices { reset(Int32(index)) }
+    }
+
     /// Held partitions whose next step is due at `now`.
     func due(now: UInt64) -> [Int32] {
         guard count > 0 else { return [] }

@@ -90,9 +90,6 @@ final class PartitionRetries {
         holds.timeUntilNextStep(now: now)
     }
 
-    /// Held partitions, for the operator (`/admin/functions`).
-    var heldCount: Int { holds.count }
-
     /// Forgets `partitions` (revoked, assigned anew, or rewound): their held messages are destroyed.
     func reset(_ partitions: some Sequence<Int32>) {
         guard !holds.isEmpty else { return }
@@ -101,7 +98,7 @@ final class PartitionRetries {
 
     /// Forgets every held partition (the consumer closed).
     func resetAll() {
-        reset((0..<Int32(1 << 16)).prefix { _ in !holds.isEmpty })
+        holds.resetAll()
     }
 
     // MARK: - Private

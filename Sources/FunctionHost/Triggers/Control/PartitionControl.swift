@@ -23,9 +23,6 @@ struct HoldReasons: OptionSet, Hashable, Sendable {
     /// Reasons after which the partition is fetched again from a position: the messages of it
     /// that were fetched meanwhile are not handled (they come again).
     static let refetching: HoldReasons = [.retry, .schemaRegistry, .backpressure]
-    /// Reasons that hold every assigned partition, and partitions assigned while they hold.
-    static let everyPartition: HoldReasons = [.backpressure, .outputs, .operatorPause]
-
     func intersects(_ other: HoldReasons) -> Bool { !isDisjoint(with: other) }
 }
 
