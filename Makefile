@@ -1,6 +1,6 @@
 # swiftfunc: build, run the examples on the embedded broker, test.
 SWIFT ?= swift
-EXAMPLES := Greeter BatchTotals Router Backup AWSPort TencentPort AvroOrders
+EXAMPLES := Greeter BatchTotals Router Backup AWSPort TencentPort AvroOrders ProtobufOrders
 CC ?= cc
 
 ## Which librdkafka to build and test against:
@@ -69,7 +69,7 @@ schema-venv: $(SCHEMA_VENV)/.installed
 $(SCHEMA_VENV)/.installed:
 	@echo "Installing confluent-kafka's schema-registry serializers into $(SCHEMA_VENV) (about 20 s, once)"
 	/usr/bin/python3 -m venv $(SCHEMA_VENV)
-	$(SCHEMA_VENV)/bin/pip install -q --disable-pip-version-check "confluent-kafka[avro,json,schemaregistry]==2.16.1"
+	$(SCHEMA_VENV)/bin/pip install -q --disable-pip-version-check "confluent-kafka[avro,json,protobuf,schemaregistry]==2.16.1" "grpcio-tools==1.85.1"
 	@touch $@
 
 ## The fault suite: real processes, signals and broker outages; every scenario must lose nothing.

@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "AWSPort", type: .dynamic, targets: ["AWSPort"]),
         .library(name: "TencentPort", type: .dynamic, targets: ["TencentPort"]),
         .library(name: "AvroOrders", type: .dynamic, targets: ["AvroOrders"]),
+        .library(name: "ProtobufOrders", type: .dynamic, targets: ["ProtobufOrders"]),
         // Libraries the tests load into the host.
         .library(name: "Recorder", type: .dynamic, targets: ["Recorder"]),
         .library(name: "WrongABI", type: .dynamic, targets: ["WrongABI"]),
@@ -41,6 +42,10 @@ let package = Package(
         .systemLibrary(name: "CFFI", pkgConfig: "libffi", providers: [.apt(["libffi-dev"])]),
         // Avro records (schema-aware triggers and outputs): avro-c, Debian's libavro-dev.
         .systemLibrary(name: "CAvro", pkgConfig: "avro-c", providers: [.apt(["libavro-dev"])]),
+        // Protobuf records: Debian's libprotobuf (C++) behind a plain C API, so the host needs no
+        // Swift C++ interoperability (it would slow every build of it). Headers: libprotobuf-dev,
+        // libprotoc-dev (compiler/parser.h; the parser itself is in libprotobuf).
+        .target(name: "CProtobuf", linkerSettings: [.linkedLibrary("protobuf")]),
         .systemLibrary(name: "FunctionABI"),
         .systemLibrary(name: "CSharedMemory"),
 
@@ -51,7 +56,7 @@ let package = Package(
         .target(
             name: "FunctionHost",
             dependencies: [
-                "CRdKafka", "CFFI", "CAvro", "FunctionABI", "CSharedMemory",
+                "CRdKafka", "CFFI", "CAvro", "CProtobuf", "FunctionABI", "CSharedMemory",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -84,6 +89,7 @@ let package = Package(
         .target(name: "AWSPort", dependencies: ["SwiftFunctions"], path: "Examples/AWSPort"),
         .target(name: "TencentPort", dependencies: ["SwiftFunctions"], path: "Examples/TencentPort"),
         .target(name: "AvroOrders", dependencies: ["SwiftFunctions"], path: "Examples/AvroOrders"),
+        .target(name: "ProtobufOrders", dependencies: ["SwiftFunctions"], path: "Examples/ProtobufOrders"),
 
         // Test fixtures and tests
         .target(name: "Recorder", dependencies: ["SwiftFunctions"], path: "Tests/Fixtures/Recorder"),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building and testing swiftfunc needs, when it is missing: librdkafka and libffi
-# (headers + pkg-config files), avro-c (libavro-dev: Avro records), python3-venv (the schema
+# (headers + pkg-config files), avro-c (libavro-dev: Avro records), libprotobuf (libprotobuf-dev, and libprotoc-dev for the
+# .proto parser's headers: Protobuf records), python3-venv (the schema
 # tests' serializers come from PyPI into a virtual environment), and Debian's python3-confluent-kafka and kcat, the independent
 # Kafka clients the tests and benchmarks use, and python3-yaml (the deploy manifests' test).
 set -euo pipefail
@@ -10,6 +11,8 @@ pkg-config --version >/dev/null 2>&1 || packages+=(pkg-config)
 pkg-config --exists rdkafka 2>/dev/null || packages+=(librdkafka-dev)
 pkg-config --exists libffi 2>/dev/null || packages+=(libffi-dev)
 pkg-config --exists avro-c 2>/dev/null || packages+=(libavro-dev)
+pkg-config --exists protobuf 2>/dev/null || packages+=(libprotobuf-dev)
+[ -f /usr/include/google/protobuf/compiler/parser.h ] || packages+=(libprotoc-dev)
 /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || packages+=(python3-venv)
 /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || packages+=(python3-confluent-kafka)
 /usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || packages+=(python3-yaml)

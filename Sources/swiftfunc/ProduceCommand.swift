@@ -11,7 +11,9 @@ struct ProduceCommand: ParsableCommand {
             --broker, else the embedded broker of a `swiftfunc start --embedded-broker` running in \
             the script root, else the BrokerList app setting (environment or local.settings.json). \
             With --avro-schema each value is JSON, sent as Confluent-framed Avro (what a trigger \
-            with that avroSchema, or a schema registry, decodes).
+            with that avroSchema, or a schema registry, decodes). With --protobuf-schema each value \
+            is proto3 JSON, sent as Confluent-framed Protobuf (the message --message names, else \
+            the file's first).
             """
     )
 
@@ -39,7 +41,13 @@ struct ProduceCommand: ParsableCommand {
     @Option(name: .long, help: "An Avro schema file (.avsc): values are JSON, sent as Confluent-framed Avro (schema id 0 unless --schema-registry).")
     var avroSchema: String?
 
-    @Option(name: .long, help: "With --avro-schema: register the schema under TOPIC-value at this schema registry URL and frame values with its id.")
+    @Option(name: .long, help: "A .proto file: values are proto3 JSON, sent as Confluent-framed Protobuf (schema id 0 unless --schema-registry).")
+    var protobufSchema: String?
+
+    @Option(name: .long, help: "With --protobuf-schema: the message to send, by full name (default: the file's first).")
+    var message: String?
+
+    @Option(name: .long, help: "With --avro-schema or --protobuf-schema: register the schema under TOPIC-value at this schema registry URL and frame values with its id.")
     var schemaRegistry: String?
 
     func run() throws {
@@ -79,17 +87,28 @@ struct ProduceCommand: ParsableCommand {
 
     /// Turns a value as typed (or line `line` of standard input) into the bytes to send.
     private func valueEncoder() throws -> (String, Int?) throws -> [UInt8] {
-        if schemaRegistry != nil && avroSchema == nil {
-            throw ValidationError("--schema-registry registers the schema of --avro-schema: give --avro-schema FILE too")
+        if avroSchema != nil && protobufSchema != nil {
+            throw ValidationError("--avro-schema and --protobuf-schema: give one, the one the topic is written in")
         }
-        guard let avroSchema else { return { value, _ in Array(value.utf8) } }
-        guard let text = try? String(contentsOfFile: avroSchema, encoding: .utf8) else {
-            throw ValidationError("--avro-schema \(avroSchema): cannot read the file (give the path of an .avsc schema)")
+        if schemaRegistry != nil && avroSchema == nil && protobufSchema == nil {
+            throw ValidationError("--schema-registry registers the schema of --avro-schema or --protobuf-schema: give one of them too")
+        }
+        if message != nil && protobufSchema == nil {
+            throw ValidationError("--message names a message of --protobuf-schema: give --protobuf-schema FILE.proto too")
+        }
+        guard let path = avroSchema ?? protobufSchema else { return { value, _ in Array(value.utf8) } }
+        let option = avroSchema != nil ? "--avro-schema" : "--protobuf-schema"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw ValidationError("\(option) \(path): cannot read the file (give the path of an \(avroSchema != nil ? ".avsc" : ".proto") schema)")
         }
         do {
-            _ = try AvroSchema(json: text)
+            if avroSchema != nil {
+                _ = try AvroSchema(json: text)
+            } else {
+                _ = try ProtobufSchema(text: text).indexes(of: message)
+            }
         } catch {
-            throw ValidationError("--avro-schema \(avroSchema) is not an Avro schema: \(error.message)")
+            throw ValidationError("\(option) \(path): \(error.message)")
         }
         var registry: URL?
         if let schemaRegistry {
@@ -98,7 +117,9 @@ struct ProduceCommand: ParsableCommand {
             }
             registry = url
         }
-        let encoder = RecordEncoder(avroSchema: text, registry: registry, topic: topic)
+        let encoder = avroSchema != nil
+            ? RecordEncoder(avroSchema: text, registry: registry, topic: topic)
+            : RecordEncoder(protobufSchema: text, message: message, registry: registry, topic: topic)
         return { value, line in
             let bytes = Array(value.utf8)
             switch bytes.withUnsafeBytes({ encoder.encode($0) }) {

@@ -11,11 +11,17 @@ public struct SchemaSettings: Hashable, Sendable {
     public var valueAvroSchema: String?
     /// `keyAvroSchema`: the keys' Avro schema, inline (trigger only).
     public var keyAvroSchema: String?
+    /// `protobufSchema`: the values' `.proto` text, inline (imports: the well-known types only);
+    /// the framed id is then not looked up, the message indexes pick the message.
+    public var valueProtobufSchema: String?
+    /// `protobufMessage` (output only): the message type to encode as, by full name; default the
+    /// first message of the schema (inline, or the subject's latest).
+    public var protobufMessage: String?
 
     public init() {}
 
     /// The fields this type reads.
-    static let fieldNames = ["schemaRegistryUrl", "schemaRegistryUsername", "schemaRegistryPassword", "avroSchema", "keyAvroSchema"]
+    static let fieldNames = ["schemaRegistryUrl", "schemaRegistryUsername", "schemaRegistryPassword", "avroSchema", "keyAvroSchema", "protobufSchema", "protobufMessage"]
 
     /// Reads the schema fields of a binding; nil when it has none.
     /// - Parameter keys: whether `keyAvroSchema` means anything here (a trigger: yes).
@@ -52,6 +58,34 @@ public struct SchemaSettings: Hashable, Sendable {
                 throw binding.error(field, "is not an Avro schema: \(error.message)")
             }
             if isKey { schemas.keyAvroSchema = text } else { schemas.valueAvroSchema = text }
+        }
+        if let text = try setting("protobufSchema") {
+            if schemas.valueAvroSchema != nil {
+                throw binding.error("protobufSchema", "and avroSchema both describe the values: keep the one the topic is written in")
+            }
+            let schema: ProtobufSchema
+            do {
+                schema = try ProtobufSchema(text: text)
+            } catch {
+                throw binding.error("protobufSchema", "is not a .proto schema: \(error.message)")
+            }
+            schemas.valueProtobufSchema = text
+            if let message = try setting("protobufMessage") {
+                do {
+                    _ = try schema.indexes(of: message)
+                } catch {
+                    throw binding.error("protobufMessage", "\(error.message)")
+                }
+            }
+        }
+        if let message = try setting("protobufMessage") {
+            if keys {
+                throw binding.error("protobufMessage", "is read by an output binding only: a trigger's records name their message themselves (the message indexes after the schema id)")
+            }
+            if schemas.valueProtobufSchema == nil && schemas.registry == nil {
+                throw binding.error("protobufMessage", "means nothing without protobufSchema or schemaRegistryUrl")
+            }
+            schemas.protobufMessage = message
         }
         return schemas == SchemaSettings() ? nil : schemas
     }

@@ -20,4 +20,48 @@ enum ConfluentFraming {
         framed += body
         return framed
     }
+
+    /// A Protobuf record's message-index array, which follows the schema id: which message of the
+    /// `.proto` file the record is (a path through top-level and nested messages), as a zig-zag
+    /// varint count then zig-zag varint indexes; the single byte 0 means [0], the first message.
+    /// The indexes and the message bytes after them, or nil when the array is cut short or absurd.
+    static func unframeMessageIndexes(_ body: UnsafeRawBufferPointer) -> (indexes: [Int32], message: UnsafeRawBufferPointer)? {
+        var position = 0
+        func zigZag() -> Int64? {
+            var value: UInt64 = 0
+            var shift: UInt64 = 0
+            while position < body.count, shift < 64 {
+                let byte = body[position]
+                position += 1
+                value |= UInt64(byte & 0x7f) << shift
+                if byte & 0x80 == 0 { return Int64(bitPattern: value >> 1) ^ -Int64(bitPattern: value & 1) }
+                shift += 7
+            }
+            return nil
+        }
+        guard let count = zigZag(), count >= 0, count <= body.count - position else { return nil }
+        var indexes: [Int32] = count == 0 ? [0] : []
+        for _ in 0..<count {
+            guard let index = zigZag(), let narrow = Int32(exactly: index) else { return nil }
+            indexes.append(narrow)
+        }
+        return (indexes, UnsafeRawBufferPointer(rebasing: body[position...]))
+    }
+
+    /// The message-index array for `indexes` (the single byte 0 for [0], as Confluent writes it).
+    static func messageIndexes(_ indexes: [Int32]) -> [UInt8] {
+        if indexes == [0] { return [0] }
+        var bytes: [UInt8] = []
+        func zigZag(_ value: Int64) {
+            var encoded = UInt64(bitPattern: (value << 1) ^ (value >> 63))
+            while encoded >= 0x80 {
+                bytes.append(UInt8(encoded & 0x7f) | 0x80)
+                encoded >>= 7
+            }
+            bytes.append(UInt8(encoded))
+        }
+        zigZag(Int64(indexes.count))
+        indexes.forEach { zigZag(Int64($0)) }
+        return bytes
+    }
 }

@@ -2,8 +2,8 @@ import CRdKafka
 import Foundation
 
 /// Turns a trigger's schema-framed keys and values into what its function gets: an Avro record
-/// as JSON text (avro-c's JSON encoding of it, see docs/SCHEMAS.md), a JSON Schema record as its
-/// JSON. The consuming thread ``check(_:)``s each message before anything is called (so one that
+/// as JSON text (avro-c's JSON encoding of it, see docs/SCHEMAS.md), a Protobuf record as its
+/// proto3 JSON (libprotobuf's), a JSON Schema record as its JSON. The consuming thread ``check(_:)``s each message before anything is called (so one that
 /// cannot be decoded is dead-lettered, or its partition waits for the registry); the invoking
 /// thread then takes the decoded parts (``decoded(_:)``): from what the check kept when it is the
 /// same decoder (ordering partition), else by decoding again (a lane's own decoder).
@@ -19,8 +19,8 @@ final class RecordDecoder {
     }
 
     private let registry: SchemaRegistryClient?
-    private let inlineValueSchema: AvroSchema?
-    private let inlineKeySchema: AvroSchema?
+    private let inlineValueSchema: RegisteredSchema?
+    private let inlineKeySchema: RegisteredSchema?
     private let codec = AvroCodec()
     /// Why the last ``check(_:)`` did not find its message decodable (nil: it did), so the
     /// caller can say why without asking the registry again.
@@ -50,8 +50,9 @@ final class RecordDecoder {
     private init(_ settings: SchemaSettings) {
         registry = settings.registry.map(SchemaRegistryClient.shared)
         // Checked at load (SchemaSettings.parse): these parse.
-        inlineValueSchema = settings.valueAvroSchema.flatMap { try? AvroSchema(json: $0) }
-        inlineKeySchema = settings.keyAvroSchema.flatMap { try? AvroSchema(json: $0) }
+        inlineValueSchema = settings.valueAvroSchema.flatMap { try? AvroSchema(json: $0) }.map(RegisteredSchema.avro)
+            ?? settings.valueProtobufSchema.flatMap { try? ProtobufSchema(text: $0) }.map(RegisteredSchema.protobuf)
+        inlineKeySchema = settings.keyAvroSchema.flatMap { try? AvroSchema(json: $0) }.map(RegisteredSchema.avro)
     }
 
     func check(_ message: UnsafeMutablePointer<rd_kafka_message_t>) -> Check {
@@ -110,7 +111,7 @@ final class RecordDecoder {
         }
         let schema: RegisteredSchema
         if let inline {
-            schema = .avro(inline)
+            schema = inline
         } else {
             do {
                 schema = try registry!.schema(id: schemaID)
@@ -130,8 +131,15 @@ final class RecordDecoder {
                 return .failure(.unusable("the \(part.rawValue) (JSON Schema id \(schemaID)) is not valid JSON"))
             }
             return .success(Array(body))
-        case .protobuf:
-            return .failure(.unusable("the \(part.rawValue) is Protobuf (schema id \(schemaID)), which swiftfunc does not decode; use dataType binary to receive the framed bytes"))
+        case .protobuf(let proto):
+            guard let (indexes, message) = ConfluentFraming.unframeMessageIndexes(body) else {
+                return .failure(.unusable("the \(part.rawValue) (Protobuf schema id \(schemaID)) has no valid message-index array after the schema id"))
+            }
+            do {
+                return .success(try proto.json(indexes: indexes, body: message))
+            } catch {
+                return .failure(.unusable("the \(part.rawValue) does not decode with Protobuf schema id \(schemaID): \(error.message)"))
+            }
         }
     }
 }

@@ -1,13 +1,15 @@
 import Foundation
 
 /// Encodes what a function sends through an output binding with a schema: the value is JSON
-/// text, written as Confluent-framed Avro (or, for a registry subject whose schema is JSON
-/// Schema, framed as it is). The schema is resolved at the first send and kept:
-/// - `avroSchema` and `schemaRegistryUrl`: registered under the subject `TOPIC-value` (the
-///   registry answers with the existing id when it has it), framed with that id;
+/// text, written as Confluent-framed Avro or Protobuf (proto3 JSON in, the message indexes
+/// after the id), or, for a registry subject whose schema is JSON Schema, framed as it is. The
+/// schema is resolved at the first send and kept:
+/// - `avroSchema` (or `protobufSchema`) and `schemaRegistryUrl`: registered under the subject
+///   `TOPIC-value` (the registry answers with the existing id when it has it), framed with that id;
 /// - `schemaRegistryUrl` alone: the subject's latest schema and its id;
-/// - `avroSchema` alone: framed with schema id 0 (nothing to ask; a reader with the same inline
-///   schema ignores the id, as Azure's does).
+/// - `avroSchema` (`protobufSchema`) alone: framed with schema id 0 (nothing to ask; a reader
+///   with the same inline schema ignores the id, as Azure's does).
+/// Protobuf: the message `protobufMessage` names, else the schema's first.
 /// Not shared between threads (one per output handle, as each invoking thread has its own).
 package final class RecordEncoder {
     private let settings: SchemaSettings
@@ -27,6 +29,16 @@ package final class RecordEncoder {
     package convenience init(avroSchema: String, registry: URL?, topic: String) {
         var settings = SchemaSettings()
         settings.valueAvroSchema = avroSchema
+        settings.registry = registry.map { SchemaRegistryLocation(url: $0) }
+        self.init(settings: settings, topic: topic)
+    }
+
+    /// An encoder for `swiftfunc produce --protobuf-schema [--message]`: the `.proto` text
+    /// registered at `registry` when one is given.
+    package convenience init(protobufSchema: String, message: String?, registry: URL?, topic: String) {
+        var settings = SchemaSettings()
+        settings.valueProtobufSchema = protobufSchema
+        settings.protobufMessage = message
         settings.registry = registry.map { SchemaRegistryLocation(url: $0) }
         self.init(settings: settings, topic: topic)
     }
@@ -53,8 +65,14 @@ package final class RecordEncoder {
                 return .failure(SchemaError("the record is not JSON, and subject '\(subject)' has a JSON Schema"))
             }
             return .success(ConfluentFraming.frame(Array(json), schemaID: id))
-        case .protobuf:
-            return .failure(SchemaError("subject '\(subject)' has a Protobuf schema, which swiftfunc does not encode; send the framed bytes from the function instead"))
+        case .protobuf(let proto):
+            do {
+                let indexes = try proto.indexes(of: settings.protobufMessage)
+                let message = try proto.encode(json: json, message: settings.protobufMessage)
+                return .success(ConfluentFraming.frame(ConfluentFraming.messageIndexes(indexes) + message, schemaID: id))
+            } catch {
+                return .failure(SchemaError("the record does not fit the output's Protobuf schema: \(error.message)"))
+            }
         }
     }
 
@@ -68,7 +86,15 @@ package final class RecordEncoder {
             } catch {
                 throw .unusable(error.message)
             }
-            found = (try registry?.register(avroSchema: text, subject: subject) ?? 0, .avro(avro))
+            found = (try registry?.register(schema: text, subject: subject) ?? 0, .avro(avro))
+        } else if let text = settings.valueProtobufSchema {
+            let proto: ProtobufSchema
+            do {
+                proto = try ProtobufSchema(text: text)
+            } catch {
+                throw .unusable(error.message)
+            }
+            found = (try registry?.register(schema: text, type: "PROTOBUF", subject: subject) ?? 0, .protobuf(proto))
         } else if let registry {
             found = try registry.latest(subject: subject)
         } else {

@@ -10,15 +10,15 @@ enum RegisteredSchema: Sendable {
     case avro(AvroSchema)
     /// JSON Schema: the record is JSON text already (the schema itself is not needed to read it).
     case json
-    case protobuf
+    case protobuf(ProtobufSchema)
 }
 
 /// Why a schema could not be had.
 enum SchemaLookupFailure: Error {
     /// The registry answered that it has no such schema: retrying will not help.
     case notFound(String)
-    /// The registry has it, but it cannot be used (an Avro schema avro-c refuses, a reference
-    /// to another subject).
+    /// The registry has it, but it cannot be used (an Avro schema avro-c refuses, a `.proto`
+    /// libprotobuf refuses).
     case unusable(String)
     /// The registry could not be asked (down, timed out, refused the credentials): ask again later.
     case unavailable(String)
@@ -37,6 +37,8 @@ enum SchemaLookupFailure: Error {
 final class SchemaRegistryClient: Sendable {
     let location: SchemaRegistryLocation
     private let schemas = Mutex<[Int32: RegisteredSchema]>([:])
+    /// Referenced schemas by "subject/version", kept like schemas: a version never changes.
+    private let referenced = Mutex<[String: Referenced]>([:])
     private let session: URLSession
     /// How long one request may take: the consuming thread waits for it.
     static let requestTimeoutSeconds: TimeInterval = 5
@@ -65,15 +67,15 @@ final class SchemaRegistryClient: Sendable {
     func schema(id: Int32) throws(SchemaLookupFailure) -> RegisteredSchema {
         if let known = schemas.withLock({ $0[id] }) { return known }
         let answer = try request("GET", path: "schemas/ids/\(id)", what: "schema id \(id)")
-        let schema = try Self.registeredSchema(from: answer, what: "schema id \(id)")
+        let schema = try registeredSchema(from: answer, id: id, what: "schema id \(id)")
         schemas.withLock { $0[id] = schema }
         return schema
     }
 
-    /// Registers `avroSchema` under `subject` (`POST /subjects/{subject}/versions`; the registry
-    /// answers with the existing id when it has it already) and returns its id.
-    func register(avroSchema: String, subject: String) throws(SchemaLookupFailure) -> Int32 {
-        let body = try? JSONSerialization.data(withJSONObject: ["schema": avroSchema])
+    /// Registers `schema` (of `type` AVRO or PROTOBUF) under `subject` (`POST /subjects/{subject}/versions`;
+    /// the registry answers with the existing id when it has it already) and returns its id.
+    func register(schema: String, type: String = "AVRO", subject: String) throws(SchemaLookupFailure) -> Int32 {
+        let body = try? JSONSerialization.data(withJSONObject: type == "AVRO" ? ["schema": schema] : ["schema": schema, "schemaType": type])
         let answer = try request("POST", path: "subjects/\(Self.escaped(subject))/versions", body: body, what: "registering subject '\(subject)'")
         guard let id = answer["id"] as? Int else {
             throw .unusable("the registry at \(location.url.absoluteString) answered the registration of '\(subject)' without an id")
@@ -88,29 +90,78 @@ final class SchemaRegistryClient: Sendable {
         guard let id = answer["id"] as? Int else {
             throw .unusable("the registry at \(location.url.absoluteString) answered \(what) without an id")
         }
-        let schema = try Self.registeredSchema(from: answer, what: what)
+        let schema = try registeredSchema(from: answer, id: Int32(truncatingIfNeeded: id), what: what)
         schemas.withLock { $0[Int32(truncatingIfNeeded: id)] = schema }
         return (Int32(truncatingIfNeeded: id), schema)
     }
 
-    private static func registeredSchema(from answer: [String: Any], what: String) throws(SchemaLookupFailure) -> RegisteredSchema {
-        if let references = answer["references"] as? [Any], !references.isEmpty {
-            throw .unusable("\(what) refers to other subjects' schemas, which swiftfunc does not resolve yet; register it self-contained")
-        }
-        switch (answer["schemaType"] as? String)?.uppercased() ?? "AVRO" {
+    private func registeredSchema(from answer: [String: Any], id: Int32, what: String) throws(SchemaLookupFailure) -> RegisteredSchema {
+        guard let text = answer["schema"] as? String else { throw .unusable("the registry's answer for \(what) has no schema") }
+        let type = (answer["schemaType"] as? String)?.uppercased() ?? "AVRO"
+        // Schema references (other subjects' schemas this one uses): fetched by subject and
+        // version, the ones they use first, so each file's dependencies come before it.
+        var dependencies: [(name: String, text: String)] = []
+        try resolve(Self.references(answer), into: &dependencies, what: what)
+        switch type {
         case "JSON":
             return .json
         case "PROTOBUF":
-            return .protobuf
-        case "AVRO":
-            guard let text = answer["schema"] as? String else { throw .unusable("the registry's answer for \(what) has no schema") }
             do {
-                return .avro(try AvroSchema(json: text))
+                return .protobuf(try ProtobufSchema(text: text, dependencies: dependencies, name: "schema-\(id).proto"))
+            } catch {
+                throw .unusable("\(what) is not a Protobuf schema libprotobuf accepts: \(error.message)")
+            }
+        case "AVRO":
+            do {
+                return .avro(try AvroSchema(json: text, references: dependencies.map(\.text)))
             } catch {
                 throw .unusable("\(what) is not an Avro schema avro-c accepts: \(error.message)")
             }
         case let other:
             throw .unusable("\(what) has schema type \(other), which swiftfunc does not read")
+        }
+    }
+
+    /// A referenced schema: its text and the references it has itself.
+    private struct Referenced: Sendable {
+        let text: String
+        let references: [Reference]
+    }
+
+    /// One entry of a registry answer's `references`: the import name (Protobuf) or type name
+    /// (Avro), and where the schema is registered.
+    private struct Reference: Sendable {
+        let name: String
+        let subject: String
+        let version: Int
+    }
+
+    private static func references(_ answer: [String: Any]) -> [Reference] {
+        (answer["references"] as? [[String: Any]] ?? []).compactMap { entry in
+            guard let name = entry["name"] as? String, let subject = entry["subject"] as? String else { return nil }
+            return Reference(name: name, subject: subject, version: entry["version"] as? Int ?? -1)
+        }
+    }
+
+    /// Adds `references` and what they reference to `dependencies` (each name once, used ones first).
+    /// A reference the registry does not have makes the schema not found; one it cannot be asked
+    /// for makes the caller wait, as for the schema itself.
+    private func resolve(_ references: [Reference], into dependencies: inout [(name: String, text: String)], what: String) throws(SchemaLookupFailure) {
+        for reference in references where !dependencies.contains(where: { $0.name == reference.name }) {
+            let version = reference.version < 0 ? "latest" : String(reference.version)
+            let key = "\(reference.subject)/\(version)"
+            let found: Referenced
+            if let known = referenced.withLock({ $0[key] }) {
+                found = known
+            } else {
+                let referenceWhat = "version \(version) of subject '\(reference.subject)' (referenced as '\(reference.name)' by \(what))"
+                let answer = try request("GET", path: "subjects/\(Self.escaped(reference.subject))/versions/\(version)", what: referenceWhat)
+                guard let text = answer["schema"] as? String else { throw .unusable("the registry's answer for \(referenceWhat) has no schema") }
+                found = Referenced(text: text, references: Self.references(answer))
+                if reference.version >= 0 { referenced.withLock { $0[key] = found } }
+            }
+            try resolve(found.references, into: &dependencies, what: what)
+            dependencies.append((reference.name, found.text))
         }
     }
 
