@@ -176,6 +176,30 @@ struct ExampleFunctionTests {
         }
     }
 
+    @Test("ProtobufOrders: `swiftfunc produce --protobuf-schema` sends Confluent-framed Protobuf; the function gets the order as proto3 JSON")
+    func protobufOrders() throws {
+        let broker = try EmbeddedBroker()
+        try broker.createTopic("protobuf-orders", partitions: 1)
+        let hosted = try HostedApp(broker: broker, prepare: example("ProtobufOrders", library: try TestPaths.library("ProtobufOrders"), broker: broker))
+        defer { hosted.stop() }
+        #expect(hosted.reports.map(\.status) == [.running])
+        let schema = TestPaths.packageRoot.appendingPathComponent("functions/ProtobufOrders/order.proto").path
+        let order = #"{"id": 7, "customer": "Cy", "items": ["tea", "cake"], "total": 12.5, "placed_at": "2026-12-07T09:30:00Z"}"#
+        let sent = try runProcess(TestPaths.swiftfunc, ["produce", "protobuf-orders", order, "--protobuf-schema", schema, "--message", "shop.Order", "--broker", broker.bootstrapServers])
+        #expect(sent.stdout.contains("Delivered to protobuf-orders partition 0 offset 0"))
+        try waitUntil("the order to be logged") { hosted.log.contains("Order 7 from Cy: 2 items, total 12.5 placed 2026-12-07T09:30:00Z", "function=ProtobufOrders") }
+        let record = try #require(try IndependentClient.consume(broker: broker.bootstrapServers, topic: "protobuf-orders", partitions: 1, count: 1).first?.value)
+        // Magic byte, schema id 0 (no registry), message index byte 0 (the first message), then
+        // Protobuf: field 1 (id) varint 7, field 2 (customer) "Cy" ...
+        #expect(Array(record.prefix(10)) == [0, 0, 0, 0, 0, 0, 0x08, 7, 0x12, 2])
+        do {
+            _ = try runProcess(TestPaths.swiftfunc, ["produce", "protobuf-orders", #"{"id": "seven"}"#, "--protobuf-schema", schema, "--broker", broker.bootstrapServers])
+            Issue.record("a value that does not fit the schema was sent")
+        } catch {
+            #expect("\(error)".contains("(id): invalid value"))
+        }
+    }
+
     @Test("AWSPort and TencentPort through the host: records produced to their topics arrive as their platform's JSON document")
     func portedFunctionsThroughTheHost() throws {
         let broker = try EmbeddedBroker()

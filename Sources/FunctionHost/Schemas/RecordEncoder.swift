@@ -67,11 +67,12 @@ package final class RecordEncoder {
             return .success(ConfluentFraming.frame(Array(json), schemaID: id))
         case .protobuf(let proto):
             do {
+                // Both fail with a sentence naming the message, and the field that does not fit.
                 let indexes = try proto.indexes(of: settings.protobufMessage)
                 let message = try proto.encode(json: json, message: settings.protobufMessage)
                 return .success(ConfluentFraming.frame(ConfluentFraming.messageIndexes(indexes) + message, schemaID: id))
             } catch {
-                return .failure(SchemaError("the record does not fit the output's Protobuf schema: \(error.message)"))
+                return .failure(error)
             }
         }
     }

@@ -26,7 +26,9 @@ final class SchemaRegistryDouble {
     deinit { _ = try? child.stop(signal: SIGKILL) }
 
     /// Every request after this is answered 503 until ``comeBack()``.
-    func goDown() throws { _ = try HTTP.post(url + "/_test/down") }
+    /// - Parameter prefix: only requests whose path starts with it fail (e.g. "/subjects/": the
+    ///   references' fetches, while schemas by id are still served).
+    func goDown(prefix: String = "") throws { _ = try HTTP.post(url + "/_test/down" + (prefix.isEmpty ? "" : "?prefix=" + prefix)) }
     func comeBack() throws { _ = try HTTP.post(url + "/_test/up") }
 
     /// How many times `"GET /schemas/ids/1"` (say) was asked.
@@ -36,8 +38,27 @@ final class SchemaRegistryDouble {
 
     /// `records` serialized by confluent-kafka's AvroSerializer (registered under `TOPIC-value`,
     /// or `TOPIC-key` for keys): Confluent-framed Avro.
-    func serializeAvro(topic: String, schema: String, _ records: [Any], key: Bool = false) throws -> [[UInt8]] {
-        try serializers("serialize-avro", ["registry": url, "topic": topic, "schema": schema, "records": records, "field": key ? "key" : "value"])
+    /// - Parameter references: (type name, subject, schema) registered first, the schema naming them.
+    func serializeAvro(topic: String, schema: String, _ records: [Any], key: Bool = false,
+                       references: [(name: String, subject: String, schema: String)] = []) throws -> [[UInt8]] {
+        try serializers("serialize-avro", ["registry": url, "topic": topic, "schema": schema, "records": records, "field": key ? "key" : "value",
+                                           "references": references.map { ["name": $0.name, "subject": $0.subject, "schema": $0.schema] }])
+    }
+
+    /// `records` (proto3 JSON objects) as message `message` of `main` (one of `files`, .proto
+    /// texts by file name), serialized by confluent-kafka's ProtobufSerializer. `registerText`:
+    /// the texts are registered first (imports under their file names, `main` under
+    /// TOPIC-value), as a Confluent registry keeps them; else the serializer registers its
+    /// base64 descriptors itself.
+    func serializeProtobuf(topic: String, files: [String: String], main: String, message: String, _ records: [Any], registerText: Bool = true) throws -> [[UInt8]] {
+        try serializers("serialize-protobuf", ["registry": url, "topic": topic, "files": files, "main": main, "message": message,
+                                               "records": records, "register": registerText ? "text" : "serializer"])
+    }
+
+    /// Confluent-framed Protobuf values read back by confluent-kafka's ProtobufDeserializer, as proto3 JSON objects.
+    func deserializeProtobuf(topic: String, files: [String: String], main: String, message: String, _ values: [[UInt8]]) throws -> [Any] {
+        let request: [String: Any] = ["registry": url, "topic": topic, "files": files, "main": main, "message": message, "values": values.map(hex)]
+        return try run("deserialize-protobuf", request) as? [Any] ?? []
     }
 
     /// `records` serialized by confluent-kafka's JSONSerializer: Confluent-framed JSON.
