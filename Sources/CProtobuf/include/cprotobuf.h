@@ -16,8 +16,8 @@ typedef struct cpb_schema cpb_schema;
 
 /* Parses `main_text` (a .proto file's text, or a base64 serialized FileDescriptorProto, the form
  * some registries and serializers use) named `main_name`. `names`/`texts` are the files it may
- * import, by import name (the registry's references); google/protobuf/*.proto, the well-known
- * types, come from libprotobuf itself. Returns NULL and sets *error when it does not parse. */
+ * import, by import name (the registry's references); the well-known
+ * types (google/protobuf/…), come from libprotobuf itself. Returns NULL and sets *error when it does not parse. */
 cpb_schema *cpb_schema_parse(const char *main_name, const char *main_text,
                              size_t dependency_count, const char *const *names, const char *const *texts,
                              char **error);
