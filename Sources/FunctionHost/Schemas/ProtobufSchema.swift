@@ -1,4 +1,5 @@
 import CProtobuf
+import Foundation
 
 /// A parsed `.proto` schema (libprotobuf, through Sources/CProtobuf's C API) with the files it
 /// imports: decodes a message to its proto3 JSON and encodes JSON as a message.
