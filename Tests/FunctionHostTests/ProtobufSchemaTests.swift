@@ -67,10 +67,7 @@ struct ProtobufSchemaTests {
     ]
 
     func deadLetters(_ hosted: HostedFunction, count: Int) throws -> [(offset: String, reason: String, error: String)] {
-        try IndependentClient.consume(broker: hosted.broker.bootstrapServers, topic: hosted.deadLetterTopic, partitions: 1, count: count, timeout: 20).map { letter in
-            let headers = Dictionary(letter.headers.map { ($0.name, String(decoding: $0.value ?? [], as: UTF8.self)) }, uniquingKeysWith: { $1 })
-            return (headers["swiftfunc.dlq.offset"] ?? "", headers["swiftfunc.dlq.reason"] ?? "", headers["swiftfunc.dlq.error"] ?? "")
-        }
+        try SchemaTests().deadLetters(hosted, count: count)
     }
 
     @Test("Records from Confluent's ProtobufSerializer reach the function as proto3 JSON: a second message (indexes [1]) importing another subject's file and a Timestamp, the first message (index byte 0); unknown ids, bad indexes and truncated bytes are dead-lettered with their reason")
