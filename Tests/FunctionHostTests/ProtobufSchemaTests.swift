@@ -108,16 +108,19 @@ struct ProtobufSchemaTests {
         #expect(try registry.requests("GET /subjects/customer.proto/versions/1") == referenceFetches + 1)
     }
 
-    @Test("A schema registered by the serializer itself (base64 descriptors) decodes too; dataType binary keeps the framed bytes")
-    func serializerRegisteredAndBinary() throws {
+    @Test("A schema registered by the serializer itself (base64 descriptors) decodes too, and filters match the decoded JSON; dataType binary keeps the framed bytes")
+    func serializerRegisteredFilteredAndBinary() throws {
         let registry = try SchemaRegistryDouble()
-        let hosted = try HostedFunction("protobin", dataType: "string", triggerFields: #""schemaRegistryUrl": "\#(registry.url)""#)
+        // Only the paid order: the bytes on the topic are Protobuf, only the decoded JSON can match.
+        let filters = #", "filters": [{ "pattern": { "value": { "status": ["PAID"] } } }]"#
+        let hosted = try HostedFunction("protobin", dataType: "string", triggerFields: #""schemaRegistryUrl": "\#(registry.url)"\#(filters)"#)
         defer { hosted.stop() }
         let orders = try registry.serializeProtobuf(topic: hosted.topic, files: Self.files, main: "order.proto", message: "Order", Self.orders, registerText: false)
         try hosted.produce(orders.map { OutgoingMessage(topic: hosted.topic, value: $0, partition: 0) })
         try waitUntil("every offset stored", timeout: 60) { hosted.storedOffset == 2 }
         hosted.stop()
-        #expect(try recordedEvents(hosted.name).compactMap(\.valueText) == Self.ordersAsJSON)
+        #expect(try recordedEvents(hosted.name).compactMap(\.valueText) == [Self.ordersAsJSON[0]])
+        #expect(hosted.log.contains("left out 1 message(s) that matched none of its filters"))
 
         let binary = try HostedFunction("protoraw", dataType: "binary", triggerFields: #""schemaRegistryUrl": "\#(registry.url)""#)
         defer { binary.stop() }
