@@ -3,7 +3,8 @@ import Foundation
 
 /// Turns a trigger's schema-framed keys and values into what its function gets: an Avro record
 /// as JSON text (avro-c's JSON encoding of it, see docs/SCHEMAS.md), a Protobuf record as its
-/// proto3 JSON (libprotobuf's), a JSON Schema record as its JSON. The consuming thread ``check(_:)``s each message before anything is called (so one that
+/// proto3 JSON (libprotobuf's), a JSON Schema record as its JSON. The consuming thread
+/// ``check(_:)``s each message before anything is called (so one that
 /// cannot be decoded is dead-lettered, or its partition waits for the registry); the invoking
 /// thread then takes the decoded parts (``decoded(_:)``): from what the check kept when it is the
 /// same decoder (ordering partition), else by decoding again (a lane's own decoder).

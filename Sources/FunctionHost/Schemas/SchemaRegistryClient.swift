@@ -99,9 +99,10 @@ final class SchemaRegistryClient: Sendable {
         guard let text = answer["schema"] as? String else { throw .unusable("the registry's answer for \(what) has no schema") }
         let type = (answer["schemaType"] as? String)?.uppercased() ?? "AVRO"
         // Schema references (other subjects' schemas this one uses): fetched by subject and
-        // version, the ones they use first, so each file's dependencies come before it.
+        // version, the ones they use first, so each file's dependencies come before it. A JSON
+        // Schema record is handed over as its JSON: its references are not needed.
         var dependencies: [(name: String, text: String)] = []
-        try resolve(Self.references(answer), into: &dependencies, what: what)
+        if type != "JSON" { try resolve(Self.references(answer), into: &dependencies, what: what) }
         switch type {
         case "JSON":
             return .json
