@@ -89,14 +89,19 @@ enum RDKafkaLog {
         }
     }
 
-    /// Lines that differ only in librdkafka's own counters ("after 12ms in state CONNECT",
-    /// "3 identical error(s) suppressed") are the same line.
+    /// Lines that differ only in which thread or client wrote them ("[thrd:app]: ",
+    /// "rdkafka#producer-1: ") or in librdkafka's own counters ("after 12ms in state CONNECT",
+    /// "3 identical error(s) suppressed") are the same line. So are one event's two reports (a
+    /// broker thread's FAIL and the application thread's ERROR): the facility is left out.
     static func repeatKey(level: Int32, facility: String, text: String) -> String {
-        var key = "\(level)|\(facility)|"
         var rest = Substring(text)
+        if rest.hasPrefix("[thrd:"), let end = rest.range(of: "]: ") { rest = rest[end.upperBound...] }
+        if let colon = rest.range(of: ": "), rest[..<colon.lowerBound].contains("#"), !rest[..<colon.lowerBound].contains(" "),
+           rest[..<colon.lowerBound].contains(where: { $0 == "-" }) {
+            rest = rest[colon.upperBound...]
+        }
         if let cut = rest.range(of: " (after ") { rest = rest[..<cut.lowerBound] }
-        key += rest
-        return key
+        return "\(level)|" + rest
     }
 
     /// Syslog levels, as librdkafka uses them, to swift-log's.
