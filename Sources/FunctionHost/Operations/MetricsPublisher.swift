@@ -38,7 +38,7 @@ final class MetricsPublisher: @unchecked Sendable {
     }
 
     private func publish() {
-        gauge("swiftfunc_build_info", [("version", swiftfuncVersion), ("librdkafka", librdkafkaVersion), ("swift", swiftVersion)], 1)
+        gauge("swiftfunc_build_info", [("librdkafka", librdkafkaVersion), ("swift", swiftVersion), ("version", swiftfuncVersion)], 1)
         gauge("swiftfunc_uptime_seconds", [], Double(monotonicNanoseconds() - startedAt) / 1e9)
         counter("swiftfunc_worker_restarts_total", [], restarts.restarts)
         publishProcess()
