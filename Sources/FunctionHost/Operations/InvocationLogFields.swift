@@ -36,10 +36,18 @@ enum InvocationLogFields {
         return fields
     }
 
+    /// Where a line about one partition is (its topic when known, the partition, the offset).
+    static func place(topic: String? = nil, partition: Int32, offset: Int64? = nil) -> Logger.Metadata {
+        var fields: Logger.Metadata = [Self.partition: .stringConvertible(partition)]
+        if let topic { fields[Self.topic] = .string(topic) }
+        if let offset { fields[Self.offset] = .stringConvertible(offset) }
+        return fields
+    }
+
     /// Keys the text format leaves out of an "Executed" line (its message says them).
     static let inMessage: Set<String> = [outcome, duration, partition, offset, invocation]
     /// Keys the text format leaves out of any line (the lines that set them say them in words).
-    static let alwaysInMessage: Set<String> = [topic, partition, offset, attempt, "messages", "reason"]
+    static let alwaysInMessage: Set<String> = [topic, partition, offset, attempt, "messages", "reason", "repeated"]
     /// Keys the JSON format writes as numbers.
     static let numeric: Set<String> = [partition, offset, attempt, invocation, duration, "messages", "repeated"]
 }

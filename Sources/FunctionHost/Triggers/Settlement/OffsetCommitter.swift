@@ -154,7 +154,7 @@ final class OffsetCommitter {
         for element in committed.elements {
             if let offset = journal.resumeOffset(partition: element.partition, committed: element.offset, metadata: element.metadata) {
                 resumed.append((element.partition, offset))
-                logger.info("'\(functionName)' resumes partition \(element.partition) of \(topic) at offset \(offset): the host had settled up to there before it stopped abnormally (the group had committed \(element.offset), with this host's tag)")
+                logger.info("'\(functionName)' resumes partition \(element.partition) of \(topic) at offset \(offset): the host had settled up to there before it stopped abnormally (the group had committed \(element.offset), with this host's tag)", metadata: InvocationLogFields.place(topic: topic, partition: element.partition, offset: offset))
             } else if element.offset >= 0 {
                 // Where this assignment starts, committed again with the new epoch's tag: a crash
                 // before the first periodic commit must find its own tag on the committed offset.
