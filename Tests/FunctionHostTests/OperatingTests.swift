@@ -234,15 +234,24 @@ struct OperatingTests {
         #expect(try recordedEvents(function).isEmpty, "the function was not called")
     }
 
-    @Test("A start-up error at run time (no function can start) is said once, without the usage text")
+    @Test("Errors found at run time (no function can start; a host.json --watch checks) are said without the usage text")
     func runtimeErrorsWithoutUsage() throws {
+        func withoutUsage(_ text: String) -> Bool { !text.contains("USAGE") && !text.contains("Usage:") && !text.contains("--help") }
         let root = try ScriptRoot()
         try root.addFunction(uniqueName("OnlyBroken"), Self.brokenFunction)
         let child = try ChildProcess(TestPaths.swiftfunc, ["start", "--script-root", root.url.path, "--no-supervisor", "--port", "0"])
         try waitUntil("the host to give up", timeout: 60) { !child.process.isRunning }
         #expect(child.process.terminationStatus == HostSupervisor.configurationErrorStatus)
         #expect(child.stderr.contains("no function could start; fix the errors above"))
-        #expect(!child.stderr.contains("USAGE") && !child.stderr.contains("Usage:") && !child.stderr.contains("--help"), "\(child.stderr)")
+        #expect(withoutUsage(child.stderr), "\(child.stderr)")
+
+        // What `--watch` runs on a change and quotes in its "Not reloading" line.
+        try root.write("host.json", #"{ "version": "2.0", "swiftfunc": { "shutdownTimeout": "forever" } }"#)
+        let check = try ChildProcess(TestPaths.swiftfunc, ["start", "--script-root", root.url.path, "--check"])
+        try waitUntil("the check to finish", timeout: 60) { !check.process.isRunning }
+        #expect(check.process.terminationStatus == HostSupervisor.configurationErrorStatus)
+        #expect(check.stdout.contains("host.json") && check.stdout.contains("shutdownTimeout"), "\(check.stdout)\(check.stderr)")
+        #expect(withoutUsage(check.stdout + check.stderr), "\(check.stdout)\(check.stderr)")
     }
 }
 

@@ -307,6 +307,7 @@ struct StartEndpointTests {
         #expect(supervised.stderr.contains("127.0.0.1:\(occupied.port): the port is in use"))
         #expect(supervised.stderr.contains("host.json swiftfunc.http.port"))
         #expect(!supervised.stderr.contains("Restarting"))
+        #expect(!supervised.stderr.contains("USAGE"), "a run-time error, not a mistake on the command line")
 
         let overridden = try ChildProcess(TestPaths.swiftfunc, ["start", "--script-root", root.url.path, "--no-supervisor", "--port", "\(occupied.port)"])
         defer { _ = try? overridden.stop(signal: SIGKILL) }
