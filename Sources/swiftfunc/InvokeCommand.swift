@@ -50,9 +50,13 @@ struct InvokeCommand: ParsableCommand {
         let root = URL(fileURLWithPath: scriptRoot).standardizedFileURL
         let function: LocalFunction
         do {
+            // As the host does: local.settings.json Values reach the function as environment variables.
+            try AppSettings.load(scriptRoot: root).exportLocalValuesToEnvironment()
             function = try LocalFunction.load(scriptRoot: root, name: name)
         } catch {
-            throw ValidationError("cannot load function '\(name)': \(error)")
+            // Not a mistake on the command line: no usage text, exit 64 as for a host that cannot load it.
+            FileHandle.standardError.write(Data("Error: cannot load function '\(name)': \(error)\n".utf8))
+            throw ExitCode(HostSupervisor.configurationErrorStatus)
         }
         let trigger = function.configuration.trigger
         let records = try event.map { try Self.readEvents(URL(fileURLWithPath: $0), topic: trigger.topic) } ?? [
@@ -97,6 +101,9 @@ struct InvokeCommand: ParsableCommand {
         return "base64:" + Data(bytes).base64EncodedString()
     }
 
+    /// What an event object in an --event file may hold.
+    static let eventFields = ["topic", "partition", "offset", "timestamp", "key", "value", "headers"]
+
     /// Reads one event or an array of events; missing fields get the trigger's topic,
     /// partition 0, offsets counting from 0 and the current time.
     static func readEvents(_ file: URL, topic: String) throws -> [SyntheticRecord] {
@@ -109,6 +116,10 @@ struct InvokeCommand: ParsableCommand {
         return try objects.enumerated().map { index, item in
             guard let object = item as? [String: Any] else {
                 throw ValidationError("--event \(file.path): event \(index) is not an object")
+            }
+            // A misspelt field would otherwise be ignored and the event sent without it.
+            if let unknown = object.keys.sorted().first(where: { !Self.eventFields.contains($0) }) {
+                throw ValidationError("--event \(file.path): event \(index): unknown field \"\(unknown)\"; the fields are \(Self.eventFields.map { "\"\($0)\"" }.joined(separator: ", "))")
             }
             func bytes(_ field: String) throws -> [UInt8]? {
                 switch object[field] {

@@ -59,21 +59,35 @@ struct StartCommand: AsyncParsableCommand {
         // The log format comes from host.json; a host.json that cannot be read is reported below.
         let format = (try? HostConfiguration.load(scriptRoot: root))?.operations.logFormat ?? .text
         let logger = Logger(label: "swiftfunc") { ConsoleLogHandler(label: $0, format: format) }
+        let output = StartOutput(format: format)
+        do {
+            try await start(root: root, logger: logger, output: output)
+        } catch let error where !(error is ExitCode) {
+            // Said in the log's format (ArgumentParser would print plain text); exit 1 as it would.
+            logger.error("\(error)")
+            throw ExitCode.failure
+        }
+    }
+
+    private func start(root: URL, logger: Logger, output: StartOutput) async throws {
         if check {
-            // What a reload would load, without consuming: one line per function that does not load.
+            // What a reload would load, without consuming: one plain line per function that does
+            // not load, or the error that stops them all (the watching supervisor quotes them).
             let host: FunctionAppHost
             do {
                 host = try FunctionAppHost(scriptRoot: root, logger: logger, brokerOverride: brokerOverride)
                 for failure in try host.check() { say("not loading '\(failure.name)': \(failure.error)") }
             } catch let error as ConfigurationError {
-                throw ValidationError("\(error)")
+                say("\(error)")
+                throw ExitCode(HostSupervisor.configurationErrorStatus)
             }
             return
         }
         if let workerStateDirectory {
             // Before anything else: a supervisor that already died is noticed here too.
             SupervisorLifeline.endWorkerWhenSupervisorDies(logger: logger)
-            try await host(root: root, logger: logger, brokerOverride: brokerOverride, crashProtection: URL(fileURLWithPath: workerStateDirectory))
+            try await host(root: root, logger: logger, output: output, brokerOverride: brokerOverride,
+                           crashProtection: URL(fileURLWithPath: workerStateDirectory))
             return
         }
         // A configuration every worker would refuse is refused here, before any worker starts.
@@ -82,20 +96,20 @@ struct StartCommand: AsyncParsableCommand {
             configuration = try HostConfiguration.load(scriptRoot: root)
             _ = try AppSettings.load(scriptRoot: root)
         } catch let error as ConfigurationError {
-            throw ValidationError("\(error)")
+            throw output.refusal("\(error)", logger: logger)
         }
         var broker: EmbeddedBroker?
         if embeddedBroker {
             let started = try EmbeddedBroker()
             try started.createTopics(FunctionAppHost.topics(scriptRoot: root), partitions: partitions)
             broker = started
-            say("Embedded broker: \(started.bootstrapServers)")
-            say("  \(EmbeddedBroker.notice)")
+            output.say("Embedded broker: \(started.bootstrapServers)", ["bootstrapServers": "\(started.bootstrapServers)"])
+            output.say(output.format == .json ? EmbeddedBroker.notice : "  \(EmbeddedBroker.notice)")
             EmbeddedBrokerFile.write(started.bootstrapServers, scriptRoot: root)
         }
         defer { if embeddedBroker { EmbeddedBrokerFile.remove(scriptRoot: root) } }
         if noSupervisor {
-            try await host(root: root, logger: logger, brokerOverride: broker?.bootstrapServers, crashProtection: nil)
+            try await host(root: root, logger: logger, output: output, brokerOverride: broker?.bootstrapServers, crashProtection: nil)
             return
         }
         let stateDirectory = root.appendingPathComponent(".swiftfunc/state")
@@ -120,13 +134,15 @@ struct StartCommand: AsyncParsableCommand {
     }
 
     /// Hosts the functions in this process until SIGINT or SIGTERM.
-    private func host(root: URL, logger: Logger, brokerOverride: String?, crashProtection: URL?) async throws {
+    private func host(root: URL, logger: Logger, output: StartOutput, brokerOverride: String?, crashProtection: URL?) async throws {
         let host: FunctionAppHost
         do {
+            // Before any library loads: functions read their settings from the environment.
+            try AppSettings.load(scriptRoot: root).exportLocalValuesToEnvironment()
             host = try FunctionAppHost(scriptRoot: root, logger: logger, brokerOverride: brokerOverride,
                                        crashProtectionDirectory: crashProtection)
         } catch let error as ConfigurationError {
-            throw ValidationError("\(error)")
+            throw output.refusal("\(error)", logger: logger)
         }
         // The endpoint binds before any function consumes: a port in use is a configuration error
         // (exit 64, which the supervisor does not restart), not a crash.
@@ -146,7 +162,7 @@ struct StartCommand: AsyncParsableCommand {
                     return "\(error)"
                 }
             }
-            if let failure { throw ValidationError(failure) }
+            if let failure { throw output.refusal(failure, logger: logger) }
             server = started
         }
         defer { server?.stop() }
@@ -154,26 +170,27 @@ struct StartCommand: AsyncParsableCommand {
         do {
             reports = try host.start()
         } catch let error as ConfigurationError {
-            throw ValidationError("\(error)")
+            throw output.refusal("\(error)", logger: logger)
         }
-        say("swiftfunc host in \(root.path), librdkafka \(librdkafkaVersion)")
+        output.say("swiftfunc \(swiftfuncVersion) host in \(root.path), librdkafka \(librdkafkaVersion)",
+                   ["version": "\(swiftfuncVersion)", "librdkafka": "\(librdkafkaVersion)"])
         if let server {
-            say("HTTP: \(server.url)  (GET /metrics, /health/live, /health/ready, /admin/functions)")
+            output.say("HTTP: \(server.url)  (GET /metrics, /health/live, /health/ready, /admin/functions)", ["url": "\(server.url)"])
         }
-        say(Banner.lines(reports, scriptRoot: root).joined(separator: "\n"))
+        for line in Banner.lines(reports, scriptRoot: root) { output.say(line.text, line.fields) }
         guard reports.contains(where: { $0.status == .running }) else {
-            throw ValidationError(reports.isEmpty
+            throw output.refusal(reports.isEmpty
                 ? "no function found: add functions/NAME/function.json and the function's library"
-                : "no function could start; fix the errors above")
+                : "no function could start; fix the errors above", logger: logger)
         }
         if let brokerOverride {
-            say("Send a message: swiftfunc produce TOPIC VALUE   (finds the embedded broker at \(brokerOverride) through .swiftfunc/embedded-broker)")
+            output.say("Send a message: swiftfunc produce TOPIC VALUE   (finds the embedded broker at \(brokerOverride) through .swiftfunc/embedded-broker)")
         }
-        say("Running. Press Ctrl+C to stop.")
+        output.say("Running. Press Ctrl+C to stop.")
         // The endpoint first: a group stops its services in reverse order, so it reports while
         // the functions drain.
         let functions = FunctionsService(host: host) {
-            say("Stopping: finishing invocations in progress, committing offsets, leaving consumer groups...")
+            output.say("Stopping: finishing invocations in progress, committing offsets, leaving consumer groups...")
         }
         do {
             try await ServiceGroup.host((server.map { [$0] } ?? []) + [functions], logger: logger).run()
@@ -181,28 +198,34 @@ struct StartCommand: AsyncParsableCommand {
             logger.error("\(error)")
             throw ExitCode(1)
         }
-        say("Stopped.")
+        output.say("Stopped.")
     }
 }
 
-/// The start banner: one line per function.
+/// The start banner: one line per function, with the same as fields for the JSON format
+/// (`function`, `state` as `swiftfunc_function_state` says it, `topic`).
 enum Banner {
-    static func lines(_ reports: [FunctionAppHost.FunctionReport], scriptRoot: URL) -> [String] {
-        guard !reports.isEmpty else { return ["No functions."] }
+    static func lines(_ reports: [FunctionAppHost.FunctionReport], scriptRoot: URL) -> [(text: String, fields: Logger.Metadata)] {
+        guard !reports.isEmpty else { return [("No functions.", [:])] }
         let width = reports.map(\.name.count).max() ?? 0
-        return ["Functions:"] + reports.map { report in
+        return [("Functions:", [:])] + reports.map { report in
             let name = report.name.padding(toLength: width, withPad: " ", startingAt: 0)
+            var fields: Logger.Metadata = ["function": "\(report.name)"]
+            if let topic = report.configuration?.trigger.topic { fields["topic"] = "\(topic)" }
             switch report.status {
             case .failed(let reason):
-                return "  \(name)  NOT RUNNING: \(reason)"
+                fields["state"] = "failed-to-load"
+                return ("  \(name)  NOT RUNNING: \(reason)", fields)
             case .disabled:
-                return "  \(name)  disabled"
+                fields["state"] = "disabled"
+                return ("  \(name)  disabled", fields)
             case .running:
-                guard let function = report.configuration else { return "  \(name)" }
+                fields["state"] = "running"
+                guard let function = report.configuration else { return ("  \(name)", fields) }
                 let trigger = function.trigger
                 var line = "  \(name)  topic=\(trigger.topic) group=\(trigger.consumerGroup) cardinality=\(trigger.cardinality.rawValue) dataType=\(trigger.dataType.rawValue) library=\(relative(function.libraryPath, to: scriptRoot))"
                 if !function.outputs.isEmpty { line += " outputs=\(function.outputs.map(\.topic).joined(separator: ","))" }
-                return line
+                return (line, fields)
             }
         }
     }

@@ -11,8 +11,9 @@ struct SwiftFunc: AsyncParsableCommand {
             host.json, then run `swiftfunc start` in that folder. From nothing: `swiftfunc init`, \
             `swiftfunc new NAME`, `swiftfunc build`, `swiftfunc start --embedded-broker`.
             """,
-        // `swiftfunc --version`: which librdkafka the binary loads (bench/run.py reports it).
-        version: "swiftfunc, librdkafka \(librdkafkaVersion)",
+        // `swiftfunc --version`: this build's version and which librdkafka it loads (bench/run.py
+        // reports the latter, from the end of the line).
+        version: "swiftfunc \(swiftfuncVersion), librdkafka \(librdkafkaVersion)",
         subcommands: [InitCommand.self, NewCommand.self, BuildCommand.self, StartCommand.self, InvokeCommand.self, BrokerCommand.self, ProduceCommand.self]
     )
 }

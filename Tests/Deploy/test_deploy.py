@@ -32,6 +32,7 @@ REQUIRED = {
     ("keda.sh/v1alpha1", "ScaledObject"): [["spec", "scaleTargetRef", "name"], ["spec", "triggers"]],
     ("monitoring.coreos.com/v1", "PodMonitor"): [["spec", "selector", "matchLabels"], ["spec", "podMetricsEndpoints"]],
     ("kustomize.config.k8s.io/v1beta1", "Kustomization"): [["resources"]],
+    ("policy/v1", "PodDisruptionBudget"): [["spec", "selector", "matchLabels"]],
 }
 METRICS = ["swiftfunc_consumer_lag", "swiftfunc_invocations_total", "swiftfunc_dead_lettered_total",
            "swiftfunc_paused_partitions", "swiftfunc_crashes_total"]
@@ -124,7 +125,8 @@ class ManifestTests(unittest.TestCase):
         if kubectl:   # builds the objects offline (no cluster needed)
             run = subprocess.run([kubectl, "kustomize", KUBERNETES], capture_output=True, text=True, timeout=60)
             self.assertEqual(run.returncode, 0, run.stderr)
-            self.assertEqual({d["kind"] for d in yaml.safe_load_all(run.stdout)}, {"ConfigMap", "Deployment", "ScaledObject"})
+            self.assertEqual({d["kind"] for d in yaml.safe_load_all(run.stdout)},
+                             {"ConfigMap", "Deployment", "ScaledObject", "PodDisruptionBudget"})
 
     def test_deployment_is_consistent(self):
         deployment, container = the_container()
@@ -168,14 +170,21 @@ class ManifestTests(unittest.TestCase):
         self.assertLessEqual(spec["minReplicaCount"], spec["maxReplicaCount"])
         self.assertLessEqual(spec["maxReplicaCount"], partitions, "more replicas than partitions sit idle")
         triggers = {(t["metadata"]["topic"], t["metadata"]["consumerGroup"]): t for t in spec["triggers"]}
-        (settings,) = [d for d in of_kind("ConfigMap") if "BrokerList" in d.get("data", {})]
+        # The broker address is written once: the app setting the functions use, which KEDA reads
+        # from the scale target's container environment (bootstrapServersFromEnv).
+        _, container = the_container()
+        environment = {entry["name"] for entry in container.get("env", [])}
+        for source in container.get("envFrom", []):
+            (configmap,) = [d for d in of_kind("ConfigMap") if d["metadata"]["name"] == source["configMapRef"]["name"]]
+            environment |= set(configmap.get("data", {}))
         for trigger in spec["triggers"]:
             self.assertEqual(trigger["type"], "kafka")
             metadata = trigger["metadata"]
-            for key in ("bootstrapServers", "consumerGroup", "topic", "lagThreshold"):
+            for key in ("bootstrapServersFromEnv", "consumerGroup", "topic", "lagThreshold"):
                 self.assertIsInstance(metadata.get(key), str, f"kafka trigger metadata.{key} (KEDA wants strings)")
+            self.assertNotIn("bootstrapServers", metadata, "the address is read from the environment, not repeated")
+            self.assertIn(metadata["bootstrapServersFromEnv"], environment, "the container's environment must have it")
             self.assertGreater(int(metadata["lagThreshold"]), 0)
-            self.assertEqual(metadata["bootstrapServers"], settings["data"]["BrokerList"])
         for path in sorted(glob.glob(os.path.join(ROOT, "functions", "*", "function.json"))):
             with open(path) as file:
                 bindings = json.load(file)["bindings"]
@@ -183,6 +192,20 @@ class ManifestTests(unittest.TestCase):
                 if binding["type"].lower() == "kafkatrigger":
                     with self.subTest(function=os.path.basename(os.path.dirname(path))):
                         self.assertIn((binding["topic"], binding["consumerGroup"]), triggers)
+
+    def test_keda_owns_the_replica_count(self):
+        deployment, _ = the_container()
+        self.assertNotIn("replicas", deployment["spec"], "kubectl apply would reset KEDA's count to it")
+
+    def test_disruption_budget_covers_the_pods_one_at_a_time(self):
+        (budget,) = of_kind("PodDisruptionBudget")
+        deployment, _ = the_container()
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        for key, value in budget["spec"]["selector"]["matchLabels"].items():
+            self.assertEqual(labels.get(key), value, "the budget must select the app's pods")
+        self.assertEqual(budget["spec"].get("maxUnavailable"), 1)
+        (kustomization,) = of_kind("Kustomization")
+        self.assertIn("poddisruptionbudget.yaml", kustomization["resources"])
 
     def test_scrape_configuration(self):
         (monitor,) = of_kind("PodMonitor")

@@ -104,7 +104,8 @@ struct BrokerTroubleTests {
 
         broker.setAllBrokers(up: false)
         try waitUntil("the warning", timeout: 45) {
-            hosted.log.contains("warning", "Function '\(function)' has not been able to reach its Kafka cluster")
+            // `function` as a field too, not only in the words (JSON logs filter on it).
+            hosted.log.contains("warning", "Function '\(function)' has not been able to reach its Kafka cluster", "function=\(function)")
         }
         try waitUntil("the health file to say so", timeout: 15) { health().contains(#""state" : "cluster-unreachable""#) }
 

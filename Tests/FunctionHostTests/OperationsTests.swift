@@ -270,8 +270,9 @@ struct StartEndpointTests {
         defer { _ = try? host.stop(signal: SIGKILL) }
         try waitUntil("the banner") { host.stdout.contains("HTTP: http://127.0.0.1:\(port)") }
         try waitUntil("ready") { (try? HTTP.get("http://127.0.0.1:\(port)/health/ready").status) == 200 }
-        let banner = try #require(host.stdout.split(separator: "\n").first { $0.hasPrefix("Embedded broker: ") })
-        let address = String(banner.dropFirst("Embedded broker: ".count))
+        // With logging.format json the banner is JSON too (OperatingTests reads it): the address from its file.
+        let address = try String(contentsOf: root.url.appendingPathComponent(".swiftfunc/embedded-broker"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
         _ = try IndependentClient.produce(broker: address, [OutgoingMessage(topic: topic, value: "served")])
         try waitUntil("the invocation in the metrics") {
             try HTTP.get("http://127.0.0.1:\(port)/metrics").sample("swiftfunc_invocations_total", ["function": function, "outcome": "succeeded"]) == 1
@@ -306,6 +307,7 @@ struct StartEndpointTests {
         #expect(supervised.stderr.contains("127.0.0.1:\(occupied.port): the port is in use"))
         #expect(supervised.stderr.contains("host.json swiftfunc.http.port"))
         #expect(!supervised.stderr.contains("Restarting"))
+        #expect(!supervised.stderr.contains("USAGE"), "a run-time error, not a mistake on the command line")
 
         let overridden = try ChildProcess(TestPaths.swiftfunc, ["start", "--script-root", root.url.path, "--no-supervisor", "--port", "\(occupied.port)"])
         defer { _ = try? overridden.stop(signal: SIGKILL) }

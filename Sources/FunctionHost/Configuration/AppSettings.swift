@@ -23,6 +23,18 @@ public struct AppSettings: Sendable {
         return AppSettings(environment: environment, localValues: try file.stringMap("Values"))
     }
 
+    /// Sets each `local.settings.json` `Values` entry as an environment variable of this process,
+    /// unless the environment has it already (as Azure Functions Core Tools does: the real
+    /// environment wins, as it does for ``subscript(name:)``), so that a function reading its
+    /// settings with `getenv` finds them. Only the process that hosts the functions calls this
+    /// (the worker, `--no-supervisor`, `swiftfunc invoke`): a supervisor that did would hand a
+    /// worker started after `local.settings.json` changed the old values.
+    public func exportLocalValuesToEnvironment() {
+        for (name, value) in localValues.sorted(by: { $0.key < $1.key }) where !name.isEmpty && !name.contains("=") {
+            setenv(name, value, 0)
+        }
+    }
+
     public subscript(name: String) -> String? {
         environment[name] ?? localValues[name]
     }

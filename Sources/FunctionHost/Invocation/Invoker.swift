@@ -168,7 +168,9 @@ final class Invoker {
         let logging = logsInvocations
         let timing = logging || InvocationStatistics.timesInvocations.load(ordering: .relaxed)
         let started = timing ? monotonicNanoseconds() : 0
+        statistics.callStarted()
         let result = callInterface.call()
+        statistics.callEnded()
         journal?.end()
         var outcome = InvocationOutcome()
         var deliveryFailures: [String] = []

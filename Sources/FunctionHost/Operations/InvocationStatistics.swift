@@ -12,7 +12,7 @@ final class InvocationStatistics: @unchecked Sendable {
             switch self {
             case .succeeded: "succeeded"
             case .failed: "failed"
-            case .partiallyFailed: "partially_failed"
+            case .partiallyFailed: "partially-failed"
             case .pending: "pending"
             }
         }
@@ -32,7 +32,9 @@ final class InvocationStatistics: @unchecked Sendable {
     static let timesInvocations = Atomic<Bool>(false)
 
     static let retriesSlot = Outcome.allCases.count
-    static let durationBase = retriesSlot + 1
+    /// 1 while the owning thread is inside the function, else 0.
+    static let inFlightSlot = retriesSlot + 1
+    static let durationBase = inFlightSlot + 1
     static let batchBase = durationBase + BucketLayout.durationNanoseconds.slotCount
     static let outputBase = batchBase + BucketLayout.batchSize.slotCount
 
@@ -52,6 +54,13 @@ final class InvocationStatistics: @unchecked Sendable {
         if let batchSize { BucketLayout.batchSize.record(batchSize, in: slots, at: Self.batchBase) }
     }
 
+    /// Around the call itself: two plain stores per invocation.
+    @inline(__always)
+    func callStarted() { slots.set(Self.inFlightSlot, 1) }
+
+    @inline(__always)
+    func callEnded() { slots.set(Self.inFlightSlot, 0) }
+
     @inline(__always)
     func recordRetry() { slots.add(Self.retriesSlot) }
 
@@ -65,9 +74,19 @@ final class InvocationStatistics: @unchecked Sendable {
 /// Dead letters of one function by reason; written by whichever thread dead-letters (the
 /// consuming thread or a lane), so with a read-modify-write: dead letters are rare.
 final class DeadLetterStatistics: @unchecked Sendable {
-    let slots = CounterSlots(count: DeadLetterReason.allCases.count)
+    /// Per reason, then one slot for messages whose dead-letter write failed.
+    let slots = CounterSlots(count: DeadLetterReason.allCases.count + 1)
+    private static let writeFailuresSlot = DeadLetterReason.allCases.count
 
     func record(_ reason: DeadLetterReason, count: Int) {
         slots.addShared(DeadLetterReason.allCases.firstIndex(of: reason)!, count)
     }
+
+    /// `count` messages could not be written to the dead-letter topic (they are tried again).
+    func recordWriteFailure(count: Int) {
+        slots.addShared(Self.writeFailuresSlot, count)
+    }
+
+    func deadLettered(_ reason: DeadLetterReason) -> Int { slots.value(DeadLetterReason.allCases.firstIndex(of: reason)!) }
+    var writeFailures: Int { slots.value(Self.writeFailuresSlot) }
 }

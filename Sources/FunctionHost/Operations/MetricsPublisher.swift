@@ -1,39 +1,34 @@
-import CRdKafka
-import CoreMetrics
 import Foundation
-import Metrics
 import Prometheus
 import Synchronization
 
-/// Publishes what the host counted into swift-metrics objects backed by a Prometheus registry
-/// of its own, when `/metrics` is scraped. The hot path only bumps thread-owned counters
-/// (``CounterSlots``); here their totals become counter increments, gauge values and histogram
-/// observations (each bucket's new observations are recorded at their mean, so bucket counts,
-/// count and sum come out as the host measured them).
+/// Publishes what the host counted into a Prometheus registry of its own (swift-prometheus),
+/// when `/metrics` is scraped. The hot path only bumps thread-owned counters (``CounterSlots``);
+/// here their totals become counter increments, gauge values and histogram observations (each
+/// bucket's new observations are recorded at their mean, so bucket counts, count and sum come
+/// out as the host measured them). Every family carries its `# HELP` from ``MetricFamilies``.
 final class MetricsPublisher: @unchecked Sendable {
     let registry = PrometheusCollectorRegistry()
-    private let factory: PrometheusMetricsFactory
     private let host: FunctionAppHost
     private let startedAt = monotonicNanoseconds()
     private let restarts: RestartRecord
     private let lock = Mutex<Void>(())
 
     // Only touched under `lock`.
-    private var counters: [String: (counter: CoreMetrics.Counter, published: Int)] = [:]
-    private var gauges: [String: CoreMetrics.Gauge] = [:]
+    private var counters: [String: (counter: Prometheus.Counter, published: Int)] = [:]
+    private var cpuCounter: (counter: Prometheus.Counter, published: Double)?
+    private var gauges: [String: Prometheus.Gauge] = [:]
     private var histogramsPublished: [String: [(count: Int, sum: Int)]] = [:]
-    private var timers: [String: CoreMetrics.Timer] = [:]
-    private var recorders: [String: CoreMetrics.Recorder] = [:]
+    private var durations: [String: DurationHistogram] = [:]
+    private var values: [String: ValueHistogram] = [:]
     private var lagKeys = Set<String>()
+
+    /// A function's states, for `swiftfunc_function_state` (one series each, 1 for the current).
+    static let functionStates = ["running", "draining", "paused", "disabled", "failed-to-load"]
 
     init(host: FunctionAppHost, restarts: RestartRecord) {
         self.host = host
         self.restarts = restarts
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.durationHistogramBuckets["swiftfunc_invocation_duration_seconds"] =
-            BucketLayout.durationNanoseconds.bounds.map { .nanoseconds($0) }
-        factory.valueHistogramBuckets["swiftfunc_batch_size"] = BucketLayout.batchSize.bounds.map(Double.init)
-        self.factory = factory
     }
 
     /// Publishes the current totals and renders the Prometheus text format.
@@ -43,25 +38,41 @@ final class MetricsPublisher: @unchecked Sendable {
     }
 
     private func publish() {
-        gauge("swiftfunc_build_info", [("librdkafka", String(cString: rd_kafka_version_str())), ("swift", swiftVersion)], 1)
+        gauge("swiftfunc_build_info", [("librdkafka", librdkafkaVersion), ("swift", swiftVersion), ("version", swiftfuncVersion)], 1)
         gauge("swiftfunc_uptime_seconds", [], Double(monotonicNanoseconds() - startedAt) / 1e9)
         counter("swiftfunc_worker_restarts_total", [], restarts.restarts)
+        publishProcess()
+        let clusters = host.healthMonitor?.clusterHealth ?? [:]
         var currentLag = Set<String>()
         for hosted in host.hostedFunctions {
             let name = hosted.report.name
             let function = [("function", name)]
+            let state: String = switch hosted.report.status {
+            case .failed: "failed-to-load"
+            case .disabled: "disabled"
+            case .running: hosted.listener?.operations.state.label ?? "failed-to-load"
+            }
+            gauge("swiftfunc_function_up", function, hosted.listener != nil ? 1 : 0)
+            for candidate in Self.functionStates {
+                gauge("swiftfunc_function_state", function + [("state", candidate)], candidate == state ? 1 : 0)
+            }
             guard let listener = hosted.listener else { continue }
+            if let health = clusters[name] {
+                gauge("swiftfunc_cluster_reachable", function + [("cluster", listener.function.trigger.connection.brokerList)],
+                      health.reachable ? 1 : 0)
+            }
             let statistics = listener.invocationStatistics
             for outcome in InvocationStatistics.Outcome.allCases {
                 counter("swiftfunc_invocations_total", function + [("outcome", outcome.label)],
                         statistics.reduce(0) { $0 + $1.slots.value(outcome.rawValue) })
             }
+            gauge("swiftfunc_invocations_in_flight", function,
+                  Double(statistics.reduce(0) { $0 + $1.slots.value(InvocationStatistics.inFlightSlot) }))
             counter("swiftfunc_retries_total", function, statistics.reduce(0) { $0 + $1.slots.value(InvocationStatistics.retriesSlot) })
             histogram("swiftfunc_invocation_duration_seconds", function, statistics, base: InvocationStatistics.durationBase,
-                      layout: .durationNanoseconds) { timer, value in (timer as! CoreMetrics.Timer).recordNanoseconds(Int64(value)) }
+                      layout: .durationNanoseconds)
             if listener.function.trigger.cardinality == .many {
-                histogram("swiftfunc_batch_size", function, statistics, base: InvocationStatistics.batchBase,
-                          layout: .batchSize) { recorder, value in (recorder as! CoreMetrics.Recorder).record(value) }
+                histogram("swiftfunc_batch_size", function, statistics, base: InvocationStatistics.batchBase, layout: .batchSize)
             }
             for (index, topic) in listener.function.outputs.map(\.topic).enumerated() {
                 for (offset, result) in ["delivered", "failed"].enumerated() {
@@ -69,10 +80,12 @@ final class MetricsPublisher: @unchecked Sendable {
                             statistics.reduce(0) { $0 + $1.slots.value(InvocationStatistics.outputBase + 2 * index + offset) })
                 }
             }
-            for (index, reason) in DeadLetterReason.allCases.enumerated() {
+            for reason in DeadLetterReason.allCases {
                 counter("swiftfunc_dead_lettered_total", function + [("reason", reason.rawValue)],
-                        listener.deadLetters.statistics.slots.value(index))
+                        listener.deadLetters.statistics.deadLettered(reason))
             }
+            counter("swiftfunc_dead_letter_write_failures_total", function, listener.deadLetters.statistics.writeFailures)
+            counter("swiftfunc_offset_commit_failures_total", function, listener.settlement.committer.failedCommits)
             counter("swiftfunc_crashes_total", function, restarts.crashes[name] ?? 0)
             counter("swiftfunc_messages_consumed_total", function, listener.operations.consumedCount)
             counter("swiftfunc_rebalances_total", function, listener.operations.rebalanceCount)
@@ -83,8 +96,28 @@ final class MetricsPublisher: @unchecked Sendable {
             }
         }
         // Partitions this host no longer owns are not reported as lagging here.
-        for key in lagKeys.subtracting(currentLag) { gauges.removeValue(forKey: key)?.destroy() }
+        for key in lagKeys.subtracting(currentLag) {
+            if let gauge = gauges.removeValue(forKey: key) { registry.unregisterGauge(gauge) }
+        }
         lagKeys = currentLag
+    }
+
+    /// This process's memory, CPU time and file descriptors (``ProcessMetrics``).
+    private func publishProcess() {
+        guard let process = ProcessMetrics.read() else { return }
+        gauge("process_resident_memory_bytes", [], process.residentMemoryBytes)
+        gauge("process_virtual_memory_bytes", [], process.virtualMemoryBytes)
+        gauge("process_open_fds", [], process.openFileDescriptors)
+        gauge("process_max_fds", [], process.maxFileDescriptors)
+        gauge("process_start_time_seconds", [], process.startTimeSeconds)
+        let name = "process_cpu_seconds_total"
+        let cpu = cpuCounter ?? (registry.makeCounter(descriptor: Self.descriptor(name)), 0)
+        if process.cpuSeconds > cpu.published { cpu.counter.increment(by: process.cpuSeconds - cpu.published) }
+        cpuCounter = (cpu.counter, max(process.cpuSeconds, cpu.published))
+    }
+
+    private static func descriptor(_ name: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: name, unitName: "", helpText: MetricFamilies.helpText(name))
     }
 
     private func key(_ name: String, _ labels: [(String, String)]) -> String {
@@ -93,34 +126,37 @@ final class MetricsPublisher: @unchecked Sendable {
 
     private func counter(_ name: String, _ labels: [(String, String)], _ total: Int) {
         let key = key(name, labels)
-        let entry = counters[key] ?? (CoreMetrics.Counter(label: name, dimensions: labels, factory: factory), 0)
-        if total > entry.published { entry.counter.increment(by: total - entry.published) }
+        let entry = counters[key] ?? (registry.makeCounter(descriptor: Self.descriptor(name), labels: labels), 0)
+        if total > entry.published { entry.counter.increment(by: Int64(total - entry.published)) }
         counters[key] = (entry.counter, max(total, entry.published))
     }
 
     @discardableResult
     private func gauge(_ name: String, _ labels: [(String, String)], _ value: Double) -> String {
         let key = key(name, labels)
-        let gauge = gauges[key] ?? CoreMetrics.Gauge(label: name, dimensions: labels, factory: factory)
+        let gauge = gauges[key] ?? registry.makeGauge(descriptor: Self.descriptor(name), labels: labels)
         gauges[key] = gauge
-        gauge.record(value)
+        gauge.set(to: value)
         return key
     }
 
     /// Records each bucket's new observations at their mean (clamped into the bucket), summed
-    /// over `statistics`.
+    /// over `statistics`: durations (nanoseconds) into a duration histogram, other values into
+    /// a value histogram, with the layout's bounds as buckets.
     private func histogram(_ name: String, _ labels: [(String, String)], _ statistics: [InvocationStatistics], base: Int,
-                           layout: BucketLayout, record: (AnyObject, Double) -> Void) {
+                           layout: BucketLayout) {
         let key = key(name, labels)
-        let sink: AnyObject
-        if name == "swiftfunc_batch_size" {
-            let recorder = recorders[key] ?? CoreMetrics.Recorder(label: name, dimensions: labels, aggregate: true, factory: factory)
-            recorders[key] = recorder
-            sink = recorder
+        let record: (Int) -> Void
+        if layout.bounds == BucketLayout.durationNanoseconds.bounds {
+            let histogram = durations[key] ?? registry.makeDurationHistogram(
+                descriptor: Self.descriptor(name), labels: labels, buckets: layout.bounds.map { .nanoseconds($0) })
+            durations[key] = histogram
+            record = { histogram.recordNanoseconds(Int64($0)) }
         } else {
-            let timer = timers[key] ?? CoreMetrics.Timer(label: name, dimensions: labels, factory: factory)
-            timers[key] = timer
-            sink = timer
+            let histogram = values[key] ?? registry.makeValueHistogram(
+                descriptor: Self.descriptor(name), labels: labels, buckets: layout.bounds.map(Double.init))
+            values[key] = histogram
+            record = { histogram.record(Double($0)) }
         }
         var published = histogramsPublished[key] ?? Array(repeating: (0, 0), count: layout.bounds.count + 1)
         for bucket in 0...layout.bounds.count {
@@ -132,7 +168,7 @@ final class MetricsPublisher: @unchecked Sendable {
             let lower = bucket == 0 ? 0 : layout.bounds[bucket - 1] + 1
             let upper = bucket < layout.bounds.count ? layout.bounds[bucket] : Int.max
             let mean = min(max((sum - published[bucket].sum) / newCount, lower), upper)
-            for _ in 0..<newCount { record(sink, Double(mean)) }
+            for _ in 0..<newCount { record(mean) }
             published[bucket] = (count, published[bucket].sum + mean * newCount)
         }
         histogramsPublished[key] = published

@@ -46,16 +46,23 @@ public struct ConsoleLogHandler: LogHandler {
         let function = all.removeValue(forKey: "function").map { " [\(Self.bounded("\($0)"))]" } ?? ""
         // An "Executed" line says its outcome, duration and place in its message.
         if all[InvocationLogFields.outcome] != nil { InvocationLogFields.inMessage.forEach { all.removeValue(forKey: $0) } }
+        InvocationLogFields.alwaysInMessage.forEach { all.removeValue(forKey: $0) }
         let rest = all.isEmpty ? "" : " " + all.sorted { $0.key < $1.key }.map { "\($0.key)=\(Self.bounded("\($0.value)"))" }.joined(separator: " ")
         return "\(Self.timestamp()) \(event.level)\(function) \(Self.bounded("\(event.message)"))\(rest)\n"
     }
 
     private func jsonLine(_ event: LogEvent, _ metadata: Logger.Metadata) -> String {
-        var object: [String: Any] = ["time": Self.timestamp(), "level": "\(event.level)", "message": Self.bounded("\(event.message)")]
+        Self.jsonLine(level: event.level, message: "\(event.message)", metadata: metadata)
+    }
+
+    /// One line of the JSON format: what the host prints beside its log (the start banner, the
+    /// stop lines) uses it too, so that with `logging.format: json` every line is one object.
+    public static func jsonLine(level: Logger.Level, message: String, metadata: Logger.Metadata = [:]) -> String {
+        var object: [String: Any] = ["time": Self.timestamp(), "level": "\(level)", "message": Self.bounded(message)]
         for (key, value) in metadata where object[key] == nil {
             let text = Self.bounded("\(value)")
-            // Numbers stay numbers (partition, offset, invocation, durationMs).
-            if ["partition", "offset", "invocation", InvocationLogFields.duration].contains(key), let number = Double(text) {
+            // Numbers stay numbers (partition, offset, attempt, invocation, durationMs).
+            if InvocationLogFields.numeric.contains(key), let number = Double(text) {
                 object[key] = number == number.rounded() && abs(number) < 1e15 ? Int64(number) as Any : number
             } else {
                 object[key] = text

@@ -54,13 +54,13 @@ final class HealthMonitor: @unchecked Sendable {
                 let lastError = listener.lastClientError.withLock { $0 }
                 if reachable != states[index].reachable {
                     if reachable {
-                        logger.info("Function '\(name)' reaches its Kafka cluster again after \(Int(now.timeIntervalSince(states[index].since))) s")
+                        logger.info("Function '\(name)' reaches its Kafka cluster again after \(Int(now.timeIntervalSince(states[index].since))) s", metadata: ["function": "\(name)"])
                     }
                     states[index] = FunctionHealth(reachable: reachable, since: now)
                 } else if !reachable, now.timeIntervalSince(states[index].since) >= warnAfterSeconds,
                           now.timeIntervalSince(states[index].lastWarning ?? .distantPast) >= warnAfterSeconds {
                     states[index].lastWarning = now
-                    logger.warning("Function '\(name)' has not been able to reach its Kafka cluster (\(listener.function.trigger.connection.brokerList)) for \(Int(now.timeIntervalSince(states[index].since))) s; last error: \(lastError ?? "none"). It keeps retrying and resumes where it left off.")
+                    logger.warning("Function '\(name)' has not been able to reach its Kafka cluster (\(listener.function.trigger.connection.brokerList)) for \(Int(now.timeIntervalSince(states[index].since))) s; last error: \(lastError ?? "none"). It keeps retrying and resumes where it left off.", metadata: ["function": "\(name)"])
                 }
                 found[name] = ClusterHealth(reachable: reachable, since: states[index].since, lastError: lastError)
                 var entry: [String: Any] = [

@@ -173,7 +173,7 @@ final class Admission: @unchecked Sendable {
         let timestamp = rd_kafka_message_timestamp(message, nil)
         if timestamp >= 0 && timestamp < before { return true }
         skipBefore.removeValue(forKey: message.pointee.partition)
-        logger.info("'\(functionName)': partition \(message.pointee.partition) of \(topic) reached its startFrom time at offset \(message.pointee.offset); the records before it were skipped")
+        logger.info("'\(functionName)': partition \(message.pointee.partition) of \(topic) reached its startFrom time at offset \(message.pointee.offset); the records before it were skipped", metadata: InvocationLogFields.place(topic: topic, partition: message.pointee.partition, offset: message.pointee.offset))
         return false
     }
 

@@ -48,7 +48,7 @@ final class SchemaRegistryWaits {
         waits[partition] = Wait(message: kept, due: monotonicNanoseconds() + delay.nanoseconds)
         control.hold(partition, .schemaRegistry)
         control.continueAt(partition, offset)
-        logger.warning("'\(functionName)': partition \(partition) waits at offset \(offset) for the schema registry: \(reason); asking again in \(FailurePolicy.seconds(delay.seconds))")
+        logger.warning("'\(functionName)': partition \(partition) waits at offset \(offset) for the schema registry: \(reason); asking again in \(FailurePolicy.seconds(delay.seconds))", metadata: InvocationLogFields.place(partition: partition, offset: offset))
     }
 
     /// Asks the registry again for the partitions whose wait is over; a partition it answers
@@ -63,11 +63,11 @@ final class SchemaRegistryWaits {
                 wait.waits += 1
                 let delay = Backoff.schemaRegistry.delay(afterFailures: wait.waits + 1)
                 wait.due = now + delay.nanoseconds
-                logger.warning("'\(functionName)': partition \(partition) still waits at offset \(offset) for the schema registry (\(wait.waits + 1) tries): \(text); asking again in \(FailurePolicy.seconds(delay.seconds))")
+                logger.warning("'\(functionName)': partition \(partition) still waits at offset \(offset) for the schema registry (\(wait.waits + 1) tries): \(text); asking again in \(FailurePolicy.seconds(delay.seconds))", metadata: InvocationLogFields.place(partition: partition, offset: offset))
                 continue
             }
             waits.removeValue(forKey: partition)
-            logger.info("'\(functionName)': the schema registry answered; partition \(partition) goes on at offset \(offset)")
+            logger.info("'\(functionName)': the schema registry answered; partition \(partition) goes on at offset \(offset)", metadata: InvocationLogFields.place(partition: partition, offset: offset))
             control.release(partition, .schemaRegistry)
         }
     }

@@ -88,7 +88,7 @@ final class AttemptEngine {
 
     /// The held messages failed `held.failures` times: wait for a retry, or dead-letter them.
     func decide(_ held: HeldMessages, pending: Bool = false, settled: (consuming RDKafkaMessage) -> Void) -> Progress {
-        switch failures.decide(afterFailures: held.failures, messages: describe(held), error: held.lastError, waiting: waiting) {
+        switch failures.decide(afterFailures: held.failures, messages: describe(held), fields: fields(held), error: held.lastError, waiting: waiting) {
         case .retry(let delay):
             held.due = monotonicNanoseconds() + delay.nanoseconds
             return .due(at: held.due, pending: pending)
@@ -103,7 +103,7 @@ final class AttemptEngine {
         held.deadLetterReason = refusal.reason
         held.lastError = refusal.error
         held.failures = refusal.attempts
-        failures.refused(messages: describe(held), error: refusal.error)
+        failures.refused(messages: describe(held), fields: fields(held), error: refusal.error)
         return sendToDeadLetters(held, settled: settled)
     }
 
@@ -112,11 +112,11 @@ final class AttemptEngine {
     private func sendToDeadLetters(_ held: HeldMessages, pending: Bool = false, settled: (consuming RDKafkaMessage) -> Void) -> Progress {
         let reason = held.deadLetterReason ?? .failed
         if let failure = deadLetters.send(held.messages.pointers, reason: reason, error: held.lastError, attempts: held.failures) {
-            failures.deadLetterFailed(messages: describe(held), failure: failure)
+            failures.deadLetterFailed(messages: describe(held), fields: fields(held), failure: failure)
             held.due = monotonicNanoseconds() + FailurePolicy.deadLetterRetry.nanoseconds
             return .due(at: held.due, pending: pending)
         }
-        failures.deadLettered(messages: describe(held), reason: reason, attempts: held.failures)
+        failures.deadLettered(messages: describe(held), fields: fields(held), reason: reason, attempts: held.failures)
         held.messages.removeAll(settled)
         return .settled(pending: pending)
     }
@@ -137,5 +137,11 @@ final class AttemptEngine {
 
     func describe(_ held: HeldMessages) -> String {
         FailurePolicy.describe(topic: topic, held.messages.pointers.map { ($0.pointee.partition, $0.pointee.offset) })
+    }
+
+    /// The same as log fields, with the attempt that failed last (none before the first call).
+    func fields(_ held: HeldMessages) -> Logger.Metadata {
+        InvocationLogFields.metadata(topic: topic, messages: held.messages.pointers.map { ($0.pointee.partition, $0.pointee.offset) },
+                                     attempt: held.failures > 0 ? held.failures : nil)
     }
 }

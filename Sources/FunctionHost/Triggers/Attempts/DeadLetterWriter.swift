@@ -77,7 +77,7 @@ final class DeadLetterWriter {
                           value: message.pointee.payload, valueLength: message.pointee.len, headers: headers, tracker: tracker)
         }
         let failure = tracker.waitForAll().failures.first
-        if failure == nil { statistics.record(reason, count: messages.count) }
+        if failure == nil { statistics.record(reason, count: messages.count) } else { statistics.recordWriteFailure(count: messages.count) }
         return failure
     }
 }

@@ -56,9 +56,9 @@ struct StartPlacement {
             switch placement {
             case .fromBeginningSkippingBefore(let milliseconds):
                 admission.skip(partition, before: milliseconds)
-                logger.info("'\(function.name)': partition \(partition) of \(topic) has no committed offset and the cluster named no offset at \(startWithoutCommit.position): it starts from its beginning, skipping records before that time")
+                logger.info("'\(function.name)': partition \(partition) of \(topic) has no committed offset and the cluster named no offset at \(startWithoutCommit.position): it starts from its beginning, skipping records before that time", metadata: InvocationLogFields.place(topic: topic, partition: partition))
             case .at(let offset) where startWithoutCommit.timestamp != nil:
-                logger.info("'\(function.name)': partition \(partition) of \(topic) has no committed offset: it starts at offset \(offset), the first at or after \(startWithoutCommit.position)")
+                logger.info("'\(function.name)': partition \(partition) of \(topic) has no committed offset: it starts at offset \(offset), the first at or after \(startWithoutCommit.position)", metadata: InvocationLogFields.place(topic: topic, partition: partition, offset: offset))
             case .at:
                 break
             }

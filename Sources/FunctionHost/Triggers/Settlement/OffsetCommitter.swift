@@ -25,6 +25,10 @@ final class OffsetCommitter {
     private let logger: Logger
     private var lastCommit = monotonicNanoseconds()
     private var partitions: [Int32: Progress] = [:]
+    /// Commits that failed (periodic, synchronous and start-of-assignment ones), for the metrics
+    /// endpoint; written by the consuming thread only.
+    private let failures = CounterSlots(count: 1)
+    var failedCommits: Int { failures.value(0) }
 
     /// Where a partition with no committed offset starts (the trigger's startFrom, else host.json's autoOffsetReset).
     private let startWithoutCommit: StartWithoutCommit
@@ -62,6 +66,7 @@ final class OffsetCommitter {
         do {
             try consumer.commit(list, async: true)
         } catch {
+            failures.add(0)
             logger.warning("Committing offsets of '\(functionName)' failed: \(error.reason) (tried again at the next interval)")
             for entry in moved { partitions[entry.partition]!.sent = -1 }
         }
@@ -77,6 +82,7 @@ final class OffsetCommitter {
         do {
             try consumer.commit(list, async: false)
         } catch where error.code != .noOffset {
+            failures.add(0)
             return error
         } catch {}
         for entry in settled { partitions[entry.partition]!.sent = entry.offset }
@@ -107,6 +113,7 @@ final class OffsetCommitter {
     /// The commit of the consumer's periodic commits, told by librdkafka: failures are logged.
     func commitAnswered(_ error: rd_kafka_resp_err_t) {
         if error != RD_KAFKA_RESP_ERR_NO_ERROR && error != RD_KAFKA_RESP_ERR__NO_OFFSET {
+            failures.add(0)
             logger.warning("Committing offsets of '\(functionName)' failed: \(String(cString: rd_kafka_err2str(error))) (tried again at the next interval)")
             for partition in partitions.keys { partitions[partition]!.sent = -1 }
         }
@@ -147,7 +154,7 @@ final class OffsetCommitter {
         for element in committed.elements {
             if let offset = journal.resumeOffset(partition: element.partition, committed: element.offset, metadata: element.metadata) {
                 resumed.append((element.partition, offset))
-                logger.info("'\(functionName)' resumes partition \(element.partition) of \(topic) at offset \(offset): the host had settled up to there before it stopped abnormally (the group had committed \(element.offset), with this host's tag)")
+                logger.info("'\(functionName)' resumes partition \(element.partition) of \(topic) at offset \(offset): the host had settled up to there before it stopped abnormally (the group had committed \(element.offset), with this host's tag)", metadata: InvocationLogFields.place(topic: topic, partition: element.partition, offset: offset))
             } else if element.offset >= 0 {
                 // Where this assignment starts, committed again with the new epoch's tag: a crash
                 // before the first periodic commit must find its own tag on the committed offset.
@@ -169,6 +176,7 @@ final class OffsetCommitter {
             }
         }
         if let result {
+            failures.add(0)
             logger.warning("'\(functionName)': committing where partitions \(starts.map(\.partition)) start failed (\(result.reason)); they are committed with the next commit")
         }
     }
