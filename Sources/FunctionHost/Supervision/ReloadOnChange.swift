@@ -47,6 +47,10 @@ public final class ReloadOnChange: @unchecked Sendable {
         var watcher = FunctionAppWatcher(scriptRoot: scriptRoot)
         // Functions that do not load now: a change is refused only for failures it brings.
         var failing = check(configuration.current).failing ?? []
+        // The libraries as they were when the configuration in force was accepted: one written
+        // or replaced since (or one that appeared) needs a new worker. One that is no longer
+        // named is not a change in itself (its function.json's change is).
+        var acceptedLibraries = watcher.libraries
         logger.info("Watching host.json, local.settings.json and every function's function.json and library for changes")
         while !supervisor.isStopping {
             sleep(1)
@@ -60,7 +64,8 @@ public final class ReloadOnChange: @unchecked Sendable {
                 changed += more
             }
             let files = AcceptedConfiguration.read(scriptRoot: scriptRoot)
-            let libraries = Set(changed).filter { files[$0] == nil && !Self.isConfigurationFile($0) }.sorted()
+            let currentLibraries = watcher.libraries
+            let libraries = currentLibraries.filter { acceptedLibraries[$0.key] != $0.value }.keys.sorted()
             let change = ConfigurationChange(from: configuration.accepted, to: files, libraries: libraries)
             guard !change.isEmpty else {
                 logger.info("\(Set(changed).sorted().joined(separator: ", ")) written with the same content: nothing to reload")
@@ -95,6 +100,7 @@ public final class ReloadOnChange: @unchecked Sendable {
                 continue
             }
             failing = nowFailing
+            acceptedLibraries = currentLibraries
             if change.replacesWorker {
                 let why = libraries.isEmpty ? "host.json and local.settings.json apply to every function" : "a process never unloads a library it loaded"
                 logger.info("\(listed) changed and loads: replacing the worker (\(why); it finishes its invocations, commits and leaves its groups first)")
@@ -104,11 +110,6 @@ public final class ReloadOnChange: @unchecked Sendable {
                 logger.info("\(listed) changed and loads: the worker reloads \(names) only (it finishes that function's invocations, commits and leaves its group first); the other functions keep their consumers and partitions")
             }
         }
-    }
-
-    /// host.json, local.settings.json or a function.json (a path the watcher reports).
-    private static func isConfigurationFile(_ path: String) -> Bool {
-        path == "host.json" || path == "local.settings.json" || path.hasSuffix("/function.json")
     }
 
     private static func sentence(_ text: String) -> String {
