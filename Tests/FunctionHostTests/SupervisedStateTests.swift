@@ -128,27 +128,19 @@ struct SupervisedStateTests {
         defer { _ = try? host.process.stop(signal: SIGKILL) }
         try waitUntil("ready") { (try? HTTP.get("\(host.url)/health/ready").status) == 200 }
 
-        let answers = Mutex<(live: [(Int, String)], ready: [(Int, String)])>(([], []))
-        let polling = Atomic<Bool>(true)
         let url = host.url
-        let poller = Thread {
-            while polling.load(ordering: .relaxed) {
-                let live = (try? HTTP.request("GET", "\(url)/health/live", timeout: 10)).map { ($0.status, $0.body) } ?? (0, "no answer")
-                let ready = (try? HTTP.request("GET", "\(url)/health/ready", timeout: 10)).map { ($0.status, $0.body) } ?? (0, "no answer")
-                answers.withLock { $0.live.append(live); $0.ready.append(ready) }
-                usleep(20_000)
-            }
+        let answers = Sampler(every: 20) { () -> (live: (Int, String), ready: (Int, String)) in
+            let live = (try? HTTP.request("GET", "\(url)/health/live", timeout: 10)).map { ($0.status, $0.body) } ?? (0, "no answer")
+            let ready = (try? HTTP.request("GET", "\(url)/health/ready", timeout: 10)).map { ($0.status, $0.body) } ?? (0, "no answer")
+            return (live, ready)
         }
-        poller.start()
-        defer { polling.store(false, ordering: .relaxed) }
+        defer { _ = try? answers.stop() }
         let killed = try host.killWorker()
         try waitUntil("the new worker to be ready", timeout: 90) {
-            answers.withLock { $0.ready.last?.0 == 200 } && workerProcess(of: host.process) != killed
+            answers.samples.last?.ready.0 == 200 && workerProcess(of: host.process) != killed
         }
-        polling.store(false, ordering: .relaxed)
-        try waitUntil("the poller to stop") { poller.isFinished }
-
-        let (live, ready) = answers.withLock { $0 }
+        let samples = try answers.stop()
+        let live = samples.map(\.live), ready = samples.map(\.ready)
         #expect(live.count > 10)
         #expect(live.allSatisfy { $0.0 == 200 }, "non-200 liveness answers: \(live.filter { $0.0 != 200 })")
         #expect(live.contains { $0.1.contains("worker restarting") }, "the supervisor answered while no worker ran")
@@ -164,17 +156,8 @@ struct SupervisedStateTests {
         defer { _ = try? host.process.stop(signal: SIGKILL) }
         let rebalancesBefore = try #require((host.entry(steady)?["counters"] as? [String: Any])?["rebalances"] as? Int)
 
-        let samples = Mutex<[[Int]?]>([])
-        let polling = Atomic<Bool>(true)
-        let poller = Thread {
-            while polling.load(ordering: .relaxed) {
-                let assigned = host.assigned(steady)
-                samples.withLock { $0.append(assigned) }
-                usleep(50_000)
-            }
-        }
-        poller.start()
-        defer { polling.store(false, ordering: .relaxed) }
+        let assignments = Sampler(every: 50) { host.assigned(steady) }
+        defer { _ = try? assignments.stop() }
 
         // The same bytes written again: nothing to reload.
         try host.root.addFunction(steady, try SupervisedHost.definition(steady, topic: steadyTopic))
@@ -186,10 +169,7 @@ struct SupervisedStateTests {
         try host.produce(steadyTopic, "kept consuming")
         try host.produce(changedTopic, "after its reload")
         try waitUntil("both functions to consume", timeout: 60) { !processed(steady).isEmpty && !processed(changed).isEmpty }
-        polling.store(false, ordering: .relaxed)
-        try waitUntil("the poller to stop") { poller.isFinished }
-
-        let seen = samples.withLock { $0 }
+        let seen = try assignments.stop()
         #expect(seen.count > 10)
         #expect(seen.allSatisfy { $0 == [0] }, "the unchanged function lost its partition: \(seen.filter { $0 != [0] })")
         #expect(processed(steady) == ["0 0 kept consuming"])
@@ -200,5 +180,34 @@ struct SupervisedStateTests {
         #expect(!log.contains("Reloading '\(steady)'"))
         #expect(!log.contains("Reloading:"), "the worker was replaced")
         #expect(try host.process.stop(signal: SIGTERM) == 0)
+    }
+}
+
+/// Takes a sample on a thread of its own every `milliseconds` until stopped: what a probe or an
+/// operator polling the endpoint would have seen all through.
+private final class Sampler<Sample: Sendable>: Sendable {
+    private let taken = Mutex<[Sample]>([])
+    private let running = Atomic<Bool>(true)
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(every milliseconds: UInt32, _ sample: @escaping @Sendable () -> Sample) {
+        Thread { [self] in
+            while running.load(ordering: .relaxed) {
+                let value = sample()
+                taken.withLock { $0.append(value) }
+                usleep(milliseconds * 1000)
+            }
+            finished.signal()
+        }.start()
+    }
+
+    var samples: [Sample] { taken.withLock { $0 } }
+
+    /// Stops sampling; returns every sample taken.
+    func stop() throws -> [Sample] {
+        if running.exchange(false, ordering: .relaxed), finished.wait(timeout: .now() + 60) == .timedOut {
+            throw TestSetupError("the sampler did not stop within 60 s")
+        }
+        return samples
     }
 }
