@@ -19,11 +19,20 @@ struct SupervisedStateTests {
         let broker: String
         var url: String { "http://127.0.0.1:\(port)" }
 
-        init(functions: [(name: String, topic: String)], watch: Bool = false) throws {
+        /// - Parameter librariesInFolders: copy the Recorder library into each function's folder
+        ///   (as `swiftfunc build` puts it) instead of naming it where SwiftPM built it.
+        init(functions: [(name: String, topic: String)], watch: Bool = false, librariesInFolders: Bool = false) throws {
             _ = TestPaths.recordDirectory
             root = try ScriptRoot()
+            let recorder = try TestPaths.library("Recorder")
             for function in functions {
-                try root.addFunction(function.name, Self.definition(function.name, topic: function.topic))
+                var definition = try Self.definition(function.name, topic: function.topic)
+                if librariesInFolders {
+                    try FileManager.default.createDirectory(at: root.url.appendingPathComponent("functions/\(function.name)"), withIntermediateDirectories: true)
+                    try FileManager.default.copyItem(at: recorder, to: root.url.appendingPathComponent("functions/\(function.name)/libRecorder.so"))
+                    definition = definition.replacingOccurrences(of: recorder.path, with: "libRecorder.so")
+                }
+                try root.addFunction(function.name, definition)
             }
             port = try freePort()
             process = try ChildProcess(TestPaths.swiftfunc, ["start", "--script-root", root.url.path, "--embedded-broker", "--partitions", "1",
@@ -88,6 +97,30 @@ struct SupervisedStateTests {
         try waitUntil("the message, consumed by the worker started after the crash", timeout: 60) { !processed(function).isEmpty }
         #expect(processed(function) == ["0 0 after the crash"])
         #expect(!host.process.stderr.contains("is not running"), "the restarted worker did not read the refused file")
+        #expect(try host.process.stop(signal: SIGTERM) == 0)
+    }
+
+    @Test("A library --watch refused stays refused after the worker is SIGKILLed: the new worker loads the accepted file the supervisor kept")
+    func refusedLibrarySurvivesACrash() throws {
+        let function = uniqueName("Kept"), topic = uniqueName("kept")
+        let host = try SupervisedHost(functions: [(function, topic)], watch: true, librariesInFolders: true)
+        defer { _ = try? host.process.stop(signal: SIGKILL) }
+        // Replaced by a new file, as swiftfunc build does, with a library of another ABI version.
+        let library = host.root.url.appendingPathComponent("functions/\(function)/libRecorder.so")
+        let replacement = host.root.url.appendingPathComponent("functions/\(function)/libRecorder.so.new")
+        try FileManager.default.copyItem(at: try TestPaths.library("WrongABI"), to: replacement)
+        #expect(rename(replacement.path, library.path) == 0)
+        try waitUntil("the replaced library to be refused", timeout: 60) {
+            host.process.stderr.contains("Not reloading after changes to functions/\(function)/libRecorder.so")
+        }
+        #expect(host.process.stderr.contains("ABI version 999"))
+        _ = try host.killWorker()
+        try host.waitForAssignment(function)
+
+        try host.produce(topic, "from the kept library")
+        try waitUntil("the message, consumed by the accepted library", timeout: 60) { !processed(function).isEmpty }
+        #expect(processed(function) == ["0 0 from the kept library"])
+        #expect(host.process.stderr.contains("was replaced since the configuration was accepted"))
         #expect(try host.process.stop(signal: SIGTERM) == 0)
     }
 

@@ -27,11 +27,28 @@ public struct ConfigurationFiles: Sendable {
         source.appendingPathComponent("functions/\(name)/function.json")
     }
 
+    /// Where the library at `path` is loaded from: `path` itself, unless the snapshot kept the
+    /// accepted file of it (``AcceptedConfiguration``) and the file at `path` is another one now
+    /// (replaced since: a change `--watch` refused, or has not checked yet); then the kept file.
+    /// - Returns: the path to load, and whether it is the kept file.
+    func library(_ path: String) -> (path: String, kept: Bool) {
+        guard isSnapshot,
+              let data = try? Data(contentsOf: source.appendingPathComponent(AcceptedConfiguration.keptLibrariesFile)),
+              let kept = (try? JSONSerialization.jsonObject(with: data) as? [String: String])?[path] else { return (path, false) }
+        let keptPath = source.appendingPathComponent(kept).path
+        let inode = { (file: String) in (try? FileManager.default.attributesOfItem(atPath: file))?[.systemFileNumber] as? NSNumber }
+        guard let keptInode = inode(keptPath), inode(path) != keptInode else { return (path, false) }
+        return (keptPath, true)
+    }
+
     /// The functions' folders in the script root, for the functions the source holds a
     /// function.json of, in name order.
     /// - Throws: ``ConfigurationError`` when there is no `functions/` folder.
     func functionDirectories() throws -> [URL] {
-        try FunctionDiscovery.functionDirectories(scriptRoot: source).map {
+        // The script root's own folder must exist: its absence is the error to report.
+        let onDisk = try FunctionDiscovery.functionDirectories(scriptRoot: scriptRoot)
+        guard isSnapshot else { return onDisk }
+        return try FunctionDiscovery.functionDirectories(scriptRoot: source).map {
             scriptRoot.appendingPathComponent("functions").appendingPathComponent($0.lastPathComponent)
         }
     }

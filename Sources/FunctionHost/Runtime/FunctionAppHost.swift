@@ -139,10 +139,10 @@ public final class FunctionAppHost: @unchecked Sendable {
                 entry.report.status = .disabled
                 return entry
             }
-            let library = try FunctionLibrary.load(function, scriptRoot: scriptRoot)
-            entry.library = library
             var functionLogger = logger
             functionLogger[metadataKey: "function"] = "\(name)"
+            let library = try FunctionLibrary.load(acceptedLibrary(of: function, logger: functionLogger), scriptRoot: scriptRoot)
+            entry.library = library
             if let warning = library.uncheckedWarning { functionLogger.warning("\(warning)") }
             // The trigger's groupProtocol over host.json's (what that protocol does not take is left out).
             let consumer = configuration.kafka.consumerOptions(for: function)
@@ -160,6 +160,17 @@ public final class FunctionAppHost: @unchecked Sendable {
             logger.error("Function '\(name)' is not running: \(error)")
         }
         return entry
+    }
+
+    /// `function` with the library the configuration accepted: a library replaced on disk since
+    /// (a change `--watch` refused, or has not checked yet) is loaded from the kept file.
+    private func acceptedLibrary(of function: FunctionConfiguration, logger: Logger) -> FunctionConfiguration {
+        let library = files.library(function.libraryPath)
+        guard library.kept else { return function }
+        logger.warning("\(function.libraryPath) was replaced since the configuration was accepted (a change --watch refused, or has not checked yet): loading the accepted file, kept at \(library.path)")
+        var function = function
+        function.libraryPath = library.path
+        return function
     }
 
     /// Starts `started` (paused first when an operator paused them: ``OperatorPauses``) and

@@ -5,10 +5,11 @@ import Foundation
 /// functions/NAME/function.json as they were when accepted, one folder per generation, and a
 /// link `current` to the one in force. Every worker reads its configuration through that link
 /// (``ConfigurationFiles``), so a worker started after a crash runs what was accepted: a change
-/// `--watch` refused stays refused until it is fixed. Libraries are not copied: they are loaded
-/// from the script root (a copy would change what `$ORIGIN` and sibling libraries resolve to), so a
-/// library replaced on disk is what the next worker loads; `--watch` checks a replaced library
-/// before the running worker is replaced.
+/// `--watch` refused stays refused until it is fixed. Each library is kept too, as a hard link
+/// (a copy across file systems) in the generation's `libraries/`, listed in `libraries.json`:
+/// a worker loads a library from its own path while that is still the file accepted (the same
+/// inode), and the kept one only when the file was replaced since (refused, or not checked yet);
+/// loading from the library's own path keeps what `$ORIGIN` resolves to in the usual case.
 public final class AcceptedConfiguration: @unchecked Sendable {
     /// The files a configuration is made of, by path relative to the script root.
     public typealias Files = [String: Data]
@@ -16,6 +17,8 @@ public final class AcceptedConfiguration: @unchecked Sendable {
     /// In a generation: the change it brings needs a new worker (host.json, local.settings.json
     /// or a library changed), so the running worker does not reload functions from it.
     static let replacesWorkerMarker = "replaces-worker"
+    /// In a generation: each library's path and where its accepted file is kept.
+    static let keptLibrariesFile = "libraries.json"
 
     public let directory: URL
     private let scriptRoot: URL
@@ -30,7 +33,7 @@ public final class AcceptedConfiguration: @unchecked Sendable {
         self.scriptRoot = scriptRoot.standardizedFileURL
         try? FileManager.default.removeItem(at: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try accept(stage(Self.read(scriptRoot: self.scriptRoot)))
+        try accept(stage(Self.read(scriptRoot: self.scriptRoot), libraries: Array(FunctionAppWatcher(scriptRoot: scriptRoot).libraries.keys)))
     }
 
     /// The configuration files under `scriptRoot` now (those that exist and can be read).
@@ -52,10 +55,13 @@ public final class AcceptedConfiguration: @unchecked Sendable {
         Self.read(scriptRoot: current.resolvingSymlinksInPath())
     }
 
-    /// Writes `files` as a new generation, not yet in force (`swiftfunc start --check` reads it).
-    /// - Parameter replacesWorker: the change needs a new worker (see ``replacesWorkerMarker``).
+    /// Writes `files` as a new generation, not yet in force (`swiftfunc start --check` reads it),
+    /// keeping each of `libraries` as it is on disk now.
+    /// - Parameters:
+    ///   - libraries: the libraries' paths, relative to the script root or absolute (``FunctionAppWatcher/libraries``).
+    ///   - replacesWorker: the change needs a new worker (see ``replacesWorkerMarker``).
     /// - Returns: the generation's folder.
-    public func stage(_ files: Files, replacesWorker: Bool = false) throws -> URL {
+    public func stage(_ files: Files, libraries: [String], replacesWorker: Bool = false) throws -> URL {
         let generation = directory.appendingPathComponent("generation-\(nextGeneration)")
         nextGeneration += 1
         try FileManager.default.createDirectory(at: generation.appendingPathComponent("functions"), withIntermediateDirectories: true)
@@ -64,6 +70,17 @@ public final class AcceptedConfiguration: @unchecked Sendable {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try data.write(to: url)
         }
+        let keptFolder = generation.appendingPathComponent("libraries")
+        try FileManager.default.createDirectory(at: keptFolder, withIntermediateDirectories: true)
+        var kept: [String: String] = [:]
+        for (index, library) in libraries.sorted().enumerated() {
+            let source = library.hasPrefix("/") ? URL(fileURLWithPath: library) : scriptRoot.appendingPathComponent(library)
+            let copy = keptFolder.appendingPathComponent("\(index).so")
+            if link(source.path, copy.path) == 0 || (try? FileManager.default.copyItem(at: source, to: copy)) != nil {
+                kept[source.standardizedFileURL.path] = "libraries/\(index).so"
+            }
+        }
+        try JSONSerialization.data(withJSONObject: kept, options: [.sortedKeys]).write(to: generation.appendingPathComponent(Self.keptLibrariesFile))
         if replacesWorker {
             try Data().write(to: generation.appendingPathComponent(Self.replacesWorkerMarker))
         }

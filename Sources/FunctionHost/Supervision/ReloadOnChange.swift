@@ -74,7 +74,7 @@ public final class ReloadOnChange: @unchecked Sendable {
             let listed = change.files.joined(separator: ", ")
             let generation: URL
             do {
-                generation = try configuration.stage(files, replacesWorker: change.replacesWorker)
+                generation = try configuration.stage(files, libraries: Array(currentLibraries.keys), replacesWorker: change.replacesWorker)
             } catch {
                 logger.error("Not reloading after changes to \(listed): the configuration could not be copied to \(configuration.directory.path) (\(error)). The running worker goes on with what it loaded.")
                 continue
