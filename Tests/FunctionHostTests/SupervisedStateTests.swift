@@ -188,6 +188,10 @@ struct SupervisedStateTests {
         let host = try SupervisedHost(functions: [(changed, changedTopic), (steady, steadyTopic)], watch: true)
         defer { _ = try? host.process.stop(signal: SIGKILL) }
         let rebalancesBefore = try #require((host.entry(steady)?["counters"] as? [String: Any])?["rebalances"] as? Int)
+        try host.produce(changedTopic, "before its reload")
+        try waitUntil("the message before the reload", timeout: 60) { !processed(changed).isEmpty }
+        let consumed = { try HTTP.get("\(host.url)/metrics").sample("swiftfunc_messages_consumed_total", ["function": changed]) }
+        try waitUntil("the metrics to count it") { try consumed() == 1 }
 
         let assignments = Sampler(every: 50) { host.assigned(steady) }
         defer { _ = try? assignments.stop() }
@@ -201,12 +205,14 @@ struct SupervisedStateTests {
         try host.waitForAssignment(changed)
         try host.produce(steadyTopic, "kept consuming")
         try host.produce(changedTopic, "after its reload")
-        try waitUntil("both functions to consume", timeout: 60) { !processed(steady).isEmpty && !processed(changed).isEmpty }
+        try waitUntil("both functions to consume", timeout: 60) { !processed(steady).isEmpty && processed(changed).count == 2 }
         let seen = try assignments.stop()
         #expect(seen.count > 10)
         #expect(seen.allSatisfy { $0 == [0] }, "the unchanged function lost its partition: \(seen.filter { $0 != [0] })")
         #expect(processed(steady) == ["0 0 kept consuming"])
-        #expect(processed(changed) == ["0 0 after its reload"])
+        #expect(processed(changed) == ["0 0 before its reload", "0 1 after its reload"])
+        // The reloaded function's counters go on from where they were (its new listener counts from 0).
+        try waitUntil("the metrics to count both messages") { try consumed() == 2 }
         #expect((host.entry(steady)?["counters"] as? [String: Any])?["rebalances"] as? Int == rebalancesBefore, "the unchanged function rebalanced")
         let log = host.process.stderr
         #expect(log.contains("functions/\(changed)/function.json changed and loads: the worker reloads '\(changed)' only"))

@@ -19,9 +19,11 @@ final class MetricsPublisher: @unchecked Sendable {
     private let lock = Mutex<Void>(())
 
     // Only touched under `lock`.
-    private var counters: [String: (counter: CoreMetrics.Counter, published: Int)] = [:]
+    /// `published`: the total already published from `source` (a listener; a function reloaded
+    /// by `--watch` has a new one, whose totals start again from 0).
+    private var counters: [String: (counter: CoreMetrics.Counter, published: Int, source: ObjectIdentifier?)] = [:]
     private var gauges: [String: CoreMetrics.Gauge] = [:]
-    private var histogramsPublished: [String: [(count: Int, sum: Int)]] = [:]
+    private var histogramsPublished: [String: (buckets: [(count: Int, sum: Int)], source: ObjectIdentifier)] = [:]
     private var timers: [String: CoreMetrics.Timer] = [:]
     private var recorders: [String: CoreMetrics.Recorder] = [:]
     private var lagKeys = Set<String>()
@@ -51,31 +53,32 @@ final class MetricsPublisher: @unchecked Sendable {
             let name = hosted.report.name
             let function = [("function", name)]
             guard let listener = hosted.listener else { continue }
+            let source = ObjectIdentifier(listener)
             let statistics = listener.invocationStatistics
             for outcome in InvocationStatistics.Outcome.allCases {
                 counter("swiftfunc_invocations_total", function + [("outcome", outcome.label)],
-                        statistics.reduce(0) { $0 + $1.slots.value(outcome.rawValue) })
+                        statistics.reduce(0) { $0 + $1.slots.value(outcome.rawValue) }, from: source)
             }
-            counter("swiftfunc_retries_total", function, statistics.reduce(0) { $0 + $1.slots.value(InvocationStatistics.retriesSlot) })
-            histogram("swiftfunc_invocation_duration_seconds", function, statistics, base: InvocationStatistics.durationBase,
+            counter("swiftfunc_retries_total", function, statistics.reduce(0) { $0 + $1.slots.value(InvocationStatistics.retriesSlot) }, from: source)
+            histogram("swiftfunc_invocation_duration_seconds", function, statistics, from: source, base: InvocationStatistics.durationBase,
                       layout: .durationNanoseconds) { timer, value in (timer as! CoreMetrics.Timer).recordNanoseconds(Int64(value)) }
             if listener.function.trigger.cardinality == .many {
-                histogram("swiftfunc_batch_size", function, statistics, base: InvocationStatistics.batchBase,
+                histogram("swiftfunc_batch_size", function, statistics, from: source, base: InvocationStatistics.batchBase,
                           layout: .batchSize) { recorder, value in (recorder as! CoreMetrics.Recorder).record(value) }
             }
             for (index, topic) in listener.function.outputs.map(\.topic).enumerated() {
                 for (offset, result) in ["delivered", "failed"].enumerated() {
                     counter("swiftfunc_output_records_total", function + [("topic", topic), ("result", result)],
-                            statistics.reduce(0) { $0 + $1.slots.value(InvocationStatistics.outputBase + 2 * index + offset) })
+                            statistics.reduce(0) { $0 + $1.slots.value(InvocationStatistics.outputBase + 2 * index + offset) }, from: source)
                 }
             }
             for (index, reason) in DeadLetterReason.allCases.enumerated() {
                 counter("swiftfunc_dead_lettered_total", function + [("reason", reason.rawValue)],
-                        listener.deadLetters.statistics.slots.value(index))
+                        listener.deadLetters.statistics.slots.value(index), from: source)
             }
             counter("swiftfunc_crashes_total", function, restarts.crashes[name] ?? 0)
-            counter("swiftfunc_messages_consumed_total", function, listener.operations.consumedCount)
-            counter("swiftfunc_rebalances_total", function, listener.operations.rebalanceCount)
+            counter("swiftfunc_messages_consumed_total", function, listener.operations.consumedCount, from: source)
+            counter("swiftfunc_rebalances_total", function, listener.operations.rebalanceCount, from: source)
             gauge("swiftfunc_paused_partitions", function, Double(listener.operations.pausedPartitionCount))
             for entry in ConsumerLag.read(listener) {
                 let labels = function + [("topic", listener.function.trigger.topic), ("partition", "\(entry.partition)")]
@@ -91,11 +94,13 @@ final class MetricsPublisher: @unchecked Sendable {
         name + "{" + labels.map { "\($0.0)=\($0.1)" }.joined(separator: ",") + "}"
     }
 
-    private func counter(_ name: String, _ labels: [(String, String)], _ total: Int) {
+    /// - Parameter source: the listener whose `total` it is (nil: a total of the host's).
+    private func counter(_ name: String, _ labels: [(String, String)], _ total: Int, from source: ObjectIdentifier? = nil) {
         let key = key(name, labels)
-        let entry = counters[key] ?? (CoreMetrics.Counter(label: name, dimensions: labels, factory: factory), 0)
-        if total > entry.published { entry.counter.increment(by: total - entry.published) }
-        counters[key] = (entry.counter, max(total, entry.published))
+        let entry = counters[key] ?? (CoreMetrics.Counter(label: name, dimensions: labels, factory: factory), 0, source)
+        let published = entry.source == source ? entry.published : 0
+        if total > published { entry.counter.increment(by: total - published) }
+        counters[key] = (entry.counter, max(total, published), source)
     }
 
     @discardableResult
@@ -109,7 +114,7 @@ final class MetricsPublisher: @unchecked Sendable {
 
     /// Records each bucket's new observations at their mean (clamped into the bucket), summed
     /// over `statistics`.
-    private func histogram(_ name: String, _ labels: [(String, String)], _ statistics: [InvocationStatistics], base: Int,
+    private func histogram(_ name: String, _ labels: [(String, String)], _ statistics: [InvocationStatistics], from source: ObjectIdentifier, base: Int,
                            layout: BucketLayout, record: (AnyObject, Double) -> Void) {
         let key = key(name, labels)
         let sink: AnyObject
@@ -122,7 +127,8 @@ final class MetricsPublisher: @unchecked Sendable {
             timers[key] = timer
             sink = timer
         }
-        var published = histogramsPublished[key] ?? Array(repeating: (0, 0), count: layout.bounds.count + 1)
+        let known = histogramsPublished[key].flatMap { $0.source == source ? $0.buckets : nil }
+        var published = known ?? Array(repeating: (0, 0), count: layout.bounds.count + 1)
         for bucket in 0...layout.bounds.count {
             // The count first: the owner writes the sum first, so the sum read covers it.
             let count = statistics.reduce(0) { $0 + $1.slots.value(base + 2 * bucket) }
@@ -135,7 +141,7 @@ final class MetricsPublisher: @unchecked Sendable {
             for _ in 0..<newCount { record(sink, Double(mean)) }
             published[bucket] = (count, published[bucket].sum + mean * newCount)
         }
-        histogramsPublished[key] = published
+        histogramsPublished[key] = (published, source)
     }
 }
 
