@@ -1,18 +1,5 @@
 import Foundation
 
-/// Held while this process's environment changes and while a child is spawned: `Process.run`
-/// copies the environment, and a `setenv` on another thread meanwhile makes it read freed memory
-/// (the test process crashed in `Process.run`'s memcpy that way).
-private let environmentLock = NSLock()
-
-/// Sets (or, with nil, removes) an environment variable of the test process, never while a
-/// child is being spawned.
-func setEnvironment(_ name: String, _ value: String?) {
-    environmentLock.withLock {
-        if let value { setenv(name, value, 1) } else { unsetenv(name) }
-    }
-}
-
 /// Runs a command to completion with `input` on its standard input.
 /// - Returns: its standard output and standard error.
 /// - Throws: when it exits non-zero, with what it printed.
@@ -56,7 +43,7 @@ final class ChildProcess: @unchecked Sendable {
         }
         process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
         process.standardError = try FileHandle(forWritingTo: stderrFile)
-        try environmentLock.withLock { try process.run() }
+        try process.run()
     }
 
     var stdout: String { (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? "" }
