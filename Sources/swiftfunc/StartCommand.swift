@@ -49,6 +49,15 @@ struct StartCommand: AsyncParsableCommand {
     @Option(name: .long, help: .hidden)
     var brokerOverride: String?
 
+    /// Set by the supervisor: read the configuration files from its accepted snapshot (and follow it).
+    @Option(name: .long, help: .hidden)
+    var configurationSnapshot: String?
+
+    /// Set by the supervisor: it serves the endpoint's address and port, and forwards to this
+    /// worker's endpoint on loopback.
+    @Flag(name: .long, help: .hidden)
+    var behindSupervisor = false
+
     func validate() throws {
         guard (1...1_000).contains(partitions) else { throw ValidationError("--partitions must be from 1 to 1000, not \(partitions)") }
         if let port, !(0...65_535).contains(port) { throw ValidationError("--port must be 0 (off) to 65535, not \(port)") }
@@ -75,7 +84,8 @@ struct StartCommand: AsyncParsableCommand {
             // not load, or the error that stops them all (the watching supervisor quotes them).
             let host: FunctionAppHost
             do {
-                host = try FunctionAppHost(scriptRoot: root, logger: logger, brokerOverride: brokerOverride)
+                host = try FunctionAppHost(scriptRoot: root, logger: logger, brokerOverride: brokerOverride,
+                                           configurationSnapshot: configurationSnapshot.map { URL(fileURLWithPath: $0) })
                 for failure in try host.check() { say("not loading '\(failure.name)': \(failure.error)") }
             } catch let error as ConfigurationError {
                 say("\(error)")
@@ -114,16 +124,32 @@ struct StartCommand: AsyncParsableCommand {
         }
         let stateDirectory = root.appendingPathComponent(".swiftfunc/state")
         try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
-        var arguments = ["start", "--script-root", root.path, "--worker-state-directory", stateDirectory.path]
+        // Every worker reads the configuration accepted last, not what is on disk at its start.
+        let accepted = try AcceptedConfiguration(stateDirectory: stateDirectory, scriptRoot: root)
+        var arguments = ["start", "--script-root", root.path, "--worker-state-directory", stateDirectory.path,
+                         "--configuration-snapshot", accepted.current.path]
         if let broker { arguments += ["--broker-override", broker.bootstrapServers] }
         if let port { arguments += ["--port", "\(port)"] }
         if let httpHost { arguments += ["--http-host", httpHost] }
         RestartRecord.reset(in: stateDirectory)
+        OperatorPauses.reset(in: stateDirectory)
+        let httpPort = port ?? configuration.operations.httpPort
+        if httpPort > 0 { arguments.append("--behind-supervisor") }
         let supervisor = HostSupervisor(
             executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(), arguments: arguments,
             stateDirectory: stateDirectory, logger: logger)
+        // The supervisor owns the port: it answers liveness while workers restart.
+        var endpoint: SupervisorEndpoint?
+        if httpPort > 0 {
+            let started = SupervisorEndpoint(supervisor: supervisor, stateDirectory: stateDirectory,
+                                             address: httpHost ?? configuration.operations.httpHost, port: httpPort, logger: logger)
+            try await startEndpoint(output: output, logger: logger) { try started.start(setting: $0) }
+            endpoint = started
+        }
+        defer { endpoint?.stop() }
         if watch || configuration.watch {
-            ReloadOnChange(supervisor: supervisor, executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(),
+            ReloadOnChange(supervisor: supervisor, configuration: accepted,
+                           executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath(),
                            scriptRoot: root, extraArguments: broker.map { ["--broker-override", $0.bootstrapServers] } ?? [],
                            logger: logger).start()
         }
@@ -133,6 +159,24 @@ struct StartCommand: AsyncParsableCommand {
         if status != 0 { throw ExitCode(status) }
     }
 
+    /// Starts an HTTP endpoint (the supervisor's or the worker's): a port in use is a start-up
+    /// error naming the setting (exit 64, which the supervisor does not restart), not a crash.
+    /// Starting waits for the bind: on a thread of its own, not Swift's cooperative pool (which
+    /// the endpoint's own start-up may need).
+    private func startEndpoint(output: StartOutput, logger: Logger,
+                               _ start: @escaping @Sendable (_ setting: String) throws -> Void) async throws {
+        let setting = port != nil ? "--port" : "host.json swiftfunc.http.port"
+        let failure = await runOnOwnThread("swiftfunc-http-start") { () -> String? in
+            do {
+                try start(setting)
+                return nil
+            } catch {
+                return "\(error)"
+            }
+        }
+        if let failure { throw output.refusal(failure, logger: logger) }
+    }
+
     /// Hosts the functions in this process until SIGINT or SIGTERM.
     private func host(root: URL, logger: Logger, output: StartOutput, brokerOverride: String?, crashProtection: URL?) async throws {
         let host: FunctionAppHost
@@ -140,7 +184,8 @@ struct StartCommand: AsyncParsableCommand {
             // Before any library loads: functions read their settings from the environment.
             try AppSettings.load(scriptRoot: root).exportLocalValuesToEnvironment()
             host = try FunctionAppHost(scriptRoot: root, logger: logger, brokerOverride: brokerOverride,
-                                       crashProtectionDirectory: crashProtection)
+                                       crashProtectionDirectory: crashProtection,
+                                       configurationSnapshot: configurationSnapshot.map { URL(fileURLWithPath: $0) })
         } catch let error as ConfigurationError {
             throw output.refusal("\(error)", logger: logger)
         }
@@ -149,20 +194,15 @@ struct StartCommand: AsyncParsableCommand {
         var server: OperationsServer?
         let httpPort = port ?? host.configuration.operations.httpPort
         if httpPort > 0 {
-            let started = OperationsServer(appHost: host, address: httpHost ?? host.configuration.operations.httpHost, port: httpPort,
-                                           restarts: RestartRecord.read(in: crashProtection), logger: logger)
-            // Starting waits for the bind: on a thread of its own, not Swift's cooperative pool
-            // (which the endpoint's own start-up may need).
-            let setting = port != nil ? "--port" : "host.json swiftfunc.http.port"
-            let failure = await runOnOwnThread("swiftfunc-http-start") { () -> String? in
-                do {
-                    try started.start(setting: setting)
-                    return nil
-                } catch {
-                    return "\(error)"
-                }
-            }
-            if let failure { throw output.refusal(failure, logger: logger) }
+            let publicAddress = httpHost ?? host.configuration.operations.httpHost
+            // Behind a supervisor: loopback, a port the system picks, reported to the supervisor.
+            let started = behindSupervisor
+                ? OperationsServer(appHost: host, address: "127.0.0.1", port: 0, restarts: RestartRecord.read(in: crashProtection),
+                                   behindSupervisor: (publicAddress, httpPort), logger: logger)
+                : OperationsServer(appHost: host, address: publicAddress, port: httpPort,
+                                   restarts: RestartRecord.read(in: crashProtection), logger: logger)
+            try await startEndpoint(output: output, logger: logger) { try started.start(setting: $0) }
+            if behindSupervisor, let crashProtection { SupervisorEndpoint.recordWorkerPort(started.listeningPort, in: crashProtection) }
             server = started
         }
         defer { server?.stop() }

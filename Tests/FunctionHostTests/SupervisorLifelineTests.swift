@@ -26,25 +26,4 @@ struct SupervisorLifelineTests {
         let reasons = supervisor.stderr.split(separator: "\n").filter { $0.contains("The supervisor (pid \(supervisor.process.processIdentifier)) is gone") }
         #expect(reasons.count == 1)
     }
-
-    /// The processes whose parent is `pid`, from /proc (the worker was spawned from one of the
-    /// supervisor's threads, so no single thread's `children` file lists it).
-    private func children(of pid: Int32) -> [Int32] {
-        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-        return entries.compactMap(Int32.init).filter { processState($0)?.parent == pid }
-    }
-
-    /// True once `pid` exited: gone, or a zombie its new parent has not reaped yet.
-    private func hasEnded(_ pid: Int32) -> Bool {
-        guard let state = processState(pid) else { return true }
-        return state.state == "Z" || state.state == "X"
-    }
-
-    private func processState(_ pid: Int32) -> (state: Substring, parent: Int32)? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let nameEnd = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: nameEnd)...].split(separator: " ")
-        guard fields.count > 1, let parent = Int32(fields[1]) else { return nil }
-        return (fields[0], parent)
-    }
 }

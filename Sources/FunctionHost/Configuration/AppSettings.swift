@@ -13,9 +13,11 @@ public struct AppSettings: Sendable {
     }
 
     /// Reads `local.settings.json` in `scriptRoot` when there is one.
+    /// - Parameter file: where its bytes are read instead (``ConfigurationFiles``: the supervisor's snapshot).
     /// - Throws: ``ConfigurationError`` when the file exists but is malformed.
-    public static func load(scriptRoot: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> AppSettings {
-        let url = scriptRoot.appendingPathComponent("local.settings.json")
+    public static func load(scriptRoot: URL, environment: [String: String] = ProcessInfo.processInfo.environment,
+                            file: URL? = nil) throws -> AppSettings {
+        let url = file ?? scriptRoot.appendingPathComponent("local.settings.json")
         guard FileManager.default.fileExists(atPath: url.path) else {
             return AppSettings(environment: environment)
         }

@@ -41,11 +41,13 @@ public struct FunctionConfiguration: Sendable {
     public static func defaultDeadLetterTopic(topic: String, function: String) -> String { "\(topic).\(function).dlq" }
 
     /// Parses `function.json` in `directory`.
+    /// - Parameter definition: where function.json's bytes are read instead (``ConfigurationFiles``:
+    ///   the supervisor's snapshot); the library and other paths in it still resolve against `directory`.
     /// - Throws: ``ConfigurationError`` naming the file and field at fault.
-    public static func load(directory: URL, scriptRoot: URL, settings: AppSettings) throws -> FunctionConfiguration {
+    public static func load(directory: URL, scriptRoot: URL, settings: AppSettings, definition: URL? = nil) throws -> FunctionConfiguration {
         let name = directory.lastPathComponent
         let displayName = "functions/\(name)/function.json"
-        let json = try JSONObject.load(directory.appendingPathComponent("function.json"), displayName: displayName)
+        let json = try JSONObject.load(definition ?? directory.appendingPathComponent("function.json"), displayName: displayName)
         return try parse(json, name: name, directory: directory, settings: settings)
     }
 

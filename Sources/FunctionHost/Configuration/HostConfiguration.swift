@@ -42,9 +42,11 @@ public struct HostConfiguration: Sendable {
     public init() {}
 
     /// Reads `host.json` in `scriptRoot`; a missing file means all defaults.
+    /// - Parameter file: where host.json's bytes are read instead (``ConfigurationFiles``: the
+    ///   supervisor's snapshot); relative paths in it still resolve against `scriptRoot`.
     /// - Throws: ``ConfigurationError`` for malformed JSON or invalid values.
-    public static func load(scriptRoot: URL) throws -> HostConfiguration {
-        let url = scriptRoot.appendingPathComponent("host.json")
+    public static func load(scriptRoot: URL, file: URL? = nil) throws -> HostConfiguration {
+        let url = file ?? scriptRoot.appendingPathComponent("host.json")
         guard FileManager.default.fileExists(atPath: url.path) else { return HostConfiguration() }
         return try parse(JSONObject.load(url, displayName: "host.json"), scriptRoot: scriptRoot)
     }

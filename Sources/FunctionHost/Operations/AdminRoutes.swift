@@ -61,7 +61,9 @@ struct AdminRoutes: Sendable {
     }
 
     /// Pause: stop fetching, finish what is in flight, commit. Resume: continue. Waits up to
-    /// 30 s for the function to get there (202 with the state it is in when it has not).
+    /// 30 s for the function to get there (202 with the state it is in when it has not). A pause
+    /// is this host's (other replicas of the group go on) and outlasts a worker replacement
+    /// (``OperatorPauses``).
     func pause(_ request: Request, _ context: BasicRequestContext, _ pause: Bool) async throws -> Response {
         if let refusal = refusal(request) { return refusal }
         guard let hosted = find(context) else { return notFound(context) }
@@ -69,6 +71,7 @@ struct AdminRoutes: Sendable {
             return json(.conflict, ["error": "function '\(hosted.report.name)' is not running"])
         }
         listener.requestPause(pause)
+        appHost.pauses?.record(hosted.report.name, paused: pause)
         let goal: ListenerOperations.State = pause ? .paused : .running
         let deadline = ContinuousClock.now + .seconds(30)
         while listener.operations.state != goal && ContinuousClock.now < deadline {
@@ -122,6 +125,7 @@ struct AdminRoutes: Sendable {
         case .running:
             guard let listener = hosted.listener else { break }
             entry["state"] = listener.operations.state.label
+            entry["pause"] = Self.pauseScope
             entry["assignedPartitions"] = listener.operations.assignedPartitions
             var lag: [String: Int64] = [:]
             for item in ConsumerLag.read(listener) { lag["\(item.partition)"] = item.lag }
@@ -150,6 +154,9 @@ struct AdminRoutes: Sendable {
         }
         return entry
     }
+
+    /// What `/admin/functions` says of pausing, beside each running function's state.
+    static let pauseScope = "per host: POST /admin/functions/NAME/pause pauses this host's consumer only (its partitions stay assigned to it, paused; other hosts of the group go on); it lasts through worker restarts and --watch reloads until resumed or until swiftfunc start runs again"
 
     static func render(_ result: OperatorInvocationResult, function: String) -> [String: Any] {
         var body: [String: Any] = [

@@ -15,10 +15,12 @@ final class MetricsPublisher: @unchecked Sendable {
     private let lock = Mutex<Void>(())
 
     // Only touched under `lock`.
-    private var counters: [String: (counter: Prometheus.Counter, published: Int)] = [:]
+    /// `published`: the total already published from `source` (a listener; a function reloaded
+    /// by `--watch` has a new one, whose totals start again from 0).
+    private var counters: [String: (counter: Prometheus.Counter, published: Int, source: ObjectIdentifier?)] = [:]
     private var cpuCounter: (counter: Prometheus.Counter, published: Double)?
     private var gauges: [String: Prometheus.Gauge] = [:]
-    private var histogramsPublished: [String: [(count: Int, sum: Int)]] = [:]
+    private var histogramsPublished: [String: (buckets: [(count: Int, sum: Int)], source: ObjectIdentifier)] = [:]
     private var durations: [String: DurationHistogram] = [:]
     private var values: [String: ValueHistogram] = [:]
     private var lagKeys = Set<String>()
@@ -61,34 +63,36 @@ final class MetricsPublisher: @unchecked Sendable {
                 gauge("swiftfunc_cluster_reachable", function + [("cluster", listener.function.trigger.connection.brokerList)],
                       health.reachable ? 1 : 0)
             }
+            let source = ObjectIdentifier(listener)
             let statistics = listener.invocationStatistics
             for outcome in InvocationStatistics.Outcome.allCases {
                 counter("swiftfunc_invocations_total", function + [("outcome", outcome.label)],
-                        statistics.reduce(0) { $0 + $1.slots.value(outcome.rawValue) })
+                        statistics.reduce(0) { $0 + $1.slots.value(outcome.rawValue) }, from: source)
             }
             gauge("swiftfunc_invocations_in_flight", function,
                   Double(statistics.reduce(0) { $0 + $1.slots.value(InvocationStatistics.inFlightSlot) }))
-            counter("swiftfunc_retries_total", function, statistics.reduce(0) { $0 + $1.slots.value(InvocationStatistics.retriesSlot) })
-            histogram("swiftfunc_invocation_duration_seconds", function, statistics, base: InvocationStatistics.durationBase,
+            counter("swiftfunc_retries_total", function, statistics.reduce(0) { $0 + $1.slots.value(InvocationStatistics.retriesSlot) },
+                    from: source)
+            histogram("swiftfunc_invocation_duration_seconds", function, statistics, from: source, base: InvocationStatistics.durationBase,
                       layout: .durationNanoseconds)
             if listener.function.trigger.cardinality == .many {
-                histogram("swiftfunc_batch_size", function, statistics, base: InvocationStatistics.batchBase, layout: .batchSize)
+                histogram("swiftfunc_batch_size", function, statistics, from: source, base: InvocationStatistics.batchBase, layout: .batchSize)
             }
             for (index, topic) in listener.function.outputs.map(\.topic).enumerated() {
                 for (offset, result) in ["delivered", "failed"].enumerated() {
                     counter("swiftfunc_output_records_total", function + [("topic", topic), ("result", result)],
-                            statistics.reduce(0) { $0 + $1.slots.value(InvocationStatistics.outputBase + 2 * index + offset) })
+                            statistics.reduce(0) { $0 + $1.slots.value(InvocationStatistics.outputBase + 2 * index + offset) }, from: source)
                 }
             }
             for reason in DeadLetterReason.allCases {
                 counter("swiftfunc_dead_lettered_total", function + [("reason", reason.rawValue)],
-                        listener.deadLetters.statistics.deadLettered(reason))
+                        listener.deadLetters.statistics.deadLettered(reason), from: source)
             }
-            counter("swiftfunc_dead_letter_write_failures_total", function, listener.deadLetters.statistics.writeFailures)
-            counter("swiftfunc_offset_commit_failures_total", function, listener.settlement.committer.failedCommits)
+            counter("swiftfunc_dead_letter_write_failures_total", function, listener.deadLetters.statistics.writeFailures, from: source)
+            counter("swiftfunc_offset_commit_failures_total", function, listener.settlement.committer.failedCommits, from: source)
             counter("swiftfunc_crashes_total", function, restarts.crashes[name] ?? 0)
-            counter("swiftfunc_messages_consumed_total", function, listener.operations.consumedCount)
-            counter("swiftfunc_rebalances_total", function, listener.operations.rebalanceCount)
+            counter("swiftfunc_messages_consumed_total", function, listener.operations.consumedCount, from: source)
+            counter("swiftfunc_rebalances_total", function, listener.operations.rebalanceCount, from: source)
             gauge("swiftfunc_paused_partitions", function, Double(listener.operations.pausedPartitionCount))
             for entry in ConsumerLag.read(listener) {
                 let labels = function + [("topic", listener.function.trigger.topic), ("partition", "\(entry.partition)")]
@@ -124,11 +128,13 @@ final class MetricsPublisher: @unchecked Sendable {
         name + "{" + labels.map { "\($0.0)=\($0.1)" }.joined(separator: ",") + "}"
     }
 
-    private func counter(_ name: String, _ labels: [(String, String)], _ total: Int) {
+    /// - Parameter source: the listener whose `total` it is (nil: a total of the host's).
+    private func counter(_ name: String, _ labels: [(String, String)], _ total: Int, from source: ObjectIdentifier? = nil) {
         let key = key(name, labels)
-        let entry = counters[key] ?? (registry.makeCounter(descriptor: Self.descriptor(name), labels: labels), 0)
-        if total > entry.published { entry.counter.increment(by: Int64(total - entry.published)) }
-        counters[key] = (entry.counter, max(total, entry.published))
+        let entry = counters[key] ?? (registry.makeCounter(descriptor: Self.descriptor(name), labels: labels), 0, source)
+        let published = entry.source == source ? entry.published : 0
+        if total > published { entry.counter.increment(by: Int64(total - published)) }
+        counters[key] = (entry.counter, max(total, published), source)
     }
 
     @discardableResult
@@ -143,8 +149,8 @@ final class MetricsPublisher: @unchecked Sendable {
     /// Records each bucket's new observations at their mean (clamped into the bucket), summed
     /// over `statistics`: durations (nanoseconds) into a duration histogram, other values into
     /// a value histogram, with the layout's bounds as buckets.
-    private func histogram(_ name: String, _ labels: [(String, String)], _ statistics: [InvocationStatistics], base: Int,
-                           layout: BucketLayout) {
+    private func histogram(_ name: String, _ labels: [(String, String)], _ statistics: [InvocationStatistics],
+                           from source: ObjectIdentifier, base: Int, layout: BucketLayout) {
         let key = key(name, labels)
         let record: (Int) -> Void
         if layout.bounds == BucketLayout.durationNanoseconds.bounds {
@@ -158,7 +164,8 @@ final class MetricsPublisher: @unchecked Sendable {
             values[key] = histogram
             record = { histogram.record(Double($0)) }
         }
-        var published = histogramsPublished[key] ?? Array(repeating: (0, 0), count: layout.bounds.count + 1)
+        let fresh = Array(repeating: (count: 0, sum: 0), count: layout.bounds.count + 1)
+        var published = histogramsPublished[key].flatMap { $0.source == source ? $0.buckets : nil } ?? fresh
         for bucket in 0...layout.bounds.count {
             // The count first: the owner writes the sum first, so the sum read covers it.
             let count = statistics.reduce(0) { $0 + $1.slots.value(base + 2 * bucket) }
@@ -171,7 +178,7 @@ final class MetricsPublisher: @unchecked Sendable {
             for _ in 0..<newCount { record(mean) }
             published[bucket] = (count, published[bucket].sum + mean * newCount)
         }
-        histogramsPublished[key] = published
+        histogramsPublished[key] = (published, source)
     }
 }
 

@@ -12,22 +12,20 @@ import Synchronization
 /// SwiftNIO's event loops; nothing here blocks them for long (work for a function's consuming
 /// thread is handed to it).
 public final class OperationsServer: @unchecked Sendable {
-    /// Why the endpoint could not start: names the address and the setting to change.
-    public struct StartError: Error, CustomStringConvertible {
-        public let description: String
-    }
-
+    /// The address clients reach the endpoint at: what the admin key rule looks at, and what
+    /// ``url`` shows. Behind a supervisor (``SupervisorEndpoint``) that is the supervisor's
+    /// address, while this server listens on loopback.
     public let address: String
-    /// The port it listens on (the one the system chose when asked for 0).
+    /// The port clients reach (the supervisor's, behind one); ``listeningPort`` is this server's own.
     public private(set) var port = 0
+    /// The port this server listens on (the one the system chose when asked for 0).
+    public var listeningPort: Int { listener.port }
     public var url: String { "http://\(address.contains(":") ? "[\(address)]" : address):\(port)" }
 
     let appHost: FunctionAppHost
     let metrics: MetricsPublisher
-    private let requestedPort: Int
-    private let logger: Logger
-    private var group: ServiceGroup?
-    private let finished = DispatchSemaphore(value: 0)
+    private let listener: HTTPListener
+    private let publicPort: Int?
     /// Threads of its own for the endpoint's tasks, when asked for (see ``init``); otherwise
     /// they run on Swift's cooperative pool.
     private let executor: ThreadTaskExecutor?
@@ -35,74 +33,39 @@ public final class OperationsServer: @unchecked Sendable {
     /// - Parameters:
     ///   - port: 0 lets the system choose one (tests); `swiftfunc start` never passes 0 (it means off there).
     ///   - restarts: what the supervisor recorded before starting this worker (metrics).
+    ///   - behindSupervisor: the address and port the supervisor serves clients on: this server
+    ///     then listens on `address` and `port` (loopback, port 0) for the supervisor only, and
+    ///     applies the admin key rule of the supervisor's address.
     ///   - ownThreads: serve on two threads of its own instead of Swift's cooperative pool. Only
     ///     for a process that blocks the pool (a test process does, in its synchronous waits); the
     ///     worker never does. Not the default because swift-async-algorithms' `merge` (inside
     ///     every ServiceGroup) holds a lock across `withUnsafeThrowingContinuation`, which, in a
     ///     task with an executor preference, consults the task's status under the status lock:
     ///     a group cancelled at that moment (a port in use, under load) deadlocks both threads.
-    public init(appHost: FunctionAppHost, address: String, port: Int, restarts: RestartRecord = RestartRecord(), ownThreads: Bool = false,
-                logger: Logger) {
+    public init(appHost: FunctionAppHost, address: String, port: Int, restarts: RestartRecord = RestartRecord(),
+                behindSupervisor: (address: String, port: Int)? = nil, ownThreads: Bool = false, logger: Logger) {
         executor = ownThreads ? ThreadTaskExecutor(name: "swiftfunc-http", threads: 2) : nil
         self.appHost = appHost
-        self.address = address
-        requestedPort = port
+        self.address = behindSupervisor?.address ?? address
+        publicPort = behindSupervisor?.port
         metrics = MetricsPublisher(host: appHost, restarts: restarts)
         var logger = logger
         logger.logLevel = max(logger.logLevel, .warning)
-        self.logger = logger
+        listener = HTTPListener(address: address, port: port, executor: executor, logger: logger)
     }
 
     /// Binds and starts serving; returns once the port is open.
     /// - Parameter setting: where the port came from, for the error (e.g. "host.json swiftfunc.http.port").
-    /// - Throws: ``StartError`` when the address cannot be bound (a port in use, say).
+    /// - Throws: ``HTTPListener/StartError`` when the address cannot be bound (a port in use, say).
     public func start(setting: String = "host.json swiftfunc.http.port") throws {
-        let bound = Mutex<Result<Int, any Error>?>(nil)
-        let ready = DispatchSemaphore(value: 0)
-        let application = Application(
-            router: makeRouter(),
-            configuration: ApplicationConfiguration(address: .hostname(address, port: requestedPort), serverName: "swiftfunc"),
-            onServerRunning: { channel in
-                bound.withLock { $0 = .success(channel.localAddress?.port ?? 0) }
-                ready.signal()
-            },
-            logger: logger)
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [application], logger: logger))
-        self.group = group
-        let finished = finished
-        Task.detached(executorPreference: executor) {
-            do {
-                try await group.run()
-            } catch {
-                bound.withLock { if $0 == nil { $0 = .failure(error) } }
-                ready.signal()
-            }
-            finished.signal()
-        }
-        if ready.wait(timeout: .now() + 30) == .timedOut {
-            throw StartError(description: "the HTTP endpoint did not start listening on \(address):\(requestedPort) within 30 s")
-        }
-        switch bound.withLock({ $0 })! {
-        case .success(let port):
-            self.port = port
-            InvocationStatistics.timesInvocations.store(true, ordering: .relaxed)
-        case .failure(let error):
-            self.group = nil
-            let inUse = "\(error)".contains("in use") || (error as? IOError)?.errnoCode == EADDRINUSE
-            throw StartError(description: inUse
-                ? "cannot serve the HTTP endpoint on \(address):\(requestedPort): the port is in use. "
-                    + (setting == "--port" ? "Pass another --port, or --port 0 to turn the endpoint off."
-                        : "Set another port in \(setting) (or start with --port N), or 0 to turn the endpoint off.")
-                : "cannot serve the HTTP endpoint on \(address):\(requestedPort) (\(setting)): \(error)")
-        }
+        try listener.start(makeRouter().buildResponder(), setting: setting)
+        port = publicPort ?? listener.port
+        InvocationStatistics.timesInvocations.store(true, ordering: .relaxed)
     }
 
     /// Stops serving (requests in progress finish).
     public func stop() {
-        guard let group else { return }
-        self.group = nil
-        Task.detached(executorPreference: executor) { await group.triggerGracefulShutdown() }
-        _ = finished.wait(timeout: .now() + 10)
+        listener.stop()
         executor?.shutdown()
     }
 
@@ -111,7 +74,7 @@ public final class OperationsServer: @unchecked Sendable {
     // MARK: - Routes
 
     private func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router()
+        let router = Router(context: BasicRequestContext.self)
         router.get("metrics") { [self] _, _ in
             // Reading the lag asks librdkafka, which may block: off the endpoint's threads.
             let text = await offPool { [metrics] in metrics.scrape() }

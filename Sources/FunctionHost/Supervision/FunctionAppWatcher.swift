@@ -5,7 +5,8 @@ import Foundation
 /// `swiftfunc build` just wrote), by identity and modification time, so a library replaced by a
 /// new file (`swiftfunc build`, `cp --remove-destination`) counts as changed too.
 public struct FunctionAppWatcher: Sendable {
-    private struct Stamp: Equatable {
+    /// A file's identity and modification time: a new stamp means the file was written or replaced.
+    public struct Stamp: Equatable, Sendable {
         var inode: UInt64
         var size: Int64
         var modified: Int64
@@ -24,8 +25,23 @@ public struct FunctionAppWatcher: Sendable {
         let now = snapshot()
         let changed = Set(now.keys).union(stamps.keys).filter { now[$0] != stamps[$0] }
         stamps = now
+        return changed.sorted().map(relative)
+    }
+
+    /// The libraries watched at the last call (every watched file but host.json,
+    /// local.settings.json and the function.json files), relative to the script root.
+    public var libraries: [String: Stamp] {
+        var libraries: [String: Stamp] = [:]
+        for (path, stamp) in stamps {
+            let name = relative(path)
+            if name != "host.json", name != "local.settings.json", !name.hasSuffix("/function.json") { libraries[name] = stamp }
+        }
+        return libraries
+    }
+
+    private func relative(_ path: String) -> String {
         let prefix = scriptRoot.path + "/"
-        return changed.sorted().map { $0.hasPrefix(prefix) ? String($0.dropFirst(prefix.count)) : $0 }
+        return path.hasPrefix(prefix) ? String(path.dropFirst(prefix.count)) : path
     }
 
     private func snapshot() -> [String: Stamp] {

@@ -86,7 +86,8 @@ public final class HostSupervisor: @unchecked Sendable {
     }
 
     /// Replaces the worker: it is asked to stop gracefully (finish in flight, commit, leave its
-    /// groups), and a new one starts at once with what is on disk now.
+    /// groups), and a new one starts at once with the accepted configuration
+    /// (``AcceptedConfiguration``) and the libraries on disk now.
     public func reload() {
         let child = state.withLock { state -> Int32? in
             guard !state.stopping, let child = state.child else { return nil }
@@ -95,6 +96,10 @@ public final class HostSupervisor: @unchecked Sendable {
         }
         if let child { kill(child, SIGTERM) }
     }
+
+    /// The running worker's process id; nil while none runs (between a crash and the restart,
+    /// during the restart backoff, or once stopped).
+    public var workerProcessIdentifier: Int32? { state.withLock { $0.child } }
 
     /// True once ``forward(_:)`` was called: no more workers start.
     public var isStopping: Bool { state.withLock { $0.stopping } }

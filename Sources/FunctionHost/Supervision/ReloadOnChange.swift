@@ -2,24 +2,36 @@ import Foundation
 import Logging
 
 /// `swiftfunc start --watch`: when host.json, local.settings.json, a function.json or a function's
-/// library changes, the supervisor checks the new state in a separate process (`swiftfunc start
-/// --check`: the worker's own loading, with no consumer) and, when it loads, replaces the worker
-/// gracefully (``HostSupervisor/reload()``). A change that does not load — malformed JSON, a
-/// missing library or symbol, a signature mismatch — leaves the running worker as it is, and the
-/// log says why, naming the file. Libraries are loaded by the new worker process only: a process
-/// never unloads a library (see DESIGN: `dlclose` of Swift code is unsafe).
+/// library changes, the supervisor copies the configuration files as a new generation of
+/// ``AcceptedConfiguration`` and checks it in a separate process (`swiftfunc start --check`: the
+/// worker's own loading, with no consumer). Only what changed is reloaded:
+/// - nothing, when the files hold the same bytes as the accepted ones (a no-op write);
+/// - only the functions whose function.json changed, appeared or vanished, in the running worker
+///   (it follows the accepted configuration: ``FunctionAppHost``), the other functions keeping
+///   their consumers and partitions;
+/// - the whole worker, replaced gracefully (``HostSupervisor/reload()``), when host.json,
+///   local.settings.json or a library changed: every function depends on host.json, and a
+///   process never unloads a library (see DESIGN: `dlclose` of Swift code is unsafe), so a
+///   replaced library needs a new process.
+/// A change that does not load — malformed JSON, a missing library or symbol, a signature
+/// mismatch — is refused: the generation is discarded, the running worker goes on with what it
+/// loaded, a worker restarted after a crash starts from the accepted generation too, and the log
+/// says why, naming the file.
 public final class ReloadOnChange: @unchecked Sendable {
     private let supervisor: HostSupervisor
+    private let configuration: AcceptedConfiguration
     private let executable: URL
     private let scriptRoot: URL
     private let extraArguments: [String]
     private let logger: Logger
 
     /// - Parameter extraArguments: what the check shares with the worker (`--broker-override`).
-    public init(supervisor: HostSupervisor, executable: URL, scriptRoot: URL, extraArguments: [String], logger: Logger) {
+    public init(supervisor: HostSupervisor, configuration: AcceptedConfiguration, executable: URL, scriptRoot: URL,
+                extraArguments: [String], logger: Logger) {
         self.supervisor = supervisor
+        self.configuration = configuration
         self.executable = executable
-        self.scriptRoot = scriptRoot
+        self.scriptRoot = scriptRoot.standardizedFileURL
         self.extraArguments = extraArguments
         self.logger = logger
     }
@@ -34,7 +46,11 @@ public final class ReloadOnChange: @unchecked Sendable {
     private func watch() {
         var watcher = FunctionAppWatcher(scriptRoot: scriptRoot)
         // Functions that do not load now: a change is refused only for failures it brings.
-        var failing = check().failing ?? []
+        var failing = check(configuration.current).failing ?? []
+        // The libraries as they were when the configuration in force was accepted: one written
+        // or replaced since (or one that appeared) needs a new worker. One that is no longer
+        // named is not a change in itself (its function.json's change is).
+        var acceptedLibraries = watcher.libraries
         logger.info("Watching host.json, local.settings.json and every function's function.json and library for changes")
         while !supervisor.isStopping {
             sleep(1)
@@ -47,21 +63,52 @@ public final class ReloadOnChange: @unchecked Sendable {
                 if more.isEmpty { break }
                 changed += more
             }
-            let files = Array(Set(changed)).sorted().joined(separator: ", ")
-            let result = check()
+            let files = AcceptedConfiguration.read(scriptRoot: scriptRoot)
+            let currentLibraries = watcher.libraries
+            let libraries = currentLibraries.filter { acceptedLibraries[$0.key] != $0.value }.keys.sorted()
+            let change = ConfigurationChange(from: configuration.accepted, to: files, libraries: libraries)
+            guard !change.isEmpty else {
+                logger.info("\(Set(changed).sorted().joined(separator: ", ")) written with the same content: nothing to reload")
+                continue
+            }
+            let listed = change.files.joined(separator: ", ")
+            let generation: URL
+            do {
+                generation = try configuration.stage(files, libraries: Array(currentLibraries.keys), replacesWorker: change.replacesWorker)
+            } catch {
+                logger.error("Not reloading after changes to \(listed): the configuration could not be copied to \(configuration.directory.path) (\(error)). The running worker goes on with what it loaded.")
+                continue
+            }
+            let result = check(generation)
             guard let nowFailing = result.failing else {
-                logger.error("Not reloading after changes to \(files): \(Self.sentence(result.output)) The running worker goes on with what it loaded; fix it and save again.")
+                configuration.discard(generation)
+                logger.error("Not reloading after changes to \(listed): \(Self.sentence(result.output)) The running worker goes on with what it loaded, and so does one restarted after a crash; fix it and save again.")
                 continue
             }
             let broken = nowFailing.subtracting(failing)
             if !broken.isEmpty {
+                configuration.discard(generation)
                 let reasons = result.output.split(separator: "\n").filter { line in broken.contains { line.contains("'\($0)'") } }
-                logger.error("Not reloading after changes to \(files): \(Self.sentence(reasons.joined(separator: "; "))) The running worker goes on with what it loaded; fix it and save again.")
+                logger.error("Not reloading after changes to \(listed): \(Self.sentence(reasons.joined(separator: "; "))) The running worker goes on with what it loaded, and so does one restarted after a crash; fix it and save again.")
+                continue
+            }
+            do {
+                try configuration.accept(generation)
+            } catch {
+                configuration.discard(generation)
+                logger.error("Not reloading after changes to \(listed): the new configuration could not be put in force (\(error)).")
                 continue
             }
             failing = nowFailing
-            logger.info("\(files) changed and loads: replacing the worker (it finishes its invocations, commits and leaves its groups first)")
-            supervisor.reload()
+            acceptedLibraries = currentLibraries
+            if change.replacesWorker {
+                let why = libraries.isEmpty ? "host.json and local.settings.json apply to every function" : "a process never unloads a library it loaded"
+                logger.info("\(listed) changed and loads: replacing the worker (\(why); it finishes its invocations, commits and leaves its groups first)")
+                supervisor.reload()
+            } else {
+                let names = change.functions.map { "'\($0)'" }.joined(separator: ", ")
+                logger.info("\(listed) changed and loads: the worker reloads \(names) only (it finishes that function's invocations, commits and leaves its group first); the other functions keep their consumers and partitions")
+            }
         }
     }
 
@@ -69,12 +116,13 @@ public final class ReloadOnChange: @unchecked Sendable {
         text.hasSuffix(".") ? text : text + "."
     }
 
-    /// Runs `swiftfunc start --check`: the names of functions that do not load, or nil when the
-    /// app as a whole cannot (host.json or local.settings.json), with what it printed.
-    private func check() -> (failing: Set<String>?, output: String) {
+    /// Runs `swiftfunc start --check` on `generation`'s configuration: the names of functions that
+    /// do not load, or nil when the app as a whole cannot (host.json or local.settings.json), with
+    /// what it printed.
+    private func check(_ generation: URL) -> (failing: Set<String>?, output: String) {
         let process = Process()
         process.executableURL = executable
-        process.arguments = ["start", "--script-root", scriptRoot.path, "--check"] + extraArguments
+        process.arguments = ["start", "--script-root", scriptRoot.path, "--check", "--configuration-snapshot", generation.path] + extraArguments
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -60,3 +60,33 @@ final class ChildProcess: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
     }
 }
+
+/// The processes whose parent is `pid`, from /proc (the worker was spawned from one of the
+/// supervisor's threads, so no single thread's `children` file lists it).
+func children(of pid: Int32) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(Int32.init).filter { processState($0)?.parent == pid }
+}
+
+/// True once `pid` exited: gone, or a zombie its new parent has not reaped yet.
+func hasEnded(_ pid: Int32) -> Bool {
+    guard let state = processState(pid) else { return true }
+    return state.state == "Z" || state.state == "X"
+}
+
+func processState(_ pid: Int32) -> (state: Substring, parent: Int32)? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+          let nameEnd = stat.lastIndex(of: ")") else { return nil }
+    let fields = stat[stat.index(after: nameEnd)...].split(separator: " ")
+    guard fields.count > 1, let parent = Int32(fields[1]) else { return nil }
+    return (fields[0], parent)
+}
+
+/// A supervised host's worker: the child of `supervisor` started with `--worker-state-directory`
+/// (the supervisor's `--watch` checks are short-lived children too).
+func workerProcess(of supervisor: ChildProcess) -> Int32? {
+    children(of: supervisor.process.processIdentifier).first { pid in
+        let arguments = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+        return !hasEnded(pid) && String(decoding: arguments, as: UTF8.self).contains("--worker-state-directory")
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+
+/// `swiftfunc start`'s HTTP endpoint when a supervisor runs the functions in a worker. The
+/// supervisor owns the port, because it is what stays alive while a worker restarts (a crash,
+/// the restart backoff of up to 30 s, a `--watch` reload): it forwards every request to the
+/// worker's own endpoint (``OperationsServer`` on loopback, at a port the worker reports in the
+/// state directory), which answers as it always did — metrics, readiness, the admin routes and
+/// their key rule. While no worker answers:
+/// - `/health/live` answers 200 itself (`"worker": "restarting"`): the supervisor is alive and
+///   starts a new worker, so a liveness probe must not restart the container;
+/// - `/health/ready` answers 503 with the reason "worker restarting";
+/// - every other route answers 503 saying the worker is restarting.
+public final class SupervisorEndpoint: @unchecked Sendable {
+    /// In the state directory: the running worker's process id and its endpoint's port.
+    static let workerEndpointFile = "worker-endpoint"
+
+    private let supervisor: HostSupervisor
+    private let stateDirectory: URL
+    private let listener: HTTPListener
+
+    public var address: String { listener.address }
+    public var port: Int { listener.port }
+
+    /// - Parameters:
+    ///   - address: where clients reach the host (`--http-host`, host.json `swiftfunc.http.host`).
+    ///   - port: its port (`--port`, host.json `swiftfunc.http.port`).
+    public init(supervisor: HostSupervisor, stateDirectory: URL, address: String, port: Int, logger: Logger) {
+        self.supervisor = supervisor
+        self.stateDirectory = stateDirectory
+        var logger = logger
+        logger.logLevel = max(logger.logLevel, .warning)
+        listener = HTTPListener(address: address, port: port, executor: nil, logger: logger)
+    }
+
+    /// Binds and starts serving; returns once the port is open (before any worker starts).
+    /// - Throws: ``HTTPListener/StartError`` naming the address and `setting` (a port in use, say).
+    public func start(setting: String) throws {
+        try? FileManager.default.removeItem(at: stateDirectory.appendingPathComponent(Self.workerEndpointFile))
+        try listener.start(CallbackResponder<BasicRequestContext> { [self] request, _ in await respond(to: request) }, setting: setting)
+    }
+
+    public func stop() { listener.stop() }
+
+    /// Called by the worker once its endpoint listens on `port`.
+    public static func recordWorkerPort(_ port: Int, in stateDirectory: URL) {
+        let line = "\(getpid()) \(port)\n"
+        try? Data(line.utf8).write(to: stateDirectory.appendingPathComponent(workerEndpointFile), options: .atomic)
+    }
+
+    /// The running worker's endpoint port, once that worker reported it (a report of a worker
+    /// that ended is not taken).
+    private func workerPort() -> Int? {
+        guard let worker = supervisor.workerProcessIdentifier,
+              let text = try? String(contentsOf: stateDirectory.appendingPathComponent(Self.workerEndpointFile), encoding: .utf8) else { return nil }
+        let fields = text.split(whereSeparator: \.isWhitespace)
+        guard fields.count == 2, Int32(fields[0]) == worker else { return nil }
+        return Int(fields[1])
+    }
+
+    private func respond(to request: Request) async -> Response {
+        let path = request.uri.path
+        let health = path == "/health/live" || path == "/health/ready"
+        let body = (try? await request.body.collect(upTo: 16 << 20)) ?? ByteBuffer()
+        if let port = workerPort() {
+            // Health answers quickly or not at all; an admin invocation may take functionTimeout.
+            let timeout: TimeAmount = health ? .seconds(5) : .minutes(10)
+            if let response = try? await WorkerConnection.forward(request, body: body, to: port, timeout: timeout) {
+                return response
+            }
+        }
+        let why = supervisor.isStopping ? "the host is stopping" : "worker restarting: the supervisor starts a new worker process (after a crash, with backoff, or a --watch reload)"
+        switch path {
+        case "/health/live":
+            return json(.ok, ["status": "live", "worker": why])
+        case "/health/ready":
+            return json(.serviceUnavailable, ["status": "not ready", "reason": why])
+        default:
+            return json(.serviceUnavailable, ["error": "\(why); try again in a few seconds"])
+        }
+    }
+}
