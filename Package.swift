@@ -47,6 +47,7 @@ let package = Package(
         .target(name: "CProtobuf", linkerSettings: [.linkedLibrary("protobuf")]),
         .systemLibrary(name: "FunctionABI"),
         .systemLibrary(name: "CSharedMemory"),
+        .systemLibrary(name: "CSpawn"),
 
         // The SDK a function author imports.
         .target(name: "SwiftFunctions", dependencies: ["FunctionABI"]),
@@ -55,7 +56,7 @@ let package = Package(
         .target(
             name: "FunctionHost",
             dependencies: [
-                "CRdKafka", "CFFI", "CAvro", "CProtobuf", "FunctionABI", "CSharedMemory",
+                "CRdKafka", "CFFI", "CAvro", "CProtobuf", "FunctionABI", "CSharedMemory", "CSpawn",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

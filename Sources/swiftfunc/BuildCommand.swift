@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FunctionHost
 
 struct BuildCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -102,13 +103,13 @@ struct BuildCommand: ParsableCommand {
     /// Runs `swift build`, echoing its output as it comes.
     /// - Returns: the compiler's error lines (empty when it built).
     private func swiftBuild(_ package: URL, product: String) throws -> [String] {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["swift", "build", "--package-path", package.path, "-c", configuration, "--product", product]
         let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
+        let process = try SpawnedProcess(
+            URL(fileURLWithPath: "/usr/bin/env"), ["swift", "build", "--package-path", package.path, "-c", configuration, "--product", product],
+            standardOutput: .descriptor(pipe.fileHandleForWriting.fileDescriptor),
+            standardError: .descriptor(pipe.fileHandleForWriting.fileDescriptor))
+        // Only the child writes now: the reads below end when it exits.
+        try? pipe.fileHandleForWriting.close()
         var errors: [String] = []
         var pending = Data()
         while true {
@@ -122,21 +123,19 @@ struct BuildCommand: ParsableCommand {
                 if line.contains(": error: ") && !line.contains("`- error:") { errors.append(line) }
             }
         }
-        process.waitUntilExit()
-        if process.terminationStatus != 0 && errors.isEmpty {
-            errors.append("swift build exited with status \(process.terminationStatus)")
+        let termination = process.waitUntilExit()
+        if termination != .exited(status: 0) && errors.isEmpty {
+            errors.append("swift build ended with \(termination)")
         }
-        return process.terminationStatus == 0 ? [] : errors
+        return termination == .exited(status: 0) ? [] : errors
     }
 
     private func binPath(_ package: URL) throws -> URL {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["swift", "build", "--package-path", package.path, "-c", configuration, "--show-bin-path"]
         let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try SpawnedProcess(
+            URL(fileURLWithPath: "/usr/bin/env"), ["swift", "build", "--package-path", package.path, "-c", configuration, "--show-bin-path"],
+            standardOutput: .descriptor(pipe.fileHandleForWriting.fileDescriptor), standardError: .nullDevice)
+        try? pipe.fileHandleForWriting.close()
         let output = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         return URL(fileURLWithPath: String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))

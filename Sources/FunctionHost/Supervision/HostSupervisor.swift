@@ -33,14 +33,11 @@ public final class HostSupervisor: @unchecked Sendable {
     public func superviseWorkers() -> Int32 {
         var quickCrashes = 0
         while true {
-            let process = Process()
-            process.executableURL = executable
-            process.arguments = arguments
             let lifeline: SupervisorLifeline
+            let process: SpawnedProcess
             do {
                 lifeline = try SupervisorLifeline()
-                process.standardInput = lifeline.workerEnd
-                try process.run()
+                process = try SpawnedProcess(executable, arguments, standardInput: .descriptor(lifeline.workerDescriptor))
             } catch {
                 logger.critical("Could not start the host process \(executable.path): \(error)")
                 return 1
@@ -52,11 +49,13 @@ public final class HostSupervisor: @unchecked Sendable {
                 return state.stopping
             }
             if stopping { kill(process.processIdentifier, SIGTERM) }
-            process.waitUntilExit()
+            let termination = process.waitUntilExit()
             lifeline.workerExited()
             state.withLock { $0.child = nil }
-            let status = process.terminationStatus
-            let signaled = process.terminationReason == .uncaughtSignal
+            let (status, signaled): (Int32, Bool) = switch termination {
+            case .exited(let status): (status, false)
+            case .signaled(let signal): (signal, true)
+            }
             if state.withLock({ $0.stopping }) { return signaled ? 128 + status : status }
             if state.withLock({ state in defer { state.reloading = false }; return state.reloading }) {
                 logger.info("Reloading: the previous worker finished its invocations, committed and left its groups (exit \(status)); starting one with the new configuration and libraries")

@@ -120,21 +120,21 @@ public final class ReloadOnChange: @unchecked Sendable {
     /// do not load, or nil when the app as a whole cannot (host.json or local.settings.json), with
     /// what it printed.
     private func check(_ generation: URL) -> (failing: Set<String>?, output: String) {
-        let process = Process()
-        process.executableURL = executable
-        process.arguments = ["start", "--script-root", scriptRoot.path, "--check", "--configuration-snapshot", generation.path] + extraArguments
         let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
+        let process: SpawnedProcess
         do {
-            try process.run()
+            let descriptor = pipe.fileHandleForWriting.fileDescriptor
+            process = try SpawnedProcess(executable, ["start", "--script-root", scriptRoot.path, "--check",
+                                                      "--configuration-snapshot", generation.path] + extraArguments,
+                                         standardOutput: .descriptor(descriptor), standardError: .descriptor(descriptor))
         } catch {
             return (nil, "could not run the check (\(error)).")
         }
+        // Only the child writes now: the read below ends when it exits.
+        try? pipe.fileHandleForWriting.close()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
         let output = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard process.terminationStatus == 0 else { return (nil, output) }
+        guard process.waitUntilExit() == .exited(status: 0) else { return (nil, output) }
         let failing = output.split(separator: "\n").compactMap { line -> String? in
             guard line.hasPrefix("not loading '") else { return nil }
             return line.dropFirst("not loading '".count).split(separator: "'").first.map(String.init)

@@ -9,8 +9,8 @@ import Logging
 /// (SIGKILL, a crash, the OOM killer), and the worker, blocked reading its end, sees end-of-file
 /// at once and exits.
 ///
-/// Why a pipe and not `prctl(PR_SET_PDEATHSIG)`: Foundation's `Process` starts the worker with
-/// `posix_spawn`, so no code runs between fork and exec; set in the worker's own start-up,
+/// Why a pipe and not `prctl(PR_SET_PDEATHSIG)`: the worker starts with `posix_spawn`
+/// (``SpawnedProcess``), so no code runs between fork and exec; set in the worker's own start-up,
 /// the signal would race a supervisor that died before it (a `getppid()` check has to cover that),
 /// and it fires when the *thread* that spawned the worker ends, not the process — the supervisor
 /// spawns from a thread of its own today, but a thread that ends while the supervisor lives would
@@ -28,9 +28,8 @@ public final class SupervisorLifeline {
     /// with a new lifeline, so it cannot loop.
     public static let supervisorGoneStatus: Int32 = 69
 
-    /// What the worker gets as its standard input.
-    public let workerEnd: FileHandle
-    private var workerDescriptor: Int32
+    /// What the worker gets as its standard input (until ``workerStarted()``).
+    public private(set) var workerDescriptor: Int32
     private var supervisorDescriptor: Int32
 
     /// - Throws: ``JournalError`` (the supervision folder's one error) when no pair can be made.
@@ -41,7 +40,6 @@ public final class SupervisorLifeline {
         }
         workerDescriptor = descriptors[0]
         supervisorDescriptor = descriptors[1]
-        workerEnd = FileHandle(fileDescriptor: workerDescriptor, closeOnDealloc: false)
     }
 
     /// The worker started: only it holds its end now.

@@ -1,4 +1,5 @@
 import Foundation
+import FunctionHost
 
 /// Runs a command to completion with `input` on its standard input.
 /// - Returns: its standard output and standard error.
@@ -16,9 +17,10 @@ func runProcess(_ executable: URL, _ arguments: [String], input: Data = Data(), 
 }
 
 /// A long-running child process (the `swiftfunc` binary) whose output is collected to files,
-/// so a test can wait for a line and send it signals.
+/// so a test can wait for a line and send it signals. Started as the host starts its children
+/// (``SpawnedProcess``: Foundation's `Process.run()` can crash the test process).
 final class ChildProcess: @unchecked Sendable {
-    let process = Process()
+    let process: SpawnedProcess
     let stdoutFile: URL
     let stderrFile: URL
 
@@ -30,20 +32,21 @@ final class ChildProcess: @unchecked Sendable {
         stderrFile = directory.appendingPathComponent("stderr")
         _ = FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
         _ = FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
-        process.executableURL = executable
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
+        let standardInput: FileHandle?
         if let input {
             let inputFile = directory.appendingPathComponent("stdin")
             try input.write(to: inputFile)
-            process.standardInput = try FileHandle(forReadingFrom: inputFile)
+            standardInput = try FileHandle(forReadingFrom: inputFile)
         } else {
-            process.standardInput = FileHandle.nullDevice
+            standardInput = nil
         }
-        process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
-        process.standardError = try FileHandle(forWritingTo: stderrFile)
-        try process.run()
+        let standardOutput = try FileHandle(forWritingTo: stdoutFile)
+        let standardError = try FileHandle(forWritingTo: stderrFile)
+        defer { [standardInput, standardOutput, standardError].forEach { try? $0?.close() } }
+        process = try SpawnedProcess(executable, arguments, environment: environment, currentDirectory: currentDirectory,
+                                     standardInput: standardInput.map { .descriptor($0.fileDescriptor) } ?? .nullDevice,
+                                     standardOutput: .descriptor(standardOutput.fileDescriptor),
+                                     standardError: .descriptor(standardError.fileDescriptor))
     }
 
     var stdout: String { (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? "" }
@@ -51,13 +54,13 @@ final class ChildProcess: @unchecked Sendable {
 
     /// Sends `signal` and waits for the process to exit; returns its exit status.
     func stop(signal: Int32 = SIGTERM, timeout: Double = 30) throws -> Int32 {
-        if process.isRunning { kill(process.processIdentifier, signal) }
-        try waitUntil("\(process.executableURL?.lastPathComponent ?? "child") to exit", timeout: timeout) { !process.isRunning }
+        process.send(signal)
+        try waitUntil("\(process.executableURL.lastPathComponent) to exit", timeout: timeout) { !process.isRunning }
         return process.terminationStatus
     }
 
     deinit {
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.send(SIGKILL)
     }
 }
 
