@@ -36,22 +36,26 @@ struct LibrdkafkaVersionTests {
         rd_kafka_conf_destroy(configuration)
     }
 
-    @Test("the fetcher wake-up: nothing before an assignment; then one request before a wait, and a wait cut short until the next may go")
+    @Test("the fetcher wake-up: nothing before an assignment; then at most one request per 50 ms, and a wait cut short unless the last one found the queue empty")
     func fetcherWakeup() throws {
         let configuration = try KafkaClient.makeConfiguration([("bootstrap.servers", "127.0.0.1:1"), ("group.id", "wakeup")], origin: "test")
         let handle = try KafkaClient.make(RD_KAFKA_CONSUMER, configuration: configuration)
         defer { rd_kafka_destroy(handle) }
         let wakeup = FetcherWakeup()
-        let start: UInt64 = 1_000_000_000
+        let ms: UInt64 = 1_000_000, start: UInt64 = 1_000 * ms
         #expect(wakeup.beforeWaiting(handle, timeoutMs: 1000, now: start) == 1000)
+        wakeup.afterTaking(handle, now: start)
         #expect(wakeup.sent == 0, "not armed: no partitions, nothing to fetch")
         wakeup.armed = true
-        #expect(wakeup.beforeWaiting(handle, timeoutMs: 1000, now: start) == 1000, "sent: the woken fetcher fetches, the wait is the caller's")
-        #expect(wakeup.sent == 1)
-        #expect(wakeup.beforeWaiting(handle, timeoutMs: 1000, now: start + 20_000_000) == 30, "20 ms later: wait until the next may go")
-        #expect(wakeup.beforeWaiting(handle, timeoutMs: 10, now: start + 20_000_000) == 10)
-        #expect(wakeup.sent == 1)
-        #expect(wakeup.beforeWaiting(handle, timeoutMs: 1000, now: start + 50_000_000) == 1000)
+        wakeup.afterTaking(handle, now: start)
+        #expect(wakeup.sent == 1, "taking messages: the fetcher may have stopped at a full queue")
+        wakeup.afterTaking(handle, now: start + 20 * ms)
+        #expect(wakeup.sent == 1, "not again within 50 ms")
+        #expect(wakeup.beforeWaiting(handle, timeoutMs: 1000, now: start + 20 * ms) == 30,
+                "an empty queue 20 ms after a wake-up sent while the queue was full: wait only until the next may go")
+        #expect(wakeup.beforeWaiting(handle, timeoutMs: 1000, now: start + 50 * ms) == 1000, "sent at an empty queue: the fetcher fetches")
+        #expect(wakeup.sent == 2)
+        #expect(wakeup.beforeWaiting(handle, timeoutMs: 1000, now: start + 60 * ms) == 1000, "the last one found the queue empty already")
         #expect(wakeup.sent == 2)
     }
 }

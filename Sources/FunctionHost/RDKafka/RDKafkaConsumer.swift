@@ -95,6 +95,7 @@ final class RDKafkaConsumer: @unchecked Sendable {
     /// - Returns: how many messages were written.
     func fetch(into buffer: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>, capacity: Int, timeoutMs: Int32) -> Int {
         var count = rd_kafka_consume_batch_queue(queue, 0, buffer, capacity)
+        if count > 0 { fetcherWakeup?.afterTaking(handle) }
         if count == 0 && timeoutMs > 0 {
             let wait = fetcherWakeup?.beforeWaiting(handle, timeoutMs: timeoutMs) ?? timeoutMs
             count = rd_kafka_consume_batch_queue(queue, wait, buffer, 1)
