@@ -908,9 +908,9 @@ def main():
         if not ok:
             print(f"  FAILED: {result}", flush=True)
     print()
-    print(f"{'scenario':<20} {'produced':>9} {'processed':>10} {'dead-lettered':>14} {'lost':>5} {'duplicates':>11} {'seconds':>8}")
+    print(f"{'scenario':<26} {'produced':>9} {'processed':>10} {'dead-lettered':>14} {'lost':>5} {'duplicates':>11} {'seconds':>8}")
     for result in results:
-        print(f"{result['name']:<20} {result['produced']:>9} {result['processed']:>10} {result['deadlettered']:>14} "
+        print(f"{result['name']:<26} {result['produced']:>9} {result['processed']:>10} {result['deadlettered']:>14} "
               f"{result['lost']:>5} {result['duplicates']:>11} {result['seconds']:>8}")
     for result in results:
         if result["duplicates"] and not result["crash_or_kill"] and result["refused_commit"]:
