@@ -43,7 +43,7 @@ final class ChildProcess: @unchecked Sendable {
         }
         process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
         process.standardError = try FileHandle(forWritingTo: stderrFile)
-        try process.run()
+        try ProcessEnvironment.locked { try process.run() }
     }
 
     var stdout: String { (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? "" }
@@ -58,5 +58,25 @@ final class ChildProcess: @unchecked Sendable {
 
     deinit {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+/// The test process's environment is shared by every test running in parallel: `Process.run()`
+/// copies it for the child while a test may `setenv`/`unsetenv` (the Backup example reads its
+/// folder from the environment), and glibc's `environ` can move under the copy (seen twice in
+/// `make test`: a crash in memcpy inside `Process.run()`). Both go through this lock.
+enum ProcessEnvironment {
+    private static let lock = NSLock()
+
+    static func locked<R>(_ body: () throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    static func set(_ name: String, _ value: String?) {
+        locked {
+            if let value { setenv(name, value, 1) } else { unsetenv(name) }
+        }
     }
 }
