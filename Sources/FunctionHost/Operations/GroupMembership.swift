@@ -3,9 +3,9 @@ import Synchronization
 /// Where a listener's consumer stands in its group, for `/admin/functions` and `/metrics`: the
 /// group protocol, the member id, and the member's generation (classic: it grows with every
 /// rebalance of the group) or member epoch (consumer protocol: it grows whenever the group's
-/// target assignment changes, this member's part or not). Read by the consuming thread at each
-/// assignment or revocation and at most once a second between them (an epoch moves without a
-/// callback when only other members' partitions change).
+/// target assignment changes, this member's part or not). Read by the consuming thread between
+/// fetches, right after each assignment or revocation and once a second between them (an epoch
+/// moves without a callback when only other members' partitions change).
 struct GroupMembership: Sendable, Equatable {
     var groupProtocol: GroupProtocol
     var memberID: String
@@ -24,11 +24,11 @@ struct GroupMembership: Sendable, Equatable {
 }
 
 extension TriggerListener {
-    /// Consuming thread: reads the membership now (`force`, at a rebalance) or when a second has
-    /// passed since the last read.
-    func refreshGroupMembership(force: Bool = false) {
+    /// Consuming thread, between fetches: reads the membership when a second has passed since the
+    /// last read, or a rebalance asked for it (``ListenerOperations/membershipReadAt`` 0).
+    func refreshGroupMembership() {
         let now = monotonicNanoseconds()
-        guard force || now &- operations.membershipReadAt >= GroupMembership.refreshInterval else { return }
+        guard now &- operations.membershipReadAt >= GroupMembership.refreshInterval else { return }
         operations.membershipReadAt = now
         let member = consumer.groupMember()
         let membership = member.map { GroupMembership(groupProtocol: options.groupProtocol, memberID: $0.memberID, generation: $0.generation) }

@@ -173,6 +173,8 @@ final class RDKafkaConsumer: @unchecked Sendable {
         let generation = buffer.loadUnaligned(fromByteOffset: magic.count, as: Int32.self)
         guard let member = rd_kafka_memberid(handle) else { return nil }
         defer { rd_kafka_mem_free(handle, member) }
+        // Before the first join librdkafka says generation -1 and an empty member id: not a member yet.
+        guard generation >= 0, member.pointee != 0 else { return nil }
         return (String(cString: member), generation)
     }
 

@@ -58,7 +58,9 @@ extension TriggerListener {
             control.revoke(list, cooperative: cooperative)
             logger.info("'\(function.name)' gave up partitions \(numbers) of \(function.trigger.topic)")
         }
-        refreshGroupMembership(force: true)
+        // Read at the top of the next round, not here: librdkafka answers the question on its own
+        // thread, which need not serve it while it waits for this callback (a leaving consumer's).
+        operations.membershipReadAt = 0
     }
 
     func commitAnswered(_ error: rd_kafka_resp_err_t) {
