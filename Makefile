@@ -30,7 +30,7 @@ $(error LIBRDKAFKA must be system or current, not '$(LIBRDKAFKA)')
 endif
 BIN = $(shell $(SWIFT) build $(SWIFT_FLAGS) --show-bin-path)
 
-.PHONY: all deps librdkafka build functions run test faults bench clean schema-venv
+.PHONY: all deps librdkafka build functions run test faults bench clean schema-venv startup
 
 all: functions
 
@@ -71,6 +71,11 @@ $(SCHEMA_VENV)/.installed:
 	/usr/bin/python3 -m venv $(SCHEMA_VENV)
 	$(SCHEMA_VENV)/bin/pip install -q --disable-pip-version-check "confluent-kafka[avro,json,protobuf,schemaregistry]==2.16.1" "grpcio-tools==1.85.1"
 	@touch $@
+
+## Start-up: `make run`'s app started 10 times; each function's first assignment after the start
+## (bench/startup.py; BENCHMARKS.md "Start-up"). Fails when one took longer than 4 s.
+startup: functions
+	/usr/bin/python3 bench/startup.py "$(BIN)" $(STARTUP_ARGS)
 
 ## The fault suite: real processes, signals and broker outages; every scenario must lose nothing.
 faults: build

@@ -814,6 +814,10 @@ def host_consumer_properties(version):
     if (major, minor) >= (2, 2):
         properties["fetch.queue.backoff.ms"] = "10"
     else:
+        # The host wakes a stalled 2.0.2 fetcher itself (RDKafka/FetcherWakeup.swift: a metadata
+        # request when its queue runs dry, at most every 50 ms); the C loop has no such code, so
+        # it gets the same wake-ups from librdkafka's periodic refresh, as the host did until
+        # 2026-12-07 (a consumer alone in its group does not hit that refresh's double join).
         properties["topic.metadata.refresh.interval.ms"] = "50"
     return properties
 

@@ -37,6 +37,16 @@ RECORDS = os.path.join(WORK, "records")
 os.makedirs(RECORDS)
 PARTITIONS = 4
 REFUSED_COMMIT = "Committing revoked partitions of"
+# The librdkafka the host (and `swiftfunc broker`, whose mock cluster the scenarios run on) loads.
+LIBRDKAFKA = subprocess.run([SWIFTFUNC, "--version"], capture_output=True, text=True).stdout.strip().rsplit(" ", 1)[-1]
+# KIP-848's consumer group protocol: production-ready in librdkafka 2.12.0, whose mock cluster has it.
+CONSUMER_PROTOCOL = tuple(int(part) for part in LIBRDKAFKA.split(".")[:2]) >= (2, 12)
+CONSUMER = {"groupProtocol": "consumer"}
+
+
+class Skipped(Exception):
+    """A scenario the running librdkafka cannot run (said with the reason, not counted as failed)."""
+
 
 
 def free_port():
@@ -216,8 +226,11 @@ class Scenario:
     scenario does not bound them, as with ordering key, where messages settled out of order past an
     unsettled one are delivered again after a kill)."""
 
-    def __init__(self, name, crash_or_kill, max_duplicates=0, extra_topics=(), partitions=PARTITIONS):
+    def __init__(self, name, crash_or_kill, max_duplicates=0, extra_topics=(), partitions=PARTITIONS, strict=False):
         self.name = name
+        # strict: the consumer protocol, under which the mock cluster accepts the commit on
+        # revocation, so no refused commit excuses a duplicate.
+        self.strict = strict
         self.partitions = partitions
         self.crash_or_kill = crash_or_kill
         self.max_duplicates = max_duplicates
@@ -280,7 +293,8 @@ class Scenario:
                       for host in self.hosts for line in host.text().splitlines())
         result = {"name": self.name, "produced": len(produced), "processed": len(done & produced),
                   "deadlettered": len(set(dead)), "lost": len(lost), "duplicates": len(lines) - len(done),
-                  "crash_or_kill": self.crash_or_kill, "refused_commit": refused, "max_duplicates": self.max_duplicates}
+                  "crash_or_kill": self.crash_or_kill, "refused_commit": refused and not self.strict,
+                  "max_duplicates": self.max_duplicates}
         if lost:
             result["lost_examples"] = sorted(lost)[:5]
         return result
@@ -639,17 +653,22 @@ def committed_offsets(broker, topic, group, partitions):
     return offsets
 
 
-def scenario_scale_out():
+def scenario_scale_out(name="scale-out", trigger=None):
     """Three hosts of one app (one consumer group, 12 partitions) share a steady stream; each one's
     swiftfunc_consumer_lag falls to 0; one is SIGTERMed, later another is SIGKILLed and a new one
     started. Duplicates are bounded by what the killed host had processed past the group's
     committed offsets when it died (in flight, or settled and not committed yet: a new pod has
-    none of its state)."""
+    none of its state). Under the classic protocol the mock's refused commits mid-rebalance add
+    their own (the documented allowance); under the consumer protocol (`trigger` CONSUMER) only
+    the kill's count."""
     partitions = 12
-    scenario = Scenario("scale-out", crash_or_kill=True, partitions=partitions)
+    consumer = trigger == CONSUMER
+    if consumer and not CONSUMER_PROTOCOL:
+        raise Skipped(f"the consumer group protocol needs librdkafka 2.12.0 or later; this host runs {LIBRDKAFKA}")
+    scenario = Scenario(name, crash_or_kill=True, partitions=partitions, strict=consumer)
     stream = None
     try:
-        hosts = [scenario.host() for _ in range(3)]
+        hosts = [scenario.host(trigger=trigger) for _ in range(3)]
         owned = lambda: [host.assigned(scenario.function) for host in hosts]
         wait_until("the 12 partitions to be spread over the three hosts",
                    lambda: all(owned()) and set().union(*owned()) == set(range(partitions)) and sum(map(len, owned())) == partitions,
@@ -671,7 +690,7 @@ def scenario_scale_out():
         in_flight = [line for line in processed_lines(scenario.function)
                      if int(line[0]) in killed and int(line[1]) >= committed.get(int(line[0]), 0)]
         scenario.max_duplicates = len(in_flight)
-        replacement = scenario.host()
+        replacement = scenario.host(trigger=trigger)
         survivors = [hosts[2], replacement]
         wait_until("the surviving host and the new one to own every partition",
                    lambda: set().union(*(h.assigned(scenario.function) for h in survivors)) == set(range(partitions)), timeout=120)
@@ -698,14 +717,19 @@ def replace_file(source, destination):
     os.replace(temporary, destination)
 
 
-def scenario_reload_under_load():
+def scenario_reload_under_load(name="reload-under-load", trigger=None):
     """`swiftfunc start --watch` while a steady stream flows: the function's library is replaced
     (a new worker takes over gracefully), then its function.json is broken (refused: the running
-    worker goes on) and mended (the worker reloads that function alone). Nothing lost, nothing twice."""
-    scenario = Scenario("reload-under-load", crash_or_kill=False)
+    worker goes on) and mended (the worker reloads that function alone). Nothing lost, nothing twice
+    (under the consumer protocol, `trigger` CONSUMER, without the classic protocol's allowance for
+    refused commits)."""
+    consumer = trigger == CONSUMER
+    if consumer and not CONSUMER_PROTOCOL:
+        raise Skipped(f"the consumer group protocol needs librdkafka 2.12.0 or later; this host runs {LIBRDKAFKA}")
+    scenario = Scenario(name, crash_or_kill=False, strict=consumer)
     stream = None
     try:
-        root = make_app(scenario.broker, scenario.topic, scenario.function, "process_durably")
+        root = make_app(scenario.broker, scenario.topic, scenario.function, "process_durably", trigger=trigger)
         folder = os.path.join(root, "functions", scenario.function)
         library = os.path.join(folder, "libRecorder.so")
         shutil.copyfile(RECORDER, library)
@@ -746,6 +770,89 @@ def scenario_reload_under_load():
         scenario.close()
 
 
+def scenario_scale_out_consumer():
+    return scenario_scale_out("scale-out-consumer", trigger=CONSUMER)
+
+
+def scenario_reload_under_load_consumer():
+    return scenario_reload_under_load("reload-under-load-consumer", trigger=CONSUMER)
+
+
+def owned_twice(first_pass, second_pass):
+    """Partitions two hosts owned at once, from two passes of /admin/functions readings taken
+    host after host (h0, h1, h2, then again): host i's two readings bracket host j's first one
+    (i < j), and host j's two readings bracket host i's second one, so a partition counts only when
+    one host held it across the moment another reported it too (no false alarm from a handover
+    between two readings)."""
+    twice = set()
+    for i in range(len(first_pass)):
+        for j in range(i + 1, len(first_pass)):
+            twice |= first_pass[i] & second_pass[i] & first_pass[j]
+            twice |= first_pass[j] & second_pass[j] & second_pass[i]
+    return twice
+
+
+def scenario_rolling_join():
+    """Three hosts of one app join its consumer group one at a time, under the consumer protocol,
+    while a steady stream flows (12 partitions): each joiner takes partitions from the others
+    while the rest keep flowing. Every host's /admin/functions is read all along: no partition is
+    owned by two hosts at once. Nothing lost, nothing twice (the consumer protocol's revoke commits
+    are accepted)."""
+    if not CONSUMER_PROTOCOL:
+        raise Skipped(f"the consumer group protocol needs librdkafka 2.12.0 or later; this host runs {LIBRDKAFKA}")
+    partitions = 12
+    scenario = Scenario("rolling-join", crash_or_kill=False, partitions=partitions, strict=True)
+    stream = None
+    hosts = []
+    watching = threading.Event()
+    overlaps, readings = [], [0]
+
+    def watch():
+        while not watching.is_set():
+            current = list(hosts)
+            first = [host.assigned(scenario.function) for host in current]
+            second = [host.assigned(scenario.function) for host in current]
+            readings[0] += 1
+            twice = owned_twice(first, second)
+            if twice:
+                overlaps.append((sorted(twice), [sorted(part) for part in first], [sorted(part) for part in second]))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    try:
+        hosts.append(scenario.host(trigger=CONSUMER))
+        wait_until("the first host to own all 12 partitions", lambda: len(hosts[0].assigned(scenario.function)) == partitions, timeout=60)
+        stream = SteadyStream(scenario, "steady", rate=100)
+        watcher.start()
+        for count in (2, 3):
+            time.sleep(2)  # the stream flows with count - 1 hosts
+            hosts.append(scenario.host(trigger=CONSUMER))
+            wait_until(f"the partitions spread over {count} hosts",
+                       lambda: all(host.assigned(scenario.function) for host in hosts)
+                       and sum(len(host.assigned(scenario.function)) for host in hosts) == partitions
+                       and set().union(*(host.assigned(scenario.function) for host in hosts)) == set(range(partitions)), timeout=60)
+        spread = [sorted(host.assigned(scenario.function)) for host in hosts]
+        time.sleep(2)
+        stream.stop()
+        stream = None
+        scenario.wait_all_accounted(expected_dead_letters=0)
+        watching.set()
+        watcher.join(timeout=10)
+        for host in hosts:
+            host.stop()
+        result = scenario.report()
+        result["spread"] = spread
+        result["ownership_readings"] = readings[0]
+        if overlaps:  # fails the scenario (passed())
+            result["owned_twice"] = overlaps[:3]
+        return result
+    finally:
+        watching.set()
+        if stream:
+            stream.stop()
+        scenario.close()
+
+
 def scenario_sigterm_keyed():
     return scenario_sigterm("sigterm-key", 1200, 100, trigger=KEYED)
 
@@ -753,7 +860,7 @@ def scenario_sigterm_keyed():
 def passed(result):
     """Nothing lost; duplicates only after a crash or kill (no more than were in flight), or a
     commit the broker refused."""
-    if result["lost"] != 0:
+    if result["lost"] != 0 or result.get("owned_twice"):
         return False
     if result["duplicates"] == 0 or result["refused_commit"]:
         return True
@@ -766,16 +873,24 @@ def main():
                  scenario_sigterm_mid_batch, scenario_sigkill_keyed, scenario_sigterm_keyed,
                  scenario_retarget_after_stop, scenario_retarget_after_kill, scenario_offsets_reset_after_kill,
                  scenario_double_kill, scenario_scale_out, scenario_reload_under_load, scenario_sigkill_pipeline,
-                 scenario_sigkill_exactly_once, scenario_sigkill_supervisor]
+                 scenario_sigkill_exactly_once, scenario_sigkill_supervisor,
+                 scenario_scale_out_consumer, scenario_reload_under_load_consumer, scenario_rolling_join]
     only = os.environ.get("FAULTS")  # FAULTS=double-kill,sigkill runs those only
     if only:
         scenarios = [run for run in scenarios if run.__name__.removeprefix("scenario_").replace("_", "-") in only.split(",")]
     results = []
+    skipped = []
     failed = False
+    print(f"librdkafka {LIBRDKAFKA}", flush=True)
     for run in scenarios:
         started = time.monotonic()
         try:
             result = run()
+        except Skipped as reason:
+            name = run.__name__.removeprefix("scenario_").replace("_", "-")
+            skipped.append(name)
+            print(f"fault-scenario {name}: skipped: {reason}", flush=True)
+            continue
         except Exception as error:  # a scenario that cannot finish is a failure, reported as such
             print(f"fault-scenario {run.__name__}: ERROR {error}", flush=True)
             failed = True
@@ -786,7 +901,10 @@ def main():
         failed = failed or not ok
         print(f"fault-scenario {result['name']}: produced={result['produced']} processed={result['processed']} "
               f"deadlettered={result['deadlettered']} lost={result['lost']} duplicates={result['duplicates']}", flush=True)
-        if "spread" in result:
+        if "ownership_readings" in result:
+            print(f"  partitions per host after the joins: {result['spread']}; {result['ownership_readings']} readings of every "
+                  f"host's /admin/functions, partitions owned by two hosts at once: {result.get('owned_twice', 'none')}", flush=True)
+        elif "spread" in result:
             print(f"  partitions per host at the start: {result['spread']}; duplicates allowed by the kill: "
                   f"{result['max_duplicates']} (processed past the committed offsets of the killed host's partitions)", flush=True)
         if "worker_ended_after" in result:
@@ -794,16 +912,17 @@ def main():
         if not ok:
             print(f"  FAILED: {result}", flush=True)
     print()
-    print(f"{'scenario':<20} {'produced':>9} {'processed':>10} {'dead-lettered':>14} {'lost':>5} {'duplicates':>11} {'seconds':>8}")
+    print(f"{'scenario':<26} {'produced':>9} {'processed':>10} {'dead-lettered':>14} {'lost':>5} {'duplicates':>11} {'seconds':>8}")
     for result in results:
-        print(f"{result['name']:<20} {result['produced']:>9} {result['processed']:>10} {result['deadlettered']:>14} "
+        print(f"{result['name']:<26} {result['produced']:>9} {result['processed']:>10} {result['deadlettered']:>14} "
               f"{result['lost']:>5} {result['duplicates']:>11} {result['seconds']:>8}")
     for result in results:
         if result["duplicates"] and not result["crash_or_kill"] and result["refused_commit"]:
             print(f"{result['name']}: the broker refused the commit on revocation (librdkafka's mock cluster does during "
                   f"a rebalance; Kafka does not), so {result['duplicates']} settled messages were delivered again to the new owner")
     count = sum(1 for result in results if passed(result))
-    print(f"\n{count} passed, {len(scenarios) - count} failed")
+    print(f"\n{count} passed, {len(scenarios) - count - len(skipped)} failed, {len(skipped)} skipped"
+          + (f" ({', '.join(skipped)}: librdkafka {LIBRDKAFKA} has no consumer group protocol)" if skipped else ""))
     print(f"(logs in {WORK})")
     sys.exit(1 if failed else 0)
 

@@ -204,8 +204,8 @@ public struct KafkaOptions: Sendable {
             ("fetch.max.bytes", "\(fetchMaxBytes)"),
             ("max.partition.fetch.bytes", "\(maxPartitionFetchBytes)"),
         ]
-        // The fetch-queue stall's remedy for the running librdkafka (2.0.2: a metadata refresh
-        // every 50 ms; 2.2 and later: fetch.queue.backoff.ms 10).
+        // The fetch-queue stall's remedy for the running librdkafka (2.2 and later:
+        // fetch.queue.backoff.ms 10; below, no property: the consumer's FetcherWakeup).
         properties += LibrdkafkaVersion.consumerProperties()
         properties += commonProperties
         if let queuedMinMessages { properties.append(("queued.min.messages", "\(queuedMinMessages)")) }

@@ -127,6 +127,8 @@ struct AdminRoutes: Sendable {
             entry["state"] = listener.operations.state.label
             entry["pause"] = Self.pauseScope
             entry["assignedPartitions"] = listener.operations.assignedPartitions
+            entry["group"] = listener.operations.membership.withLock { $0 }?.report
+                ?? ["protocol": listener.options.groupProtocol.rawValue] as [String: Any]
             var lag: [String: Int64] = [:]
             for item in ConsumerLag.read(listener) { lag["\(item.partition)"] = item.lag }
             entry["lag"] = lag

@@ -35,6 +35,10 @@ final class ListenerOperations: @unchecked Sendable {
     let attention = Atomic<Bool>(false)
     /// What the operator asked for last (consuming thread only).
     var wantsPause = false
+    /// The consumer's place in its group (``GroupMembership``): nil before it first joined.
+    let membership = Mutex<GroupMembership?>(nil)
+    /// When the consuming thread last read it (consuming thread only).
+    var membershipReadAt: UInt64 = 0
 
     // MARK: The consuming thread
 

@@ -94,6 +94,10 @@ final class MetricsPublisher: @unchecked Sendable {
             counter("swiftfunc_messages_consumed_total", function, listener.operations.consumedCount, from: source)
             counter("swiftfunc_rebalances_total", function, listener.operations.rebalanceCount, from: source)
             gauge("swiftfunc_paused_partitions", function, Double(listener.operations.pausedPartitionCount))
+            if let membership = listener.operations.membership.withLock({ $0 }) {
+                // One series per function: the protocol is a label, the generation or member epoch the value.
+                gauge("swiftfunc_group_generation", function + [("protocol", membership.groupProtocol.rawValue)], Double(membership.generation))
+            }
             for entry in ConsumerLag.read(listener) {
                 let labels = function + [("topic", listener.function.trigger.topic), ("partition", "\(entry.partition)")]
                 currentLag.insert(gauge("swiftfunc_consumer_lag", labels, Double(entry.lag)))

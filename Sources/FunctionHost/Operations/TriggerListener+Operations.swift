@@ -12,6 +12,7 @@ extension TriggerListener {
     func serviceOperations(carried: Int) {
         operations.slots.set(ListenerOperations.Slot.heartbeat.rawValue, Int(monotonicNanoseconds()))
         operations.slots.set(ListenerOperations.Slot.pausedPartitions.rawValue, control.heldCount)
+        refreshGroupMembership()
         guard operations.attention.load(ordering: .relaxed) else { return }
         let requests = operations.takeRequests()
         requests.invocations.forEach { $0() }

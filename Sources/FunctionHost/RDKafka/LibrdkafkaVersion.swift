@@ -22,28 +22,26 @@ enum LibrdkafkaVersion {
         "\((version >> 24) & 0xff).\((version >> 16) & 0xff).\((version >> 8) & 0xff)"
     }
 
-    /// 2.0.2's stall workaround: a metadata refresh wakes the fetching broker thread.
-    static let metadataRefreshIntervalMs = 50
-
     /// 2.2+: how long a partition whose local queue is full waits before the fetcher looks again.
     static let fetchQueueBackoffMs = 10
 
     /// The version-dependent consumer properties, for `version` (default: the loaded library's).
     ///
-    /// Both settings are about one stall: once the consumer's local queue holds
+    /// Both remedies are for one stall: once the consumer's local queue holds
     /// `queued.min.messages`, librdkafka stops fetching and looks again only later, so a function
     /// faster than the fetcher sits idle (0.2 M msg/s instead of 2 M for a no-op).
     /// - Below 2.2 "later" is the fetching broker thread's next wake-up, up to a second (a
-    ///   compile-time constant there). A metadata refresh wakes it: every 50 ms costs one small
-    ///   Metadata request per consumer, and makes some consumers join their group twice at start.
+    ///   compile-time constant there), and no property changes it: a request queued on that thread
+    ///   wakes it. The consumer sends one itself (``FetcherWakeup``), not through
+    ///   `topic.metadata.refresh.interval.ms` (the host's workaround until 2026-12-07), whose
+    ///   answers librdkafka also applies to the group: at 3 of 16 starts of `make run` a
+    ///   function joined its group twice, 9 s late. So there is no property below 2.2.
     /// - From 2.2 on it is `fetch.queue.backoff.ms` (default 1000 ms, still in 2.14.2): set short,
     ///   the fetcher looks again in 10 ms by its own timer, and the metadata refresh stays at
     ///   librdkafka's default (300 s). Re-checked on 2.14.2 (one C consumer, mock cluster, 960k
     ///   messages over 24 partitions, a busy 2-core machine): 0.42 and 0.59 M msg/s with 10 ms
     ///   against 0.33 and 0.23 with the default; the consumer protocol gains as much.
     static func consumerProperties(version: Int32 = rd_kafka_version()) -> [(String, String)] {
-        version >= fetchQueueBackoff
-            ? [("fetch.queue.backoff.ms", "\(fetchQueueBackoffMs)")]
-            : [("topic.metadata.refresh.interval.ms", "\(metadataRefreshIntervalMs)")]
+        version >= fetchQueueBackoff ? [("fetch.queue.backoff.ms", "\(fetchQueueBackoffMs)")] : []
     }
 }

@@ -22,6 +22,8 @@ final class RDKafkaConsumer: @unchecked Sendable {
     /// True while the handle may be used from other threads; false from the start of ``close()``.
     private let open = Mutex<Bool>(true)
     private var destroyed = false
+    /// librdkafka below 2.2: wakes a stalled fetcher before a fetch waits (nil from 2.2 on).
+    let fetcherWakeup: FetcherWakeup? = FetcherWakeup.isNeeded() ? FetcherWakeup() : nil
 
     /// Creates the consumer and redirects its events to the consumer queue.
     /// - Parameters:
@@ -93,8 +95,10 @@ final class RDKafkaConsumer: @unchecked Sendable {
     /// - Returns: how many messages were written.
     func fetch(into buffer: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>, capacity: Int, timeoutMs: Int32) -> Int {
         var count = rd_kafka_consume_batch_queue(queue, 0, buffer, capacity)
+        if count > 0 { fetcherWakeup?.afterTaking(handle) }
         if count == 0 && timeoutMs > 0 {
-            count = rd_kafka_consume_batch_queue(queue, timeoutMs, buffer, 1)
+            let wait = fetcherWakeup?.beforeWaiting(handle, timeoutMs: timeoutMs) ?? timeoutMs
+            count = rd_kafka_consume_batch_queue(queue, wait, buffer, 1)
             if count == 1 && capacity > 1 {
                 count += max(0, rd_kafka_consume_batch_queue(queue, 0, buffer + 1, capacity - 1))
             }
@@ -145,6 +149,33 @@ final class RDKafkaConsumer: @unchecked Sendable {
         }
         defer { rd_kafka_consumer_group_metadata_destroy(metadata) }
         return try body(metadata)
+    }
+
+    /// The member id and generation the group coordinator last gave this consumer (under the
+    /// consumer protocol the member epoch, which librdkafka keeps in the same field); nil before
+    /// it first joined. librdkafka has no accessor for the generation: it is read from the group
+    /// metadata's serialized form, "CGMDv2:" then the generation as a native int32 (the same in
+    /// 2.0.2 and 2.14.2, `rd_kafka_consumer_group_metadata_write`).
+    func groupMember() -> (memberID: String, generation: Int32)? {
+        guard let metadata = rd_kafka_consumer_group_metadata(handle) else { return nil }
+        defer { rd_kafka_consumer_group_metadata_destroy(metadata) }
+        var buffer: UnsafeMutableRawPointer?
+        var size = 0
+        if let error = rd_kafka_consumer_group_metadata_write(metadata, &buffer, &size) {
+            rd_kafka_error_destroy(error)
+            return nil
+        }
+        guard let buffer else { return nil }
+        defer { rd_kafka_mem_free(handle, buffer) }
+        let magic = Array("CGMDv2:".utf8)
+        guard size >= magic.count + 4,
+              Array(UnsafeRawBufferPointer(start: buffer, count: magic.count)) == magic else { return nil }
+        let generation = buffer.loadUnaligned(fromByteOffset: magic.count, as: Int32.self)
+        guard let member = rd_kafka_memberid(handle) else { return nil }
+        defer { rd_kafka_mem_free(handle, member) }
+        // Before the first join librdkafka says generation -1 and an empty member id: not a member yet.
+        guard generation >= 0, member.pointee != 0 else { return nil }
+        return (String(cString: member), generation)
     }
 
     /// Fills `partitions` with the group's committed offsets (and their metadata).

@@ -28,19 +28,25 @@ extension TriggerListener {
             logger.info("'\(function.name)' was assigned partitions \(numbers) of \(function.trigger.topic)")
             // The lanes are full, or the operator paused the function: the new partitions wait with the others.
             control.assign(list, cooperative: cooperative)
+            // librdkafka below 2.2: from now on there is something to fetch (not before: see FetcherWakeup).
+            consumer.fetcherWakeup?.armed = true
         default:
             // Revoked: nothing is in flight (this runs between fetches). Make pending records
             // durable, store and commit what is settled so the next owner starts right after
             // it, then let the partitions go (held messages are delivered again by their new owner).
-            dispatcher?.quiesce(Set(numbers))
-            settlement.settleAcknowledgedOutputs(waitingForAll: true)
+            // Under incremental assignment (cooperative-sticky, the consumer protocol) only these
+            // partitions are drained, committed and forgotten: the others keep their lanes,
+            // retries and waiting outputs, and flow on once this returns.
+            let revoked = Set(numbers)
+            dispatcher?.quiesce(revoked)
+            settlement.settleOutputs(of: revoked)
             retries.adopt(settlement.takeDeliveryFailures())
             settlement.flush(reason: "partitions revoked")
             settlement.storeOffsets()
             if consumer.assignmentLost {
                 // Fenced or timed out: the group gave them away already; a commit would be refused.
                 logger.info("'\(function.name)' lost partitions \(numbers) of \(function.trigger.topic) (fenced or its session expired): their next owner starts at the last commit")
-            } else if let commitError = settlement.commitSettledNow(only: Set(numbers)) {
+            } else if let commitError = settlement.commitSettledNow(only: revoked) {
                 settlement.revokeCommitFailed = true
                 logger.warning("Committing revoked partitions of '\(function.name)' failed: \(commitError.reason)")
             }
@@ -52,6 +58,9 @@ extension TriggerListener {
             control.revoke(list, cooperative: cooperative)
             logger.info("'\(function.name)' gave up partitions \(numbers) of \(function.trigger.topic)")
         }
+        // Read at the top of the next round, not here: librdkafka answers the question on its own
+        // thread, which need not serve it while it waits for this callback (a leaving consumer's).
+        operations.membershipReadAt = 0
     }
 
     func commitAnswered(_ error: rd_kafka_resp_err_t) {

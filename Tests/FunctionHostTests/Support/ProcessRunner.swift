@@ -43,10 +43,12 @@ final class ChildProcess: @unchecked Sendable {
         let standardOutput = try FileHandle(forWritingTo: stdoutFile)
         let standardError = try FileHandle(forWritingTo: stderrFile)
         defer { [standardInput, standardOutput, standardError].forEach { try? $0?.close() } }
-        process = try SpawnedProcess(executable, arguments, environment: environment, currentDirectory: currentDirectory,
-                                     standardInput: standardInput.map { .descriptor($0.fileDescriptor) } ?? .nullDevice,
-                                     standardOutput: .descriptor(standardOutput.fileDescriptor),
-                                     standardError: .descriptor(standardError.fileDescriptor))
+        process = try ProcessEnvironment.locked {
+            try SpawnedProcess(executable, arguments, environment: environment, currentDirectory: currentDirectory,
+                               standardInput: standardInput.map { .descriptor($0.fileDescriptor) } ?? .nullDevice,
+                               standardOutput: .descriptor(standardOutput.fileDescriptor),
+                               standardError: .descriptor(standardError.fileDescriptor))
+        }
     }
 
     var stdout: String { (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? "" }
@@ -91,5 +93,27 @@ func workerProcess(of supervisor: ChildProcess) -> Int32? {
     children(of: supervisor.process.processIdentifier).first { pid in
         let arguments = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
         return !hasEnded(pid) && String(decoding: arguments, as: UTF8.self).contains("--worker-state-directory")
+    }
+}
+
+/// The test process's environment is shared by every test running in parallel: a child started
+/// without an environment of its own gets a copy of `environ` while a test may `setenv`/`unsetenv`
+/// (the Backup example reads its folder from the environment), and glibc's `environ` can move
+/// under the copy. Both go through this lock. (The crash in memcpy inside Foundation's
+/// `Process.run()` seen in `make test` was Foundation's own, swift-corelibs-foundation#5472:
+/// children start with ``SpawnedProcess`` now.)
+enum ProcessEnvironment {
+    private static let lock = NSLock()
+
+    static func locked<R>(_ body: () throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body()
+    }
+
+    static func set(_ name: String, _ value: String?) {
+        locked {
+            if let value { setenv(name, value, 1) } else { unsetenv(name) }
+        }
     }
 }

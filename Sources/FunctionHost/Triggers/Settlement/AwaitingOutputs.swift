@@ -101,6 +101,23 @@ final class AwaitingOutputs {
         count += 1
     }
 
+    /// How many waiting invocations, from the oldest, reach the newest one with a message of
+    /// `partitions` (0: none of them waits for those partitions).
+    func countThroughLast(of partitions: Set<Int32>) -> Int {
+        var through = 0
+        var messageIndex = 0
+        for position in 0..<count {
+            let invocation = invocations[(start + position) % invocations.count]!
+            if let mark = invocation.settledWithoutCall {
+                if partitions.contains(mark.partition) { through = position + 1 }
+            } else if (messageIndex..<messageIndex + invocation.messageCount).contains(where: { partitions.contains(messages[$0].pointee.partition) }) {
+                through = position + 1
+            }
+            messageIndex += invocation.messageCount
+        }
+        return through
+    }
+
     /// Removes the oldest invocation (sealed first: see ``seal()``); its messages stay at the front of ``messages`` for the
     /// caller to settle and destroy (or hand over).
     func removeFirst() -> Invocation {

@@ -147,6 +147,16 @@ final class Settlement {
         }
     }
 
+    /// A revocation of `partitions` (under incremental assignment, some of the partitions): waits
+    /// for the waiting invocations up to the newest one with a message of those partitions and
+    /// settles them. Later ones, all of partitions this member keeps, go on waiting while the
+    /// thread goes on: a partition that stays is not held up by another one leaving.
+    func settleOutputs(of partitions: Set<Int32>) {
+        guard let awaiting, !awaiting.isEmpty else { return }
+        sealOutputGroup()
+        for _ in 0..<awaiting.countThroughLast(of: partitions) { settleFirstAwaiting(awaiting) }
+    }
+
     /// Waits (settling the oldest invocations) until another call of `messages` messages fits
     /// within the bounds of unacknowledged output.
     func makeRoomForOutputs(messages: Int) {
