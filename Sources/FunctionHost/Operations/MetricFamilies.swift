@@ -25,6 +25,7 @@ enum MetricFamilies {
         "swiftfunc_consumer_lag": "Per assigned partition: the high watermark minus the next offset to commit.",
         "swiftfunc_paused_partitions": "Partitions paused: held for a retry, backpressure, or an operator's pause.",
         "swiftfunc_rebalances_total": "Rebalance events (assignments and revocations).",
+        "swiftfunc_group_generation": "The consumer's generation in its group (classic protocol) or its member epoch (consumer protocol), once joined.",
         // The host
         "swiftfunc_worker_restarts_total": "Times the supervisor restarted the worker since swiftfunc start.",
         "swiftfunc_uptime_seconds": "Seconds since this worker started.",
