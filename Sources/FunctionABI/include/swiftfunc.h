@@ -110,7 +110,8 @@ typedef struct sf_event_v1 {
     size_t header_count;
 } sf_event_v1;
 
-/* One Kafka record, version 2: the same fields up to value_length, without the headers (ask the
+/* One Kafka record, version 2: the same fields up to value_length (written out again, so that each
+ * version's event reads on its own), without the headers (ask the
  * context for them: sf_context.headers, .header, .trace_context, passing this event's pointer).
  * It keeps version 1's size, so that a MANY call's array has the same stride in both versions;
  * host_reserved is the host's own (it caches the parsed headers there): never read it. This
