@@ -185,7 +185,7 @@ typedef struct sf_output {
  * before reading a field added after version 2, check that the host's context has it with
  * SF_CONTEXT_HAS(context, field) (it compares the field's end with context->size). */
 typedef struct sf_context {
-    uint32_t abi_version;          /* the version the host calls this library with (its own) */
+    uint32_t abi_version;          /* the version the host calls this library with: the library's own */
     uint32_t size;                 /* v2: sizeof(sf_context) in the host (v1 hosts wrote 0 here) */
     const char *function_name;     /* NUL-terminated */
     uint64_t invocation_id;        /* unique within the host process */
