@@ -46,6 +46,8 @@ package final class EventBuffer {
     @inline(__always)
     package func fill(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>, withHeaders: Bool) {
         headerCount = 0
+        // One loop per case, so that each inlines the per-message fill with a constant: no
+        // per-message branch on the version.
         if withHeaders {
             for index in messages.indices { fill(index, from: messages[index], withHeaders: true) }
         } else {
