@@ -110,13 +110,13 @@ typedef struct sf_event_v1 {
     size_t header_count;
 } sf_event_v1;
 
-/* One Kafka record, version 2: the same fields up to value_length (written out again, so that each
- * version's event reads on its own), without the headers (ask the
- * context for them: sf_context.headers, .header, .trace_context, passing this event's pointer).
- * It keeps version 1's size, so that a MANY call's array has the same stride in both versions;
+/* One Kafka record, version 2: the same fields up to value_length (written out again, so that
+ * each version's event reads on its own), without the headers: ask the context for them
+ * (sf_context.headers, .header, .trace_context), passing this event's pointer. It keeps
+ * version 1's size, so that a MANY call's array has the same stride in both versions;
  * host_reserved is the host's own (it caches the parsed headers there): never read it. This
- * struct never grows: what later versions of the host add about an event comes through accessors
- * on the context that take the event's pointer. */
+ * struct never grows: what later versions of the host add about an event comes through
+ * accessors on the context that take the event's pointer. */
 typedef struct sf_event_v2 {
     const char *topic;
     size_t topic_length;
