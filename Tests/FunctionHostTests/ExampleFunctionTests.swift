@@ -95,8 +95,8 @@ struct ExampleFunctionTests {
     @Test("Backup: files per topic, partition and window; run returns SF_PENDING, run_flush syncs; through the host, offsets are committed after the flush")
     func backup() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("backup"))
-        setEnvironment("BACKUP_DIRECTORY", directory.path)
-        setEnvironment("BACKUP_WINDOW_SECONDS", "60")
+        setenv("BACKUP_DIRECTORY", directory.path, 1)
+        setenv("BACKUP_WINDOW_SECONDS", "60", 1)
         let call = try DirectCall(library: try TestPaths.library("Backup").path, functionName: "Backup")
         #expect(try call.signature("run") == "trigger=many outputs=0")
         let minute: Int64 = 1_700_000_040_000 // a window start: a whole minute
@@ -122,14 +122,14 @@ struct ExampleFunctionTests {
         #expect(try call.flush("run") == SF_OK)
         #expect(try file(0, minute) == "first\nlate, same first window\nreopened\n")
 
-        setEnvironment("BACKUP_DIRECTORY", nil)
+        unsetenv("BACKUP_DIRECTORY")
         #expect(try call.callMany("run", again.events, count: 1) == SF_ERROR)
         #expect(call.log.contains("error BACKUP_DIRECTORY is not set"))
 
         // Through the host: offsets are committed only after run_flush made the files durable.
         let hosted = FileManager.default.temporaryDirectory.appendingPathComponent(uniqueName("backup-hosted"))
-        setEnvironment("BACKUP_DIRECTORY", hosted.path)
-        defer { setEnvironment("BACKUP_DIRECTORY", nil) }
+        setenv("BACKUP_DIRECTORY", hosted.path, 1)
+        defer { unsetenv("BACKUP_DIRECTORY") }
         let broker = try EmbeddedBroker()
         try broker.createTopic("backup-source", partitions: 2)
         let backupExample = example("Backup", library: try TestPaths.library("Backup"), broker: broker)

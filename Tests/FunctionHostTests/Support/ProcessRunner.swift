@@ -1,18 +1,5 @@
 import Foundation
 
-/// Guards the process environment: tests run in parallel, and a child started while another
-/// test's `setenv` reallocates `environ` copies freed memory (seen as a crash in `Process.run`).
-/// Every change to the environment goes through ``setEnvironment(_:_:)``, every start of a child
-/// through ``ChildProcess``, both under this lock.
-private let environmentLock = NSLock()
-
-/// Sets (or, with `nil`, removes) an environment variable of the test process.
-func setEnvironment(_ name: String, _ value: String?) {
-    environmentLock.withLock {
-        if let value { setenv(name, value, 1) } else { unsetenv(name) }
-    }
-}
-
 /// Runs a command to completion with `input` on its standard input.
 /// - Returns: its standard output and standard error.
 /// - Throws: when it exits non-zero, with what it printed.
@@ -56,7 +43,7 @@ final class ChildProcess: @unchecked Sendable {
         }
         process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
         process.standardError = try FileHandle(forWritingTo: stderrFile)
-        try environmentLock.withLock { try process.run() }
+        try process.run()
     }
 
     var stdout: String { (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? "" }

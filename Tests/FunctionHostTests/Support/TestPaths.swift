@@ -33,7 +33,7 @@ enum TestPaths {
     static let recordDirectory: URL = {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("swiftfunc-records-\(getpid())")
         try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        setEnvironment("SWIFTFUNC_RECORD_DIR", url.path)
+        setenv("SWIFTFUNC_RECORD_DIR", url.path, 1)
         return url
     }()
 }
