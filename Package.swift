@@ -23,6 +23,9 @@ let package = Package(
         // The benchmark's no-op functions (make bench): through the Swift SDK, and in plain C.
         .library(name: "BenchNoop", type: .dynamic, targets: ["BenchNoop"]),
         .library(name: "BenchNoopC", type: .dynamic, targets: ["BenchNoopC"]),
+        // The same on ABI version 1, for the v1 rows next to the v2 ones.
+        .library(name: "BenchNoopV1", type: .dynamic, targets: ["BenchNoopV1"]),
+        .library(name: "BenchNoopCV1", type: .dynamic, targets: ["BenchNoopCV1"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -50,7 +53,11 @@ let package = Package(
         .systemLibrary(name: "CSpawn"),
 
         // The SDK a function author imports.
-        .target(name: "SwiftFunctions", dependencies: ["FunctionABI"]),
+        // Keys, values and header values are RawSpan views tied to the event (`@_lifetime`), so
+        // that keeping one past the call does not compile; declaring such accessors needs the
+        // Lifetimes feature (using them does not).
+        .target(name: "SwiftFunctions", dependencies: ["FunctionABI"],
+                swiftSettings: [.enableExperimentalFeature("Lifetimes")]),
 
         // The host: configuration, loading, invocation, triggers, output, runtime.
         .target(
@@ -105,6 +112,9 @@ let package = Package(
         .target(name: "BenchNoop", dependencies: ["SwiftFunctions"], path: "bench/NoopSwift"),
         // A C function includes swiftfunc.h itself: a system-library dependency gives C no search path.
         .target(name: "BenchNoopC", path: "bench/NoopC", publicHeadersPath: ".",
+                cSettings: [.headerSearchPath("../../Sources/FunctionABI/include")]),
+        .target(name: "BenchNoopV1", dependencies: ["FunctionABI"], path: "bench/NoopSwiftV1"),
+        .target(name: "BenchNoopCV1", path: "bench/NoopCV1", publicHeadersPath: ".",
                 cSettings: [.headerSearchPath("../../Sources/FunctionABI/include")]),
         .executableTarget(
             name: "swiftfunc-microbench",

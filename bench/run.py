@@ -11,6 +11,10 @@ topic of 100-byte messages, and every contender reading all of it with a fresh c
   host-swift-one   the same, cardinality ONE.
   host-c-many      swiftfunc with a no-op C function (bench/NoopC), MANY.
   host-c-one       the same, ONE.
+  host-swift-many-v1, host-swift-one-v1, host-c-many-v1, host-c-one-v1
+                   the same functions on ABI version 1 (bench/NoopSwiftV1, bench/NoopCV1: the host
+                   parses every event's headers before the call); the rows above are version 2
+                   (headers parsed only when the function asks). Same run, side by side.
   python           bench/python_consumer.py: confluent-kafka, a no-op Python function and an
                    offset store per message.
 
@@ -337,6 +341,8 @@ class Bench:
         self.libraries = {
             "swift": os.path.join(args.bin, "libBenchNoop.so"),
             "c": os.path.join(args.bin, "libBenchNoopC.so"),
+            "swift-v1": os.path.join(args.bin, "libBenchNoopV1.so"),
+            "c-v1": os.path.join(args.bin, "libBenchNoopCV1.so"),
         }
 
     def host_root(self, name, language, entry_point, cardinality, group, topic, host_kafka, data_type, trigger_extra=None,
@@ -788,6 +794,14 @@ CONTENDERS = [
      "what": "swiftfunc, no-op C function, MANY (batch 1000)"},
     {"name": "host-c-one", "kind": "host", "language": "c", "cardinality": "ONE",
      "what": "swiftfunc, no-op C function, ONE"},
+    {"name": "host-swift-many-v1", "kind": "host", "language": "swift-v1", "cardinality": "MANY",
+     "what": "host-swift-many's function on ABI version 1 (headers parsed for every event)"},
+    {"name": "host-swift-one-v1", "kind": "host", "language": "swift-v1", "cardinality": "ONE",
+     "what": "host-swift-one's function on ABI version 1"},
+    {"name": "host-c-many-v1", "kind": "host", "language": "c-v1", "cardinality": "MANY",
+     "what": "host-c-many's function on ABI version 1"},
+    {"name": "host-c-one-v1", "kind": "host", "language": "c-v1", "cardinality": "ONE",
+     "what": "host-c-one's function on ABI version 1"},
     {"name": "host-swift-one-q1m", "kind": "host", "language": "swift", "cardinality": "ONE",
      "kafka": {"queuedMinMessages": 1000000}, "diagnostic": True,
      "what": "diagnostic: ONE with host.json queuedMinMessages 1000000"},
@@ -1402,6 +1416,10 @@ def report(args, contenders, results, latencies, orderings, ordering_failures, o
         if throughput(name) and python:
             ratio = throughput(name) / python
             target(f"{name} >= 5 x python", ratio >= 5, f"{ratio:.1f} x")
+    for name in ("host-swift-one", "host-c-one"):
+        if throughput(name) and throughput(name + "-v1"):
+            ratio = throughput(name) / throughput(name + "-v1")
+            target(f"{name} (ABI v2) >= 1.1 x {name}-v1 (same run)", ratio >= 1.1, f"{ratio:.2f} x")
     for name in ("invocation-one-swift", "invocation-many-swift", "invocation-one-c", "invocation-many-c"):
         if name in micro:
             target(f"{name} <= 100 ns per message", micro[name] <= 100, f"{micro[name]:.0f} ns")
@@ -1434,7 +1452,7 @@ def report(args, contenders, results, latencies, orderings, ordering_failures, o
                f"{outcome['rss_10pct_mb']:.1f} MB -> {outcome['rss_90pct_mb']:.1f} MB")
     if targets:
         log()
-        log("Targets (issue 5 and the ordering issue):")
+        log("Targets (issue 5, the ordering issue and issue 20):")
         for line in targets:
             log(line)
 

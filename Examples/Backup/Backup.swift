@@ -73,7 +73,7 @@ struct BackupFiles {
         let key = Key(topic: event.topic, partition: event.partition, windowStart: windowStart)
         let descriptor = try open[key]?.descriptor ?? openFile(key, settings: settings)
         open[key] = (descriptor, windowStart + settings.windowMilliseconds)
-        try writeAll(descriptor, event.value ?? UnsafeRawBufferPointer(start: nil, count: 0))
+        if let value = event.value { try value.withUnsafeBytes { try writeAll(descriptor, $0) } }
         try writeAll(descriptor, UnsafeRawBufferPointer(start: newline, count: 1))
     }
 

@@ -7,7 +7,7 @@ import SwiftFunctions
 public func run(_ event: Event, _ routed: Output, _ context: Context) -> Status {
     context.run {
         let text = (event.valueString ?? "").uppercased()
-        let delivery = try routed.sendAndWait(value: Array(text.utf8), key: event.key.map { Array($0) },
+        let delivery = try routed.sendAndWait(value: Array(text.utf8), key: event.keyBytes,
                                               headers: [("routed-from", Array(event.topic.utf8))])
         context.logger.info("routed '\(text)' to \(delivery.topic) [\(delivery.partition)] @ \(delivery.offset)")
     }

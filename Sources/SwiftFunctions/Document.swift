@@ -4,10 +4,13 @@
 public typealias Document = UnsafePointer<sf_document>
 
 extension UnsafePointer where Pointee == sf_document {
-    /// The whole document, as the platform would have handed it to the function.
-    public var json: String { decodeUTF8(bytes) ?? "" }
-    /// The document's UTF-8 bytes, in place.
-    public var bytes: UnsafeRawBufferPointer? { optionalBuffer(pointee.event.value, pointee.event.value_length) }
+    /// A copy of the whole document, as the platform would have handed it to the function.
+    public var json: String { decodeUTF8(pointee.event.value, pointee.event.value_length) ?? "" }
+    /// The document's UTF-8 bytes, in place (a view that cannot be kept past the call).
+    public var bytes: RawSpan? {
+        @_lifetime(borrow self)
+        get { view(pointee.event.value, pointee.event.value_length, borrowing: self) }
+    }
     /// The topic, partition and offset of the document's first record.
     public var topic: String { decodeText(pointee.event.topic, pointee.event.topic_length) }
     public var partition: Int32 { pointee.event.partition }

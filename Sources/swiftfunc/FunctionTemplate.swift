@@ -44,10 +44,10 @@ struct FunctionTemplate {
         let parameters = ([trigger] + outputNames.map { "_ \($0): Output" } + ["_ context: Context"]).joined(separator: ", ")
         let describe = text
             ? #"'\(event.valueString ?? "")'"#
-            : #"\(event.value?.count ?? 0) bytes"#
+            : #"\(event.value?.byteCount ?? 0) bytes"#
         var perEvent = [#"context.logger.info("\#(name) got \#(describe) from \(event.topic)[\(event.partition)]@\(event.offset)")"#]
         for output in outputNames {
-            perEvent.append("try \(output).send(value: event.value.map { Array($0) }, key: event.key.map { Array($0) })")
+            perEvent.append("try \(output).send(value: event.valueBytes, key: event.keyBytes)")
         }
         let lines = many
             ? ["for event in Batch(events, count) {"] + perEvent.map { "    " + $0 } + ["}"]
@@ -59,6 +59,9 @@ struct FunctionTemplate {
             import SwiftFunctions
 
             /// \(what)
+            /// `event.key`, `event.value` and header values are views valid during the call (copy with
+            /// `valueString`, `valueBytes`, `decodeValue`); headers are parsed only if you ask for them:
+            /// `event.header("name", in: context)?.valueString`, `event.headers(in: context)`.
             @_cdecl("run")
             public func run(\(parameters)) -> Status {
                 context.run {

@@ -36,7 +36,7 @@ struct BadInputTests {
             ("MissingSymbol", #"{ "scriptFile": "\#(recorder)", "entryPoint": "no_such_function", "bindings": [ \#(trigger()) ] }"#,
              ["functions/MissingSymbol/function.json: entryPoint:", "does not export the symbol 'no_such_function'"]),
             ("WrongABI", #"{ "scriptFile": "\#(try TestPaths.library("WrongABI").path)", "bindings": [ \#(trigger()) ] }"#,
-             ["functions/WrongABI/function.json: scriptFile:", "ABI version 999", "speaks version 1"]),
+             ["functions/WrongABI/function.json: scriptFile:", "ABI version 999", "speaks versions 1 and 2"]),
             ("UnresolvedSetting", #"{ "scriptFile": "\#(recorder)", "bindings": [ { "type": "kafkaTrigger", "brokerList": "%NoSuchBrokerSetting%", "topic": "t" } ] }"#,
              ["functions/UnresolvedSetting/function.json: bindings[0].brokerList:", "setting 'NoSuchBrokerSetting' is not set"]),
         ]

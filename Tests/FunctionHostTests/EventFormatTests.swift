@@ -4,7 +4,7 @@ import Testing
 @testable import FunctionHost
 
 /// Each platform shape, checked field by field against the example event the platform documents:
-/// the same record is built as `sf_event`s, serialized, parsed back and compared.
+/// the same record is built as `sf_event_v1`s, serialized, parsed back and compared.
 @Suite("Event formats", .timeLimit(.minutes(10)))
 struct EventFormatTests {
     /// AWS's documented self-managed Kafka event (Lambda developer guide, "Example event"; the

@@ -32,7 +32,7 @@ struct ExampleFunctionTests {
         try waitUntil("the greeting") { hosted.log.contains("info Hello, Swift!", "function=Greeter", "invocation=") }
     }
 
-    @Test("CGreeter: plain C built with cc -shared runs like any other function")
+    @Test("CGreeter: plain C on ABI version 2, built with cc -shared, runs like any other function and reads a header")
     func cGreeter() throws {
         let library = try CCompiler.sharedLibrary([TestPaths.packageRoot.appendingPathComponent("Examples/CGreeter/greeter.c")], named: "CGreeter")
         let broker = try EmbeddedBroker()
@@ -44,9 +44,11 @@ struct ExampleFunctionTests {
         _ = try IndependentClient.produce(broker: broker.bootstrapServers, [
             OutgoingMessage(topic: "c-greetings", value: "World"),
             OutgoingMessage(topic: "c-greetings", key: nil, value: nil),
+            OutgoingMessage(topic: "c-greetings", value: Array("Header".utf8), headers: [("other", nil), ("greeting", Array("Bonjour".utf8))]),
         ])
-        try waitUntil("both greetings") {
+        try waitUntil("the three greetings") {
             hosted.log.contains("Hello from C, World!", "function=CGreeter") && hosted.log.contains("Hello from C, nobody!")
+                && hosted.log.contains("Bonjour from C, Header!")
         }
     }
 

@@ -33,6 +33,12 @@ struct ScaffoldingTests {
         let built = try swiftfunc("build")
         #expect(built.contains("[1/2] Building Copier (debug)...") && built.contains("[2/2] Hello: functions/Hello/libHello.so"))
         #expect(built.contains("Built 2 functions."))
+        // What `new` writes speaks ABI version 2 (headers on demand), as the host reads it at load.
+        for name in ["Hello", "Copier"] {
+            let function = try FunctionConfiguration.load(directory: root.appendingPathComponent("functions/\(name)"), scriptRoot: root,
+                                                          settings: AppSettings(environment: ["BrokerList": "127.0.0.1:9092"]))
+            #expect(try FunctionLibrary.load(function, scriptRoot: root).abiVersion == .v2, "\(name)")
+        }
 
         let host = try ChildProcess(TestPaths.swiftfunc, ["start", "--embedded-broker", "--port", "0"], currentDirectory: root)
         defer { _ = try? host.stop(signal: SIGKILL) }

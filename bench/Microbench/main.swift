@@ -1,13 +1,15 @@
 // swiftfunc-microbench: what one invocation costs the host, per message, without Kafka in the
 // way: building the events from librdkafka messages (EventBuffer) and calling the function
-// through its libffi call interface (CallInterface), exactly as TriggerListener does, into the
-// no-op functions of bench/NoopSwift (through the SwiftFunctions SDK) and bench/NoopC.
+// through its libffi call interface (CallInterface), exactly as the Invoker does, into the no-op
+// functions of bench/NoopSwift (through the SwiftFunctions SDK) and bench/NoopC, on ABI version 2
+// (headers parsed only when asked), and of bench/NoopSwiftV1 and bench/NoopCV1 on version 1
+// (headers parsed for every event); plus version 2's headers_one, which asks for the headers.
 //
 // The messages are real: 1,000 records of 100 bytes (no key, no headers, like `make bench`'s),
 // produced to an embedded broker in this process and fetched by a librdkafka consumer, then held
 // for the whole run. Each number is the median of 7 rounds of at least 50 ms each.
 //
-// usage: swiftfunc-microbench [DIRECTORY_WITH_libBenchNoop.so_AND_libBenchNoopC.so]
+// usage: swiftfunc-microbench [DIRECTORY_WITH_libBenchNoop.so_libBenchNoopC.so_AND_THEIR_V1s]
 //        (default: the directory of this executable, i.e. the build's bin directory)
 import CDispatch
 import CRdKafka
@@ -130,7 +132,6 @@ defer { try? FileManager.default.removeItem(at: scratch) }
 let (broker, consumer, messages) = try fetchMessages()
 let batch = UnsafeBufferPointer(start: messages, count: messageCount)
 let logger = Logger(label: "microbench") { _ in SwiftLogNoOpLogHandler() }
-let context = InvocationContext(functionName: "microbench", logger: logger)
 let invocationCounter = Atomic<UInt64>(0)
 let events = EventBuffer(capacity: messageCount)
 
@@ -141,54 +142,82 @@ func record(_ name: String, _ nanoseconds: Double) {
 
 print("One invocation, per message: \(messageCount) real librdkafka messages of \(valueSize) bytes, median of \(rounds) rounds")
 
-// The parts, alone. rd_kafka_message_headers is what EventBuffer calls once per message; on a
-// consumed message without headers librdkafka 2.0.2 allocates and frees a parse buffer on every
-// call to find that out.
+// The parts, alone. rd_kafka_message_headers is what a version 1 event's fill calls once per
+// message; on a consumed message without headers librdkafka 2.0.2 allocates and frees a parse
+// buffer on every call to find that out. Version 2 leaves it to the function to ask.
 record("rdkafka-headers-call", measure(messagesPerIteration: messageCount) {
     var handle: OpaquePointer? = nil
     for index in 0..<messageCount { _ = rd_kafka_message_headers(messages[index], &handle) }
 })
+record("event-fill-v1", measure(messagesPerIteration: messageCount) {
+    events.fill(batch, withHeaders: true)
+})
 record("event-fill", measure(messagesPerIteration: messageCount) {
-    events.fill(batch)
+    events.fill(batch, withHeaders: false)
 })
 
-for (language, file) in [("swift", "libBenchNoop.so"), ("c", "libBenchNoopC.so")] {
+/// The invocations of one library's `noop_one`/`noop_many` (and `extraOne`, a ONE entry point
+/// measured like noop_one), named `NAME-LANGUAGE(-v1)`.
+@MainActor
+func invocations(_ file: String, language: String, extraOne: String? = nil) throws {
     let url = binDirectory.appendingPathComponent(file)
     let one = try load(library: url, entryPoint: "noop_one", cardinality: .one, scratch: scratch)
     let many = try load(library: url, entryPoint: "noop_many", cardinality: .many, scratch: scratch)
-    let oneCall = try CallInterface(entryPoint: one.entryPoint, parameters: CallInterface.parameters(cardinality: .one, outputCount: 0))
+    let version = one.abiVersion
+    let suffix = version == .v1 ? "-v1" : ""
+    let withHeaders = version == .v1
+    let context = InvocationContext(functionName: "microbench", abiVersion: version, logger: logger)
     let manyCall = try CallInterface(entryPoint: many.entryPoint, parameters: CallInterface.parameters(cardinality: .many, outputCount: 0))
-    oneCall.setPointer(1, context.pointer)
     manyCall.setPointer(2, context.pointer)
 
-    // The call alone: through libffi, and, for comparison, a direct C call of the same symbol.
-    events.fill(UnsafeBufferPointer(start: messages, count: 1))
-    oneCall.setPointer(0, events.events)
-    record("libffi-call-\(language)", measure(messagesPerIteration: messageCount) {
-        for _ in 0..<messageCount { _ = oneCall.call() }
-    })
-    let direct = unsafeBitCast(one.entryPoint, to: (@convention(c) (UnsafePointer<sf_event>?, UnsafePointer<sf_context>?) -> Int32).self)
-    record("direct-call-\(language)", measure(messagesPerIteration: messageCount) {
-        for _ in 0..<messageCount { _ = direct(events.events, context.pointer) }
-    })
+    /// What the Invoker does per message (ONE): the target's number.
+    func invocationOne(_ name: String, _ library: FunctionLibrary) throws {
+        let oneCall = try CallInterface(entryPoint: library.entryPoint, parameters: CallInterface.parameters(cardinality: .one, outputCount: 0))
+        oneCall.setPointer(1, context.pointer)
+        record(name, measure(messagesPerIteration: messageCount) {
+            for index in 0..<messageCount {
+                let message = UnsafeBufferPointer(start: messages + index, count: 1)
+                events.fill(message, withHeaders: withHeaders)
+                oneCall.setPointer(0, events.events)
+                context.begin(invocationID: invocationCounter.wrappingAdd(1, ordering: .relaxed).newValue,
+                              events: events.events, count: 1, messages: message.baseAddress)
+                _ = oneCall.call()
+            }
+        })
+    }
 
-    // What TriggerListener does per message (ONE) and per batch (MANY): the target's number.
-    record("invocation-one-\(language)", measure(messagesPerIteration: messageCount) {
-        for index in 0..<messageCount {
-            events.fill(UnsafeBufferPointer(start: messages + index, count: 1))
-            oneCall.setPointer(0, events.events)
-            context.begin(invocationID: invocationCounter.wrappingAdd(1, ordering: .relaxed).newValue)
-            _ = oneCall.call()
-        }
-    })
-    record("invocation-many-\(language)", measure(messagesPerIteration: messageCount) {
-        events.fill(batch)
+    if version == .v2 {
+        // The call alone: through libffi, and, for comparison, a direct C call of the same symbol.
+        let oneCall = try CallInterface(entryPoint: one.entryPoint, parameters: CallInterface.parameters(cardinality: .one, outputCount: 0))
+        oneCall.setPointer(1, context.pointer)
+        events.fill(UnsafeBufferPointer(start: messages, count: 1), withHeaders: false)
+        oneCall.setPointer(0, events.events)
+        record("libffi-call-\(language)", measure(messagesPerIteration: messageCount) {
+            for _ in 0..<messageCount { _ = oneCall.call() }
+        })
+        let direct = unsafeBitCast(one.entryPoint, to: (@convention(c) (UnsafePointer<sf_event_v1>?, UnsafePointer<sf_context>?) -> Int32).self)
+        record("direct-call-\(language)", measure(messagesPerIteration: messageCount) {
+            for _ in 0..<messageCount { _ = direct(events.events, context.pointer) }
+        })
+    }
+    try invocationOne("invocation-one-\(language)\(suffix)", one)
+    if let extraOne {
+        try invocationOne("invocation-one-\(language)-reads-headers", try load(library: url, entryPoint: extraOne, cardinality: .one, scratch: scratch))
+    }
+    record("invocation-many-\(language)\(suffix)", measure(messagesPerIteration: messageCount) {
+        events.fill(batch, withHeaders: withHeaders)
         manyCall.setPointer(0, events.events)
         manyCall.setCount(1, messageCount)
-        context.begin(invocationID: invocationCounter.wrappingAdd(1, ordering: .relaxed).newValue)
+        context.begin(invocationID: invocationCounter.wrappingAdd(1, ordering: .relaxed).newValue,
+                      events: events.events, count: messageCount, messages: batch.baseAddress)
         _ = manyCall.call()
     })
 }
+
+try invocations("libBenchNoop.so", language: "swift", extraOne: "headers_one")
+try invocations("libBenchNoopC.so", language: "c", extraOne: "headers_one")
+try invocations("libBenchNoopV1.so", language: "swift")
+try invocations("libBenchNoopCV1.so", language: "c")
 
 for index in 0..<messageCount { rd_kafka_message_destroy(messages[index]) }
 _ = rd_kafka_consumer_close(consumer)

@@ -1,5 +1,7 @@
 // The benchmark's C function: the C boundary alone, no Swift SDK.
 //   noop_one / noop_many:   do nothing (the micro-benchmark calls these).
+//   headers_one:            (version 2) asks the host for the event's headers, which it parses
+//                           then (the micro-benchmark's function that reads headers).
 //   count_one / count_many: do nothing but count events; once $BENCH_EXPECTED have arrived they
 //                           write "FIRST_NS LAST_NS COUNT" (CLOCK_MONOTONIC: the first call, the
 //                           call that reached the count) to $BENCH_RESULT.
@@ -23,6 +25,16 @@ int32_t noop_many(const sf_event *events, size_t count, const sf_context *contex
     (void)context;
     return SF_OK;
 }
+
+#if SWIFTFUNC_ABI_VERSION == 2
+static size_t headers_seen = 0;
+
+int32_t headers_one(const sf_event *event, const sf_context *context) {
+    const sf_header *headers;
+    headers_seen += context->headers(context, event, &headers);
+    return SF_OK;
+}
+#endif
 
 // The host calls a function from one thread, so plain statics suffice.
 static long long expected = -1, consumed = 0, first_ns = 0;

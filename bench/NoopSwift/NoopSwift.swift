@@ -1,5 +1,7 @@
 // The benchmark's Swift functions, written as a user would: through the SwiftFunctions SDK.
 //   noop_one / noop_many:       do nothing (the micro-benchmark calls these).
+//   headers_one:                reads the event's headers (ABI version 2 parses them when asked;
+//                               the micro-benchmark's cost of a function that reads headers).
 //   count_one / count_many:     do nothing but count events, so that the benchmark knows when
 //                               the last one arrived (see Probe).
 //   latency_one / latency_many: record each event's produce-to-invocation latency (see Latencies).
@@ -7,6 +9,8 @@
 //                               key's events arrive in order (see KeyOrder) and counts them like
 //                               count_one, safely when the host calls it from many threads at
 //                               once (ordering key / unordered; see ConcurrentProbe).
+// The counting probe is in Probe.swift, shared with bench/NoopSwiftV1 (the same functions on ABI
+// version 1).
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,6 +25,16 @@ public func noop_one(_ event: Event, _ context: Context) -> Status {
 @_cdecl("noop_many")
 public func noop_many(_ events: Event, _ count: Int, _ context: Context) -> Status {
     context.run {}
+}
+
+@_cdecl("headers_one")
+public func headers_one(_ event: Event, _ context: Context) -> Status {
+    context.run { HeaderProbe.seen += event.headers(in: context).count }
+}
+
+/// What headers_one read, so that the read is not optimized away.
+enum HeaderProbe {
+    nonisolated(unsafe) static var seen = 0
 }
 
 @_cdecl("count_one")
@@ -55,31 +69,6 @@ public func wait_one(_ event: Event, _ context: Context) -> Status {
         usleep(1000)
         KeyOrder.check(event)
         ConcurrentProbe.counted()
-    }
-}
-
-/// Counts events; when $BENCH_EXPECTED have arrived, writes "FIRST_NS LAST_NS COUNT"
-/// (CLOCK_MONOTONIC: the first call, the call that reached the count) to $BENCH_RESULT.
-/// The first call creates the file $BENCH_READY when that is set (the memory run starts its
-/// stream then). The host calls a function from one thread, so plain globals suffice.
-enum Probe {
-    nonisolated(unsafe) static var expected = -1
-    nonisolated(unsafe) static var consumed = 0
-    nonisolated(unsafe) static var first: UInt64 = 0
-    nonisolated(unsafe) static var done = false
-
-    @inline(__always)
-    static func counted(_ count: Int) {
-        if first == 0 {
-            first = monotonicNanoseconds()
-            expected = environment("BENCH_EXPECTED").flatMap { Int($0) } ?? Int.max
-            if let ready = environment("BENCH_READY") { close(open(ready, O_CREAT | O_WRONLY, 0o644)) }
-        }
-        consumed += count
-        if consumed >= expected && !done {
-            done = true
-            writeResult("\(first) \(monotonicNanoseconds()) \(consumed)\n")
-        }
     }
 }
 
@@ -163,7 +152,8 @@ enum KeyOrder {
     static var violations: Int { state.withLock { $0.violations } }
 
     static func check(_ event: Event) {
-        let parsed = event.value.flatMap(parse)
+        var parsed: (Int, Int)?
+        if let value = event.value { parsed = value.withUnsafeBytes(parse) }
         state.withLock { state in
             guard let (key, sequence) = parsed else {
                 state.violations += 1
@@ -192,23 +182,4 @@ enum KeyOrder {
         guard let key = number(), let sequence = number() else { return nil }
         return (key, sequence)
     }
-}
-
-private func monotonicNanoseconds() -> UInt64 {
-    var time = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &time)
-    return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-}
-
-private func environment(_ name: String) -> String? {
-    getenv(name).map { String(cString: $0) }
-}
-
-private func writeResult(_ text: String) {
-    guard let path = environment("BENCH_RESULT") else { return }
-    let descriptor = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o644)
-    guard descriptor >= 0 else { return }
-    defer { close(descriptor) }
-    var bytes = Array(text.utf8)
-    _ = bytes.withUnsafeMutableBytes { write(descriptor, $0.baseAddress, $0.count) }
 }

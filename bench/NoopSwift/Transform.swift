@@ -3,7 +3,7 @@
 //   upper_one / upper_many: upper-case each value (ASCII a-z) and send it with Output.send (no
 //                           key, the partitioner picks; no delivery wait in the function: the host
 //                           waits for the acknowledgement). They count events like count_one
-//                           (see Probe in NoopSwift.swift), from the start of the first call.
+//                           (see Probe in Probe.swift), from the start of the first call.
 import SwiftFunctions
 
 @_cdecl("swiftfunc_signature_upper_one")
@@ -13,7 +13,7 @@ public func upperOneSignature() -> Signature { .of(upper_one) }
 public func upper_one(_ event: Event, _ output: Output, _ context: Context) -> Status {
     context.run {
         Probe.counted(0) // the first call's start is the run's start
-        try output.send(value: upperCased(event.value))
+        try output.send(value: upperCased(event))
         Probe.counted(1)
     }
 }
@@ -26,12 +26,14 @@ public func upper_many(_ events: Event, _ count: Int, _ output: Output, _ contex
     context.run {
         Probe.counted(0)
         for event in Batch(events, count) {
-            try output.send(value: upperCased(event.value))
+            try output.send(value: upperCased(event))
         }
         Probe.counted(count)
     }
 }
 
-private func upperCased(_ value: UnsafeRawBufferPointer?) -> [UInt8]? {
-    value?.map { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") ? $0 - 32 : $0 }
+/// A copy of the event's value, upper-cased (read in place through the value's view).
+private func upperCased(_ event: Event) -> [UInt8]? {
+    guard let value = event.value else { return nil }
+    return value.withUnsafeBytes { bytes in bytes.map { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") ? $0 - 32 : $0 } }
 }

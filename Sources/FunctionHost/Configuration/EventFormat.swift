@@ -1,4 +1,4 @@
-/// The trigger's `eventFormat`: how records reach the function. `native` hands over `sf_event`s;
+/// The trigger's `eventFormat`: how records reach the function. `native` hands over `sf_event_v1`s;
 /// the others hand over one JSON document per call, serialized the way that platform documents
 /// its Kafka event, so code ported from it keeps its parsing (see `EventFormats/`).
 public enum EventFormat: String, Sendable, CaseIterable {

@@ -8,7 +8,7 @@ public struct KafkaTriggerBinding: Sendable {
     public var consumerGroup: String
     public var cardinality: Cardinality
     public var dataType: DataType
-    /// `native` (default): the function gets `sf_event`s. Another platform's name: it gets one JSON
+    /// `native` (default): the function gets `sf_event_v1`s. Another platform's name: it gets one JSON
     /// document per call, shaped as that platform's Kafka event (see ``EventFormat``).
     public var eventFormat: EventFormat = .native
     /// `ordering`: which messages must wait for which (see ``Ordering``).

@@ -15,7 +15,7 @@ import FunctionABI
 /// (`CREATE_TIME`, `LOG_APPEND_TIME`, `NO_TIMESTAMP_TYPE` with timestamp -1); each header is an
 /// object of its name and its value as an array of byte values (`null` for a null value).
 enum AWSEventFormat {
-    static func write(_ records: UnsafeBufferPointer<sf_event>, bootstrapServers: String, partitions: inout [Int32],
+    static func write(_ records: UnsafeBufferPointer<sf_event_v1>, bootstrapServers: String, partitions: inout [Int32],
                       to json: JSONBuffer) {
         partitions.removeAll(keepingCapacity: true)
         for record in records where !partitions.contains(record.partition) { partitions.append(record.partition) }
@@ -41,7 +41,7 @@ enum AWSEventFormat {
         json.raw("}}")
     }
 
-    private static func writeRecord(_ record: sf_event, to json: JSONBuffer) {
+    private static func writeRecord(_ record: sf_event_v1, to json: JSONBuffer) {
         json.raw("{\"topic\":")
         json.string(record.topicBytes)
         json.raw(",\"partition\":")

@@ -14,7 +14,7 @@ import FunctionABI
 /// - `Headers`: `Key` is the name; `Value` is base64 (`byte[]`), `null` for a null value.
 /// - ONE: one object. MANY: an array of objects.
 enum AzureEventFormat {
-    static func write(_ records: UnsafeBufferPointer<sf_event>, many: Bool, text: Bool, to json: JSONBuffer) {
+    static func write(_ records: UnsafeBufferPointer<sf_event_v1>, many: Bool, text: Bool, to json: JSONBuffer) {
         if many { json.byte(UInt8(ascii: "[")) }
         for (index, record) in records.enumerated() {
             if index > 0 { json.byte(UInt8(ascii: ",")) }
@@ -23,7 +23,7 @@ enum AzureEventFormat {
         if many { json.byte(UInt8(ascii: "]")) }
     }
 
-    private static func writeRecord(_ record: sf_event, text: Bool, to json: JSONBuffer) {
+    private static func writeRecord(_ record: sf_event_v1, text: Bool, to json: JSONBuffer) {
         json.raw("{\"Offset\":")
         json.integer(record.offset)
         json.raw(",\"Partition\":")

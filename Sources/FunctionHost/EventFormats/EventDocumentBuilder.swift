@@ -1,7 +1,7 @@
 import FunctionABI
 
-/// Turns a run of `sf_event`s (what `EventBuffer` hands a function) into the one JSON document a
-/// function with an `eventFormat` gets instead, as an `sf_event` (an `sf_document`): its value
+/// Turns a run of `sf_event_v1`s (what `EventBuffer` hands a function) into the one JSON document a
+/// function with an `eventFormat` gets instead, as an `sf_event_v1` (an `sf_document`): its value
 /// is the document, its key NULL, no headers, and topic, partition, offset and timestamp are the
 /// first record's. The document's bytes and the event live in buffers owned by the builder and
 /// reused for the next call: after the buffer has grown to the largest document, building
@@ -16,7 +16,7 @@ final class EventDocumentBuilder {
     let dataType: DataType
     let bootstrapServers: String
     private let buffer = JSONBuffer()
-    private let document: UnsafeMutablePointer<sf_event>
+    private let document: UnsafeMutablePointer<sf_event_v1>
     /// Scratch for grouping records by partition (AWS), kept across calls.
     private var partitions: [Int32] = []
 
@@ -31,7 +31,7 @@ final class EventDocumentBuilder {
         self.dataType = dataType
         self.bootstrapServers = bootstrapServers
         document = .allocate(capacity: 1)
-        document.initialize(to: sf_event())
+        document.initialize(to: sf_event_v1())
     }
 
     deinit { document.deallocate() }
@@ -39,7 +39,7 @@ final class EventDocumentBuilder {
     /// Serializes `events[0..<count]` (at least one) and returns the document event, valid until
     /// the next call. The events' topic pointer is reused as the document's: keep the events alive
     /// as long as the document is in use.
-    func build(_ events: UnsafePointer<sf_event>, count: Int) -> UnsafePointer<sf_event> {
+    func build(_ events: UnsafePointer<sf_event_v1>, count: Int) -> UnsafePointer<sf_event_v1> {
         precondition(count > 0, "a document holds at least one record")
         let records = UnsafeBufferPointer(start: events, count: cardinality == .one ? 1 : count)
         buffer.reset()
@@ -50,7 +50,7 @@ final class EventDocumentBuilder {
         case .native: break
         }
         let first = events.pointee
-        document.pointee = sf_event(
+        document.pointee = sf_event_v1(
             topic: first.topic, topic_length: first.topic_length, partition: first.partition,
             timestamp_type: first.timestamp_type, offset: first.offset, timestamp: first.timestamp,
             key: nil, key_length: 0, value: UnsafePointer(buffer.bytes), value_length: buffer.count,
@@ -59,7 +59,7 @@ final class EventDocumentBuilder {
     }
 }
 
-extension sf_event {
+extension sf_event_v1 {
     var topicBytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: topic, count: topic_length) }
     var keyBytes: UnsafeRawBufferPointer? { key.map { UnsafeRawBufferPointer(start: $0, count: key_length) } }
     var valueBytes: UnsafeRawBufferPointer? { value.map { UnsafeRawBufferPointer(start: $0, count: value_length) } }

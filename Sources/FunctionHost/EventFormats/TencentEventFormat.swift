@@ -10,7 +10,7 @@ import FunctionABI
 /// `"None"`, as in Tencent's example of a record sent without a key; a null value is `""`.
 /// Headers and timestamps are not part of the shape.
 enum TencentEventFormat {
-    static func write(_ records: UnsafeBufferPointer<sf_event>, to json: JSONBuffer) {
+    static func write(_ records: UnsafeBufferPointer<sf_event_v1>, to json: JSONBuffer) {
         json.raw("{\"Records\":[")
         for (index, record) in records.enumerated() {
             if index > 0 { json.byte(UInt8(ascii: ",")) }

@@ -2,12 +2,12 @@ import CRdKafka
 import FunctionABI
 import Glibc
 
-/// Turns librdkafka messages into `sf_event`s that point straight into librdkafka's buffers (no
+/// Turns librdkafka messages into `sf_event_v1`s that point straight into librdkafka's buffers (no
 /// byte is copied). Storage is allocated once and grown only when a batch needs more headers.
 /// A trigger with a schema (``RecordDecoder``) gets decoded keys and values instead, kept in
 /// ``decoded`` until the next fill.
 package final class EventBuffer {
-    package let events: UnsafeMutablePointer<sf_event>
+    package let events: UnsafeMutablePointer<sf_event_v1>
     package let capacity: Int
     private var headers: UnsafeMutablePointer<sf_header>
     private var headerCapacity: Int
@@ -24,7 +24,7 @@ package final class EventBuffer {
         self.capacity = capacity
         self.decoder = decoder
         events = .allocate(capacity: capacity)
-        events.initialize(repeating: sf_event(), count: capacity)
+        events.initialize(repeating: sf_event_v1(), count: capacity)
         headerCapacity = 64
         headers = .allocate(capacity: headerCapacity)
     }
@@ -39,13 +39,20 @@ package final class EventBuffer {
         decoded.deallocate()
     }
 
-    /// Describes `messages` as events `0..<messages.count`, asking librdkafka for each
-    /// message's headers once. Header pointers are set last, once the header storage has grown
-    /// to what the batch needs and can no longer move.
+    /// Describes `messages` as events `0..<messages.count`. `withHeaders` (ABI version 1): asks
+    /// librdkafka for each message's headers once; header pointers are set last, once the header
+    /// storage has grown to what the batch needs and can no longer move. Without (version 2),
+    /// the headers stay unparsed until the function asks (``HeadersOnDemand``).
     @inline(__always)
-    package func fill(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) {
+    package func fill(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>, withHeaders: Bool) {
         headerCount = 0
-        for index in messages.indices { fill(index, from: messages[index]) }
+        // One loop per case, so that each inlines the per-message fill with a constant: no
+        // per-message branch on the version.
+        if withHeaders {
+            for index in messages.indices { fill(index, from: messages[index], withHeaders: true) }
+        } else {
+            for index in messages.indices { fill(index, from: messages[index], withHeaders: false) }
+        }
         if let decoder { substituteDecoded(messages, decoder) }
         guard headerCount > 0 else { return }
         var next = 0
@@ -56,14 +63,14 @@ package final class EventBuffer {
     }
 
     @inline(__always)
-    private func fill(_ index: Int, from message: UnsafeMutablePointer<rd_kafka_message_t>) {
+    private func fill(_ index: Int, from message: UnsafeMutablePointer<rd_kafka_message_t>, withHeaders: Bool) {
         let raw = message.pointee
         var timestampType = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
         let timestamp = rd_kafka_message_timestamp(message, &timestampType)
         let topic = rd_kafka_topic_name(raw.rkt)!
         let firstHeader = headerCount
         var headerHandle: OpaquePointer? = nil
-        if rd_kafka_message_headers(message, &headerHandle) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerHandle {
+        if withHeaders, rd_kafka_message_headers(message, &headerHandle) == RD_KAFKA_RESP_ERR_NO_ERROR, let headerHandle {
             let count = rd_kafka_header_cnt(headerHandle)
             if headerCount + count > headerCapacity { growHeaders(to: headerCount + count) }
             var name: UnsafePointer<CChar>? = nil
@@ -76,7 +83,7 @@ package final class EventBuffer {
                 headerCount += 1
             }
         }
-        events[index] = sf_event(
+        events[index] = sf_event_v1(
             topic: topic, topic_length: strlen(topic),
             partition: raw.partition, timestamp_type: Int32(timestampType.rawValue),
             offset: raw.offset, timestamp: timestampType == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE ? -1 : timestamp,

@@ -1,10 +1,12 @@
+import CRdKafka
 import FunctionABI
 import Foundation
 import Logging
 import Synchronization
 
 /// The `sf_context` of one function: allocated once, updated before each invocation. Its
-/// callbacks (log, fail_item, is_cancelled) find their way back here through `host_data`.
+/// callbacks (log, fail_item, is_cancelled, and version 2's headers, header, trace_context) find
+/// their way back here through `host_data`.
 package final class InvocationContext: @unchecked Sendable {
     package let pointer: UnsafeMutablePointer<sf_context>
     let logger: Logger
@@ -15,15 +17,20 @@ package final class InvocationContext: @unchecked Sendable {
     /// The last error the function logged during the current invocation: the SDK logs a thrown
     /// error this way before it returns failure, so it becomes the failure's reason.
     private(set) var lastLoggedError: String?
+    /// The current invocation's headers, parsed when the function asks (version 2's accessors).
+    let headers = HeadersOnDemand()
 
-    package init(functionName: String, logger: Logger) {
+    /// - Parameter abiVersion: the version the function's library speaks, which the context
+    ///   reports as `abi_version` (version 1 libraries see what they always saw).
+    package init(functionName: String, abiVersion: FunctionABIVersion = .v2, logger: Logger) {
         self.logger = logger
         self.functionName = strdup(functionName)
         pointer = .allocate(capacity: 1)
         pointer.initialize(to: sf_context(
-            abi_version: UInt32(SWIFTFUNC_ABI_VERSION), reserved: 0, function_name: self.functionName,
-            invocation_id: 0, deadline: Int64.max, host_data: nil,
-            log: logCallback, fail_item: failItemCallback, is_cancelled: isCancelledCallback
+            abi_version: abiVersion.rawValue, size: abiVersion == .v1 ? 0 : UInt32(MemoryLayout<sf_context>.size),
+            function_name: self.functionName, invocation_id: 0, deadline: Int64.max, host_data: nil,
+            log: logCallback, fail_item: failItemCallback, is_cancelled: isCancelledCallback,
+            headers: headersCallback, header: headerCallback, trace_context: traceContextCallback
         ))
         pointer.pointee.host_data = Unmanaged.passUnretained(self).toOpaque()
     }
@@ -33,10 +40,13 @@ package final class InvocationContext: @unchecked Sendable {
         free(functionName)
     }
 
-    /// Prepares the context for the next invocation.
+    /// Prepares the context for the next invocation, of `count` `events` (whose headers come
+    /// from `messages` when the function asks; without messages, the events carry them).
     @inline(__always)
-    package func begin(invocationID: UInt64) {
+    package func begin(invocationID: UInt64, events: UnsafeMutablePointer<sf_event_v1>? = nil, count: Int = 0,
+                       messages: UnsafePointer<UnsafeMutablePointer<rd_kafka_message_t>>? = nil) {
         pointer.pointee.invocation_id = invocationID
+        headers.begin(events: events, count: count, messages: messages)
         if !failedItems.isEmpty { failedItems.removeAll(keepingCapacity: true) }
         lastLoggedError = nil
     }
@@ -84,4 +94,37 @@ private let failItemCallback: @convention(c) (UnsafePointer<sf_context>?, Int, U
 
 private let isCancelledCallback: @convention(c) (UnsafePointer<sf_context>?) -> Int32 = { raw in
     (context(raw)?.isCancelled ?? false) ? 1 : 0
+}
+
+private let headersCallback: @convention(c) (UnsafePointer<sf_context>?, UnsafePointer<sf_event_v2>?, UnsafeMutablePointer<UnsafePointer<sf_header>?>?) -> Int = { raw, event, list in
+    let headers = context(raw)?.headers.headers(of: event) ?? UnsafeBufferPointer(start: nil, count: 0)
+    list?.pointee = headers.count == 0 ? nil : headers.baseAddress
+    return headers.count
+}
+
+private let headerCallback: @convention(c) (UnsafePointer<sf_context>?, UnsafePointer<sf_event_v2>?, UnsafePointer<CChar>?, Int) -> UnsafePointer<sf_header>? = { raw, event, name, length in
+    guard length == 0 || name != nil else { return nil }
+    return context(raw)?.headers.header(of: event, named: UnsafeRawBufferPointer(start: name, count: length))
+}
+
+/// Until the host traces invocations (issue 18), the record's own W3C trace context headers.
+private let traceContextCallback: @convention(c) (UnsafePointer<sf_context>?, UnsafePointer<sf_event_v2>?, UnsafeMutablePointer<sf_trace_context>?) -> Int32 = { raw, event, trace in
+    guard let trace else { return 0 }
+    trace.pointee = sf_trace_context()
+    guard let headers = context(raw)?.headers, let parent = headers.header(of: event, named: UnsafeRawBufferPointer(staticText: "traceparent")),
+          let parentValue = parent.pointee.value, parent.pointee.value_length > 0 else { return 0 }
+    trace.pointee.traceparent = UnsafeRawPointer(parentValue).assumingMemoryBound(to: CChar.self)
+    trace.pointee.traceparent_length = parent.pointee.value_length
+    if let state = headers.header(of: event, named: UnsafeRawBufferPointer(staticText: "tracestate")), let stateValue = state.pointee.value {
+        trace.pointee.tracestate = UnsafeRawPointer(stateValue).assumingMemoryBound(to: CChar.self)
+        trace.pointee.tracestate_length = state.pointee.value_length
+    }
+    return 1
+}
+
+private extension UnsafeRawBufferPointer {
+    /// The UTF-8 bytes of `text`, kept for the life of the process.
+    init(staticText text: StaticString) {
+        self.init(start: text.utf8Start, count: text.utf8CodeUnitCount)
+    }
 }

@@ -17,6 +17,9 @@ final class Invoker {
     private let callInterface: CallInterface
     private let outputs: [OutputHandle]
     private let events: EventBuffer
+    /// ABI version 1 libraries get every event's headers, and so do documents (an eventFormat's
+    /// JSON holds them); version 2 events leave them unparsed until the function asks.
+    private let fillsHeaders: Bool
     /// A trigger that reads schema-framed records: decodes them into the events (and tells why
     /// one does not decode, on this invoker's thread).
     let decoder: RecordDecoder?
@@ -68,7 +71,8 @@ final class Invoker {
         documents = function.trigger.eventFormat == .native ? nil : EventDocumentBuilder(
             format: function.trigger.eventFormat, cardinality: function.trigger.cardinality,
             dataType: function.trigger.dataType, bootstrapServers: function.trigger.connection.brokerList)
-        context = InvocationContext(functionName: function.name, logger: logger)
+        context = InvocationContext(functionName: function.name, abiVersion: library.abiVersion, logger: logger)
+        fillsHeaders = library.abiVersion.fillsHeaders || function.trigger.eventFormat != .native
         self.outputs = outputs
         deliveries = InvocationDeliveries(outputCount: outputs.count)
         for (index, output) in outputs.enumerated() { output.tracker = deliveries.trackers[index] }
@@ -108,7 +112,7 @@ final class Invoker {
     /// invocation that succeeded returns at once with its unacknowledged records in
     /// ``InvocationOutcome/outputsInFlight``, for the caller to settle with ``settle(_:)``.
     func attempt(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>, deferringOutputs: Bool = false) -> InvocationOutcome {
-        events.fill(messages)
+        events.fill(messages, withHeaders: fillsHeaders)
         return call(events.events, count: messages.count, journaled: messages, deferringOutputs: deferringOutputs)
     }
 
@@ -150,11 +154,11 @@ final class Invoker {
 
     /// Calls the function once with events built elsewhere (an operator's synthetic events:
     /// `POST /admin/functions/NAME`, `swiftfunc invoke`); nothing is journaled.
-    func attempt(events: UnsafeMutablePointer<sf_event>, count: Int) -> InvocationOutcome {
+    func attempt(events: UnsafeMutablePointer<sf_event_v1>, count: Int) -> InvocationOutcome {
         call(events, count: count, journaled: nil)
     }
 
-    private func call(_ events: UnsafeMutablePointer<sf_event>, count: Int,
+    private func call(_ events: UnsafeMutablePointer<sf_event_v1>, count: Int,
                       journaled messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>?,
                       deferringOutputs: Bool = false) -> InvocationOutcome {
         if let documents {
@@ -164,7 +168,7 @@ final class Invoker {
             if function.trigger.cardinality == .many { callInterface.setCount(1, count) }
         }
         if let journal, let messages { journal.begin(UnsafeBufferPointer(start: journalRanges, count: describeForJournal(messages)), startedAtMs: wallClockMilliseconds()) }
-        context.begin(invocationID: takeInvocationID())
+        context.begin(invocationID: takeInvocationID(), events: events, count: count, messages: messages?.baseAddress)
         let logging = logsInvocations
         let timing = logging || InvocationStatistics.timesInvocations.load(ordering: .relaxed)
         let started = timing ? monotonicNanoseconds() : 0
@@ -262,7 +266,7 @@ final class Invoker {
     }
 
     /// "partition=0 offsets=5-9 partition=1 offsets=3-3", in the order partitions appear.
-    private func describeRanges(_ batch: UnsafeBufferPointer<sf_event>) -> String {
+    private func describeRanges(_ batch: UnsafeBufferPointer<sf_event_v1>) -> String {
         var ranges: [(partition: Int32, first: Int64, last: Int64)] = []
         for event in batch {
             let partition = event.partition

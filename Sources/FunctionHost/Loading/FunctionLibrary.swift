@@ -6,6 +6,8 @@ import Foundation
 package struct FunctionLibrary: @unchecked Sendable {
     package let path: String
     package let entryPoint: UnsafeMutableRawPointer
+    /// The boundary version the library speaks (``FunctionABIVersion``): how its events are filled.
+    package let abiVersion: FunctionABIVersion
     /// `ENTRY_flush`, exported by functions that return SF_PENDING.
     let flushFunction: UnsafeMutableRawPointer?
     /// Set when the library does not describe its entry point, so its bindings were not checked:
@@ -32,9 +34,9 @@ package struct FunctionLibrary: @unchecked Sendable {
                                      "\(shown) does not export swiftfunc_abi_version, so it is not a swiftfunc function library; import SwiftFunctions (or define it in C from swiftfunc.h)")
         }
         let version = unsafeBitCast(versionSymbol, to: (@convention(c) () -> UInt32).self)()
-        guard version == UInt32(SWIFTFUNC_ABI_VERSION) else {
+        guard let abiVersion = FunctionABIVersion(rawValue: version) else {
             throw ConfigurationError(file: function.file, field: "scriptFile",
-                                     "\(shown) was built for swiftfunc ABI version \(version) but this host speaks version \(SWIFTFUNC_ABI_VERSION); rebuild the function against this swiftfunc")
+                                     "\(shown) was built for swiftfunc ABI version \(version) but this host speaks versions \(FunctionABIVersion.supported); rebuild the function against this swiftfunc")
         }
         guard let entryPoint = dlsym(handle, function.entryPoint) else {
             throw ConfigurationError(file: function.file, field: "entryPoint",
@@ -56,7 +58,7 @@ package struct FunctionLibrary: @unchecked Sendable {
         } else {
             uncheckedWarning = "\(shown) does not export \(descriptorSymbol), so its parameters were not checked against function.json (expected \(FunctionSignature(expectedBy: function))); a mismatch would crash the host. Export it (the Swift SDK computes it: `.of(\(function.entryPoint))`; see docs/ABI.md)"
         }
-        return FunctionLibrary(path: path, entryPoint: entryPoint, flushFunction: dlsym(handle, "\(function.entryPoint)_flush"),
+        return FunctionLibrary(path: path, entryPoint: entryPoint, abiVersion: abiVersion, flushFunction: dlsym(handle, "\(function.entryPoint)_flush"),
                                uncheckedWarning: uncheckedWarning)
     }
 

@@ -1,7 +1,7 @@
 import FunctionABI
 import Foundation
 
-/// A record to hand to code that takes `sf_event`s, without a broker (an operator's invocation:
+/// A record to hand to code that takes `sf_event_v1`s, without a broker (an operator's invocation:
 /// `POST /admin/functions/NAME`, `swiftfunc invoke`; and the tests): its bytes live as long as
 /// the `SyntheticEvents` that holds it.
 public struct SyntheticRecord: Sendable {
@@ -28,9 +28,9 @@ public struct SyntheticRecord: Sendable {
     }
 }
 
-/// Owns the memory of a run of `sf_event`s built from ``SyntheticRecord``s.
+/// Owns the memory of a run of `sf_event_v1`s built from ``SyntheticRecord``s.
 final class SyntheticEvents: @unchecked Sendable {
-    let events: UnsafeMutablePointer<sf_event>
+    let events: UnsafeMutablePointer<sf_event_v1>
     let count: Int
     private var allocations: [UnsafeMutableRawPointer] = []
 
@@ -46,7 +46,7 @@ final class SyntheticEvents: @unchecked Sendable {
                                               value: header.1.flatMap { copy($0) }, value_length: header.1?.count ?? 0)
             }
             let topic = copy(Array(record.topic.utf8))
-            events[index] = sf_event(
+            events[index] = sf_event_v1(
                 topic: UnsafeRawPointer(topic)?.assumingMemoryBound(to: CChar.self), topic_length: record.topic.utf8.count,
                 partition: record.partition, timestamp_type: record.timestamp == nil ? SF_TIMESTAMP_NOT_AVAILABLE : record.timestampType,
                 offset: record.offset, timestamp: record.timestamp ?? -1,

@@ -10,7 +10,7 @@ import SwiftFunctions
 @_cdecl("record_one")
 public func record_one(_ event: Event, _ context: Context) -> Status {
     context.run {
-        append(#"{"events":["# + describe(event) + "]}", function: context.functionName)
+        append(#"{"events":["# + describe(event, context) + "]}", function: context.functionName)
         try failIfAsked(event, context)
     }
 }
@@ -61,7 +61,7 @@ public func process_batch_durably_signature() -> Signature { .of(process_batch_d
 public func record_many(_ events: Event, _ count: Int, _ context: Context) -> Status {
     context.run {
         let batch = Batch(events, count)
-        append(#"{"events":["# + batch.map(describe).joined(separator: ",") + "]}", function: context.functionName)
+        append(#"{"events":["# + batch.map { describe($0, context) }.joined(separator: ",") + "]}", function: context.functionName)
         for (index, event) in batch.enumerated() where event.valueString == "fail-item" {
             context.failItem(at: index, reason: "asked to fail")
         }
@@ -76,10 +76,10 @@ public func record_many_signature() -> Signature { .of(record_many) }
 @_cdecl("forward")
 public func forward(_ event: Event, _ output: Output, _ context: Context) -> Status {
     context.run {
-        append(#"{"events":["# + describe(event) + "]}", function: context.functionName)
-        var headers = event.headers.map { ($0.name, Array($0.value ?? UnsafeRawBufferPointer(start: nil, count: 0))) }
+        append(#"{"events":["# + describe(event, context) + "]}", function: context.functionName)
+        var headers = event.headers(in: context).map { ($0.name, $0.valueBytes ?? []) }
         headers.append(("forwarded-by", Array(context.functionName.utf8)))
-        try output.send(value: event.value.map { Array($0) }, key: event.key.map { Array($0) }, headers: headers)
+        try output.send(value: event.valueBytes, key: event.keyBytes, headers: headers)
     }
 }
 
@@ -93,7 +93,7 @@ public func forward_signature() -> Signature { .of(forward) }
 @_cdecl("forward_value")
 public func forward_value(_ event: Event, _ output: Output, _ context: Context) -> Status {
     context.run {
-        try output.send(value: event.value.map { Array($0) }, key: event.key.map { Array($0) })
+        try output.send(value: event.valueBytes, key: event.keyBytes)
         try failIfAsked(event, context)
     }
 }
@@ -110,7 +110,7 @@ public func forward_many(_ events: Event, _ count: Int, _ output: Output, _ cont
         for (index, event) in Batch(events, count).enumerated() {
             do {
                 try failIfAsked(event, context)
-                try output.send(value: event.value.map { Array($0) }, key: event.key.map { Array($0) })
+                try output.send(value: event.valueBytes, key: event.keyBytes)
             } catch {
                 context.failItem(at: index, reason: "\(error)")
             }
@@ -130,7 +130,7 @@ public func record_timed(_ event: Event, _ context: Context) -> Status {
     context.run {
         let started = monotonicNanoseconds()
         defer {
-            let key = event.key.map { String(decoding: $0, as: UTF8.self) } ?? "-"
+            let key = event.keyString ?? "-"
             append("\(key) \(event.valueString ?? "-") \(event.partition) \(event.offset) \(started) \(monotonicNanoseconds())",
                    function: context.functionName, suffix: ".timed")
         }
@@ -151,7 +151,7 @@ private func monotonicNanoseconds() -> UInt64 {
 @_cdecl("record_document")
 public func record_document(_ document: Document, _ context: Context) -> Status {
     context.run {
-        append(#"{"events":["# + describe(UnsafeRawPointer(document).assumingMemoryBound(to: sf_event.self)) + "]}",
+        append(#"{"events":["# + describe(UnsafeRawPointer(document).assumingMemoryBound(to: sf_event.self), context) + "]}",
                function: context.functionName)
     }
 }
@@ -192,14 +192,19 @@ private func failIfAsked(_ event: Event, _ context: Context) throws {
     }
 }
 
-private func describe(_ event: Event) -> String {
-    let headers = event.headers.map { #"[""# + $0.name + #"","# + hex($0.value) + "]" }.joined(separator: ",")
+/// The event as JSON. Its headers come through the context (ABI version 2), as a function reads
+/// them; "dup" is the first header called "dup" as `header(_:in:)` finds it, "trace" the trace
+/// context (as the C Recorder in Tests/Fixtures/CRecorder writes them).
+private func describe(_ event: Event, _ context: Context) -> String {
+    let headers = event.headers(in: context).map { #"[""# + $0.name + #"","# + hex($0.valueBytes) + "]" }.joined(separator: ",")
+    let trace = event.traceContext(in: context).map { "[" + hex(Array($0.traceparent.utf8)) + "," + hex($0.tracestate.map { Array($0.utf8) }) + "]" } ?? "null"
     return #"{"topic":""# + event.topic + #"","partition":\#(event.partition),"offset":\#(event.offset),"#
         + #""timestamp":\#(event.timestamp ?? -1),"timestampType":\#(event.timestampType.rawValue),"#
-        + #""key":"# + hex(event.key) + #","value":"# + hex(event.value) + #","headers":["# + headers + "]}"
+        + #""key":"# + hex(event.keyBytes) + #","value":"# + hex(event.valueBytes) + #","headers":["# + headers + "],"
+        + #""dup":"# + (event.header("dup", in: context).map { hex($0.valueBytes) } ?? "null") + #","trace":"# + trace + "}"
 }
 
-private func hex(_ bytes: UnsafeRawBufferPointer?) -> String {
+private func hex(_ bytes: [UInt8]?) -> String {
     guard let bytes else { return "null" }
     let digits = Array("0123456789abcdef".utf8)
     var text: [UInt8] = [UInt8(ascii: "\"")]

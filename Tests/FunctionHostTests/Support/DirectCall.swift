@@ -29,16 +29,16 @@ final class DirectCall {
     }
 
     /// Calls a `(event-or-document, context)` entry point.
-    func callOne(_ entry: String, _ event: UnsafePointer<sf_event>) throws -> Int32 {
-        let function = try symbol(entry, as: (@convention(c) (UnsafePointer<sf_event>, UnsafePointer<sf_context>) -> Int32).self)
-        begin()
+    func callOne(_ entry: String, _ event: UnsafePointer<sf_event_v1>) throws -> Int32 {
+        let function = try symbol(entry, as: (@convention(c) (UnsafePointer<sf_event_v1>, UnsafePointer<sf_context>) -> Int32).self)
+        begin(event, count: 1)
         return function(event, context.pointer)
     }
 
     /// Calls a `(events, count, context)` entry point.
-    func callMany(_ entry: String, _ events: UnsafePointer<sf_event>, count: Int) throws -> Int32 {
-        let function = try symbol(entry, as: (@convention(c) (UnsafePointer<sf_event>, Int, UnsafePointer<sf_context>) -> Int32).self)
-        begin()
+    func callMany(_ entry: String, _ events: UnsafePointer<sf_event_v1>, count: Int) throws -> Int32 {
+        let function = try symbol(entry, as: (@convention(c) (UnsafePointer<sf_event_v1>, Int, UnsafePointer<sf_context>) -> Int32).self)
+        begin(events, count: count)
         return function(events, count, context.pointer)
     }
 
@@ -49,8 +49,9 @@ final class DirectCall {
         return function(context.pointer)
     }
 
-    private func begin() {
+    /// Starts an invocation of `events` (their headers are the ones they carry: no messages).
+    private func begin(_ events: UnsafePointer<sf_event_v1>? = nil, count: Int = 0) {
         invocations += 1
-        context.begin(invocationID: invocations)
+        context.begin(invocationID: invocations, events: events.map { UnsafeMutablePointer(mutating: $0) }, count: count)
     }
 }

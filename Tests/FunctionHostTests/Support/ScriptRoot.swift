@@ -25,8 +25,8 @@ struct ScriptRoot {
     /// SwiftPM built it (through `scriptFile`).
     static func recorderFunction(broker: String, topic: String, group: String, entryPoint: String = "record_one",
                                  cardinality: String = "ONE", dataType: String = "binary", outputs: [String] = [],
-                                 triggerFields: String = "", outputFields: String = "") throws -> String {
-        let library = try TestPaths.library("Recorder").path
+                                 triggerFields: String = "", outputFields: String = "", library: String? = nil) throws -> String {
+        let library = try library ?? TestPaths.library("Recorder").path
         let outputBindings = outputs.map {
             #", { "type": "kafka", "direction": "out", "name": "out", "brokerList": "\#(broker)", "topic": "\#($0)"\#(outputFields.isEmpty ? "" : ", " + outputFields) }"#
         }.joined()

@@ -1,0 +1,1 @@
+../NoopSwift/Probe.swift
