@@ -1,4 +1,5 @@
 import Foundation
+import FunctionHost
 import Testing
 
 /// The SDK hands a function its key, value and header values as views (`RawSpan`) into the

@@ -206,7 +206,9 @@ struct SupervisedStateTests {
         try host.produce(steadyTopic, "kept consuming")
         try host.produce(changedTopic, "after its reload")
         try waitUntil("both functions to consume", timeout: 60) { !processed(steady).isEmpty && processed(changed).count == 2 }
-        let seen = try assignments.stop()
+        // A sample whose request got no answer in time (a loaded machine) says nothing about the
+        // assignment; whether the worker was replaced is checked from its log below.
+        let seen = try assignments.stop().compactMap { $0 }
         #expect(seen.count > 10)
         #expect(seen.allSatisfy { $0 == [0] }, "the unchanged function lost its partition: \(seen.filter { $0 != [0] })")
         #expect(processed(steady) == ["0 0 kept consuming"])
