@@ -51,6 +51,7 @@ let package = Package(
         .systemLibrary(name: "FunctionABI"),
         .systemLibrary(name: "CSharedMemory"),
         .systemLibrary(name: "CSpawn"),
+        .systemLibrary(name: "CTicks"),
 
         // The SDK a function author imports.
         // Keys, values and header values are RawSpan views tied to the event (`@_lifetime`), so
@@ -63,7 +64,7 @@ let package = Package(
         .target(
             name: "FunctionHost",
             dependencies: [
-                "CRdKafka", "CFFI", "CAvro", "CProtobuf", "FunctionABI", "CSharedMemory", "CSpawn",
+                "CRdKafka", "CFFI", "CAvro", "CProtobuf", "FunctionABI", "CSharedMemory", "CSpawn", "CTicks",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -46,6 +46,8 @@ final class Invoker {
     /// the process-wide counter.
     private var reservedIDs: (next: UInt64, left: UInt64) = (0, 0)
     private static let invocationIDBlock: UInt64 = 4096
+    /// Times the calls (the CPU's counter where the kernel trusts it: ``CallClock``).
+    private let clock = CallClock.process
 
     convenience init(function: FunctionConfiguration, library: FunctionLibrary, capacity: Int, producers: ProducerPool,
                      journal: InvocationJournal?, logger: Logger) throws {
@@ -171,7 +173,7 @@ final class Invoker {
         context.begin(invocationID: takeInvocationID(), events: events, count: count, messages: messages?.baseAddress)
         let logging = logsInvocations
         let timing = logging || InvocationStatistics.timesInvocations.load(ordering: .relaxed)
-        let started = timing ? monotonicNanoseconds() : 0
+        let started = timing ? clock.now() : 0
         statistics.callStarted()
         let result = callInterface.call()
         statistics.callEnded()
@@ -213,7 +215,7 @@ final class Invoker {
         } else if !outputs.isEmpty {
             deliveryFailures += finish(deliveries, awaited: true)
         }
-        let elapsed = timing ? monotonicNanoseconds() - started : 0
+        let elapsed = timing ? clock.nanoseconds(from: started, to: clock.now()) : 0
 
         if result != SF_OK && result != SF_PENDING {
             let reason = context.lastLoggedError ?? "the function returned \(result)"

@@ -45,10 +45,10 @@ final class InOrderDelivery {
     /// the unacknowledged outputs: the rest of the fetch is then carried over to the next round.
     func deliverOneByOne(_ eligible: UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>>, count eligibleCount: Int,
                          stopRequested: () -> Bool) -> UnsafeMutableBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>> {
-        let started = monotonicNanoseconds()
+        let started = coarseMonotonicNanoseconds()
         for index in 0..<eligibleCount {
             if stopRequested() { break }
-            if (index & 7 == 7 && monotonicNanoseconds() - started > Self.oneFetchTimeBudget) || !settlement.roomForOutputs(messages: 1) {
+            if (index & 7 == 7 && coarseMonotonicNanoseconds() &- started > Self.oneFetchTimeBudget) || !settlement.roomForOutputs(messages: 1) {
                 return UnsafeMutableBufferPointer(start: eligible + index, count: eligibleCount - index)
             }
             let message = eligible[index]
