@@ -181,6 +181,36 @@ struct SupervisedStateTests {
         #expect(try host.process.stop(signal: SIGTERM) == 0)
     }
 
+    @Test("A worker that runs but does not answer (SIGSTOP) is not live: live and ready 503 naming its process; after SIGCONT 200 again and the message sent meanwhile is delivered")
+    func hungWorkerIsNotLive() throws {
+        let function = uniqueName("Hung"), topic = uniqueName("hung")
+        let host = try SupervisedHost(functions: [(function, topic)])
+        defer { _ = try? host.process.stop(signal: SIGKILL) }
+        try waitUntil("ready") { (try? HTTP.get("\(host.url)/health/ready").status) == 200 }
+        let worker = try #require(workerProcess(of: host.process))
+        kill(worker, SIGSTOP)
+        var continued = false
+        defer { if !continued { kill(worker, SIGCONT) } }
+
+        let live = try HTTP.request("GET", "\(host.url)/health/live", timeout: 10)
+        #expect(live.status == 503)
+        #expect(live.body.contains("worker process \(worker) runs but gave no answer"), "\(live.body)")
+        let ready = try HTTP.request("GET", "\(host.url)/health/ready", timeout: 10)
+        #expect(ready.status == 503)
+        #expect(ready.body.contains("gave no answer"), "\(ready.body)")
+        let admin = try HTTP.request("GET", "\(host.url)/admin/functions", timeout: 30)
+        #expect(admin.status == 504)
+        try host.produce(topic, "sent while the worker was stopped")
+
+        kill(worker, SIGCONT)
+        continued = true
+        try waitUntil("live again", timeout: 30) { (try? HTTP.get("\(host.url)/health/live").status) == 200 }
+        try waitUntil("the message, delivered once the worker runs", timeout: 60) { processed(function).count == 1 }
+        #expect(processed(function) == ["0 0 sent while the worker was stopped"])
+        #expect(workerProcess(of: host.process) == worker, "the same worker went on; none was started in its place")
+        #expect(try host.process.stop(signal: SIGTERM) == 0)
+    }
+
     @Test("--watch: a change to one function.json reloads that function alone; the other keeps its partition and consumes throughout; a no-op write reloads nothing")
     func watchReloadsOnlyWhatChanged() throws {
         let changed = uniqueName("Changed"), changedTopic = uniqueName("changed")

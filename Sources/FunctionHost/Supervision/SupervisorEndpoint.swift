@@ -14,6 +14,11 @@ import NIOCore
 ///   starts a new worker, so a liveness probe must not restart the container;
 /// - `/health/ready` answers 503 with the reason "worker restarting";
 /// - every other route answers 503 saying the worker is restarting.
+/// A worker that runs but does not answer (it took the connection and gave no response within
+/// the health timeout: hung, stopped, or starved) is not live: `/health/live` and
+/// `/health/ready` answer 503 naming its process, other routes 504; the supervisor does not
+/// restart it itself (its own stall check would, if it could run), so a failing liveness probe
+/// is what restarts the host.
 public final class SupervisorEndpoint: @unchecked Sendable {
     /// In the state directory: the running worker's process id and its endpoint's port.
     static let workerEndpointFile = "worker-endpoint"
@@ -51,25 +56,39 @@ public final class SupervisorEndpoint: @unchecked Sendable {
         try? Data(line.utf8).write(to: stateDirectory.appendingPathComponent(workerEndpointFile), options: .atomic)
     }
 
-    /// The running worker's endpoint port, once that worker reported it (a report of a worker
-    /// that ended is not taken).
-    private func workerPort() -> Int? {
+    /// How long a health probe's request waits for the worker: under the Kubernetes probes'
+    /// `timeoutSeconds: 2` (deploy/kubernetes), so the probe gets this endpoint's answer.
+    static let healthTimeout: TimeAmount = .milliseconds(1_500)
+
+    /// The running worker and its endpoint port, once that worker reported it (a report of a
+    /// worker that ended is not taken).
+    private func workerEndpoint() -> (process: Int32, port: Int)? {
         guard let worker = supervisor.workerProcessIdentifier,
               let text = try? String(contentsOf: stateDirectory.appendingPathComponent(Self.workerEndpointFile), encoding: .utf8) else { return nil }
         let fields = text.split(whereSeparator: \.isWhitespace)
-        guard fields.count == 2, Int32(fields[0]) == worker else { return nil }
-        return Int(fields[1])
+        guard fields.count == 2, Int32(fields[0]) == worker, let port = Int(fields[1]) else { return nil }
+        return (worker, port)
     }
 
     private func respond(to request: Request) async -> Response {
         let path = request.uri.path
         let health = path == "/health/live" || path == "/health/ready"
         let body = (try? await request.body.collect(upTo: 16 << 20)) ?? ByteBuffer()
-        if let port = workerPort() {
-            // Health answers quickly or not at all; an admin invocation may take functionTimeout.
-            let timeout: TimeAmount = health ? .seconds(5) : .minutes(10)
-            if let response = try? await WorkerConnection.forward(request, body: body, to: port, timeout: timeout) {
-                return response
+        if let worker = workerEndpoint() {
+            // Health answers quickly or not at all, and so does a read (metrics, the admin
+            // listing); an admin invocation or a pause (it drains) may take functionTimeout.
+            let timeout: TimeAmount = health ? Self.healthTimeout : request.method == .get ? .seconds(10) : .minutes(10)
+            do {
+                return try await WorkerConnection.forward(request, body: body, to: worker.port, timeout: timeout)
+            } catch .noAnswer where supervisor.workerProcessIdentifier == worker.process && kill(worker.process, 0) == 0 {
+                let why = "worker process \(worker.process) runs but gave no answer within \(timeout.nanoseconds / 1_000_000) ms (hung, stopped or starved of CPU)"
+                switch path {
+                case "/health/live": return json(.serviceUnavailable, ["status": "not live", "reason": why])
+                case "/health/ready": return json(.serviceUnavailable, ["status": "not ready", "reason": why])
+                default: return json(.gatewayTimeout, ["error": why])
+                }
+            } catch {
+                // Unreachable, or it ended meanwhile: a new worker is on its way.
             }
         }
         let why = supervisor.isStopping ? "the host is stopping" : "worker restarting: the supervisor starts a new worker process (after a crash, with backoff, or a --watch reload)"
