@@ -8,6 +8,36 @@ import Testing
 /// the key beyond loopback.
 @Suite("Operations endpoint", .timeLimit(.minutes(10)))
 struct OperationsEndpointTests {
+    @Test("In flight is 1 while a call runs and 0 once it returned; the call is then counted, its duration in the histogram")
+    func inFlightWhileACallRuns() throws {
+        let broker = try EmbeddedBroker()
+        let topic = uniqueName("inflight")
+        let function = uniqueName("InFlight")
+        try broker.createTopic(topic, partitions: 1)
+        let hosted = try HostedApp(broker: broker, functions: [
+            (function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function, entryPoint: "record_timed")),
+        ], endpointAddress: "127.0.0.1")
+        defer { hosted.stop() }
+        let url = try #require(hosted.url) + "/metrics"
+        #expect(try HTTP.get(url).sample("swiftfunc_invocations_in_flight", ["function": function]) == 0)
+
+        _ = try IndependentClient.produce(broker: broker.bootstrapServers, [OutgoingMessage(topic: topic, value: "sleep:4000", partition: 0)])
+        try waitUntil("the call to be in flight", timeout: 30) {
+            (try? HTTP.get(url).sample("swiftfunc_invocations_in_flight", ["function": function])) == 1
+        }
+        #expect(try HTTP.get(url).sample("swiftfunc_invocations_total", ["function": function, "outcome": "succeeded"]) == 0, "not counted before it returns")
+        try waitUntil("the call to return", timeout: 30) {
+            (try? HTTP.get(url).sample("swiftfunc_invocations_in_flight", ["function": function])) == 0
+        }
+        let after = try HTTP.get(url)
+        #expect(after.sample("swiftfunc_invocations_total", ["function": function, "outcome": "succeeded"]) == 1)
+        // It slept 4 s: in the 5 s bucket, not the 2.5 s one, and the sum says about 4 s.
+        #expect(after.sample("swiftfunc_invocation_duration_seconds_bucket", ["function": function, "le": "2.5"]) == 0)
+        #expect(after.sample("swiftfunc_invocation_duration_seconds_bucket", ["function": function, "le": "5.0"]) == 1)
+        let seconds = try #require(after.sample("swiftfunc_invocation_duration_seconds_sum", ["function": function]))
+        #expect(seconds >= 3.9 && seconds < 5, "duration sum \(seconds) s")
+    }
+
     @Test("Counters, histograms and lag move with produced messages; lag falls to 0 once they are consumed")
     func metricsFollowTheMessages() throws {
         let broker = try EmbeddedBroker()

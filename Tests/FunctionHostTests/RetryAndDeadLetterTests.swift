@@ -98,7 +98,9 @@ struct RetryAndDeadLetterTests {
         try broker.createTopic(topic, partitions: 1)
         // Producers refuse records over 2000 bytes, so this message can never be dead-lettered.
         let hosted = try HostedApp(broker: broker, hostJSON: #"{ "version": "2.0", "retry": { "strategy": "fixedDelay", "maxRetryCount": 0, "delayInterval": "00:00:00" }, "extensions": { "kafka": { "librdkafka": { "message.max.bytes": 2000 } } } }"#,
-                                   functions: [(function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))])
+                                   functions: [(function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function))],
+                                   endpointAddress: "127.0.0.1")
+        let metricsURL = try #require(hosted.url) + "/metrics"
         // The Recorder fails on the value "fail"; the 3000-byte key makes the record too big to send on.
         let placements = try IndependentClient.produce(broker: broker.bootstrapServers, [
             OutgoingMessage(topic: topic, value: "first", partition: 0),
@@ -108,6 +110,14 @@ struct RetryAndDeadLetterTests {
         try waitUntil("the failed dead-letter send to be reported") {
             hosted.log.contains("critical", "dead-letter topic", "FAILED", "does not move forward")
         }
+        // The operator sees it too: a write failure counted (again at each 5 s retry), nothing
+        // counted as dead-lettered, the partition held.
+        try waitUntil("the write failure in /metrics") {
+            (try? HTTP.get(metricsURL).sample("swiftfunc_dead_letter_write_failures_total", ["function": function])) ?? 0 >= 1
+        }
+        let metrics = try HTTP.get(metricsURL)
+        #expect(metrics.sample("swiftfunc_dead_lettered_total", ["function": function]) == 0)
+        #expect(metrics.sample("swiftfunc_paused_partitions", ["function": function]) == 1)
         hosted.stop()
         #expect(!(try recordedEvents(function).contains { $0.valueText == "behind" }), "nothing behind it ran")
         let committed = try IndependentClient.committed(broker: broker.bootstrapServers, group: function, topic: topic, partitions: 1)

@@ -122,7 +122,7 @@ public func forward_many(_ events: Event, _ count: Int, _ output: Output, _ cont
 public func forward_many_signature() -> Signature { .of(forward_many) }
 
 /// cardinality ONE, for the ordering tests (it may be called from many threads at once): does
-/// what the value asks ("slow" waits 20 ms, "fail" throws) and appends
+/// what the value asks ("slow" waits 20 ms, "sleep:MS" MS milliseconds, "fail" throws) and appends
 /// "key value partition offset start_ns end_ns" (CLOCK_MONOTONIC around that work) to
 /// $SWIFTFUNC_RECORD_DIR/<function>.timed, one write per call so lines never interleave.
 @_cdecl("record_timed")
@@ -181,6 +181,10 @@ private func failIfAsked(_ event: Event, _ context: Context) throws {
         usleep(20_000)
     case "brief":
         usleep(1_000)
+    case "sleep":
+        // "sleep:MS": a call that lasts MS milliseconds, for what the host reports meanwhile.
+        let parts = (event.valueString ?? "").split(separator: ":")
+        if parts.count == 2, let milliseconds = UInt32(parts[1]) { usleep(milliseconds * 1_000) }
     case "fail-once":
         let marker = recordPath("\(context.functionName)-\(event.partition)-\(event.offset).failed")
         if access(marker, F_OK) != 0 {
