@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import CRdKafka
 @testable import FunctionHost
 
 /// The host's HTTP endpoint, asked over loopback with real HTTP requests while the host runs
@@ -36,6 +37,32 @@ struct OperationsEndpointTests {
         #expect(after.sample("swiftfunc_invocation_duration_seconds_bucket", ["function": function, "le": "5.0"]) == 1)
         let seconds = try #require(after.sample("swiftfunc_invocation_duration_seconds_sum", ["function": function]))
         #expect(seconds >= 3.9 && seconds < 5, "duration sum \(seconds) s")
+    }
+
+    @Test("A commit the group refuses is counted as a commit failure; the next commit carries the offsets and nothing is lost")
+    func refusedCommitIsCounted() throws {
+        let broker = try EmbeddedBroker()
+        let topic = uniqueName("refused")
+        let function = uniqueName("Refused")
+        try broker.createTopic(topic, partitions: 1)
+        let hosted = try HostedApp(broker: broker, functions: [
+            (function, try ScriptRoot.recorderFunction(broker: broker.bootstrapServers, topic: topic, group: function)),
+        ], endpointAddress: "127.0.0.1")
+        defer { hosted.stop() }
+        let url = try #require(hosted.url) + "/metrics"
+        #expect(try HTTP.get(url).sample("swiftfunc_offset_commit_failures_total", ["function": function]) == 0)
+
+        // The group coordinator answers the next OffsetCommit requests with an error librdkafka
+        // does not retry itself (ApiKey 8).
+        broker.failRequests(apiKey: 8, with: RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED, count: 2)
+        _ = try IndependentClient.produce(broker: broker.bootstrapServers, (0..<3).map { OutgoingMessage(topic: topic, value: "r\($0)", partition: 0) })
+        try waitUntil("the refused commit in /metrics", timeout: 30) {
+            ((try? HTTP.get(url).sample("swiftfunc_offset_commit_failures_total", ["function": function])) ?? 0) >= 1
+        }
+        try waitUntil("the offsets committed after all", timeout: 30) {
+            (try? IndependentClient.committed(broker: broker.bootstrapServers, group: function, topic: topic, partitions: 1))?[0] == 3
+        }
+        #expect(try recordedEvents(function).map(\.valueText) == ["r0", "r1", "r2"])
     }
 
     @Test("Counters, histograms and lag move with produced messages; lag falls to 0 once they are consumed")
