@@ -181,11 +181,15 @@ final class Invoker {
         var outcome = InvocationOutcome()
         var deliveryFailures: [String] = []
         // Records librdkafka refused to queue fail the invocation at once, whatever the function did.
-        for (index, output) in outputs.enumerated() {
-            let refused = output.takeRefused()
-            if let reason = refused.reason {
-                deliveryFailures.append(reason)
-                statistics.recordOutput(index, delivered: 0, failed: refused.count)
+        // (Most functions have no outputs: the loop is not even entered, which spares retaining
+        // the array per call.)
+        if !outputs.isEmpty {
+            for (index, output) in outputs.enumerated() {
+                let refused = output.takeRefused()
+                if let reason = refused.reason {
+                    deliveryFailures.append(reason)
+                    statistics.recordOutput(index, delivered: 0, failed: refused.count)
+                }
             }
         }
         if transactional {

@@ -52,6 +52,9 @@ final class SettlementJournal: @unchecked Sendable {
 
     let subject: Subject
     private let file: SharedFileMapping
+    /// The file's words (``SharedFileMapping/words``; `file` keeps them mapped): settling a
+    /// message stores through this pointer, without retaining `file` per store.
+    private let words: UnsafeMutablePointer<Int64>
     /// Per partition, the epoch of its current assignment (0: not assigned). Set by the consuming
     /// thread, read by whichever thread settles a message (a lane, with ordering key).
     private let currentEpochs: UnsafeMutablePointer<Int64>
@@ -72,6 +75,7 @@ final class SettlementJournal: @unchecked Sendable {
         currentEpochs = .allocate(capacity: Self.maximumPartitions)
         currentEpochs.initialize(repeating: 0, count: Self.maximumPartitions)
         file = try SharedFileMapping(url: directory.appendingPathComponent("settled-\(function).journal"), wordCount: Self.wordCount)
+        words = file.words
         if file.sizeFound == 0 {
             reset(cluster: nil)
         } else if let problem = validate() {
@@ -182,10 +186,10 @@ final class SettlementJournal: @unchecked Sendable {
         guard partition >= 0 && Int(partition) < Self.maximumPartitions else { return }
         let index = Self.entriesStart + Int(partition) * 3
         // The check goes first: a crash between the stores leaves a record that does not check.
-        file.store(0, at: index + 2)
-        file.store(epoch, at: index)
-        file.store(settled, at: index + 1)
-        file.store(journalCheck(token, Int64(partition), epoch, settled), at: index + 2)
+        sf_shared_store(words + index + 2, 0)
+        sf_shared_store(words + index, epoch)
+        sf_shared_store(words + index + 1, settled)
+        sf_shared_store(words + index + 2, journalCheck(token, Int64(partition), epoch, settled))
     }
 
     /// The whole record of `partition`, or nil when there is none or it does not check.

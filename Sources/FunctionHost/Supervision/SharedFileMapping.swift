@@ -11,7 +11,9 @@ final class SharedFileMapping: @unchecked Sendable {
     let wordCount: Int
     /// The file's size in bytes before it was opened: 0 for a new file.
     let sizeFound: Int
-    private let words: UnsafeMutablePointer<Int64>
+    /// The mapped words, valid while this object lives: a hot path that keeps its owner alive
+    /// may store through it directly (no reference counting per store).
+    let words: UnsafeMutablePointer<Int64>
 
     /// Opens `url`, creating it, and sizes it to `wordCount` words (new words read 0).
     /// - Throws: ``JournalError`` naming the file when it cannot be opened or mapped.
