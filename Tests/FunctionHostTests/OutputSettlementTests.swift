@@ -247,5 +247,17 @@ struct ExactlyOnceTests {
             return
         }
         #expect(reason.contains("processingGuarantee") && reason.contains("run_flush"), "\(reason)")
+
+        // Nor with ordering key: the flush must follow the records in order.
+        let sideBySide = try HostedApp(broker: broker, functions: [("SideBySide", #"""
+            { "scriptFile": "\#(backup)", "entryPoint": "run", "bindings": [
+              { "type": "kafkaTrigger", "direction": "in", "name": "event", "brokerList": "\#(broker.bootstrapServers)", "topic": "in", "cardinality": "MANY", "ordering": "key" } ] }
+            """#)], start: .started)
+        defer { sideBySide.stop() }
+        guard case .failed(let orderingReason)? = sideBySide.report("SideBySide")?.status else {
+            Issue.record("an SF_PENDING function with ordering key started: \(String(describing: sideBySide.report("SideBySide")?.status))")
+            return
+        }
+        #expect(orderingReason.contains("ordering") && orderingReason.contains("run_flush"), "\(orderingReason)")
     }
 }

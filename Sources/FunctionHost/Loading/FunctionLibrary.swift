@@ -58,8 +58,24 @@ package struct FunctionLibrary: @unchecked Sendable {
         } else {
             uncheckedWarning = "\(shown) does not export \(descriptorSymbol), so its parameters were not checked against function.json (expected \(FunctionSignature(expectedBy: function))); a mismatch would crash the host. Export it (the Swift SDK computes it: `.of(\(function.entryPoint))`; see docs/ABI.md)"
         }
-        return FunctionLibrary(path: path, entryPoint: entryPoint, abiVersion: abiVersion, flushFunction: dlsym(handle, "\(function.entryPoint)_flush"),
+        let flushFunction = dlsym(handle, "\(function.entryPoint)_flush")
+        if flushFunction != nil { try checkFlushFits(function) }
+        return FunctionLibrary(path: path, entryPoint: entryPoint, abiVersion: abiVersion, flushFunction: flushFunction,
                                uncheckedWarning: uncheckedWarning)
+    }
+
+    /// A library exporting `ENTRY_flush` returns SF_PENDING: its records are durable only after
+    /// a later flush, in the order they came. Two trigger settings cannot keep that promise.
+    /// - Throws: ``ConfigurationError`` naming the field and the two ways out.
+    private static func checkFlushFits(_ function: FunctionConfiguration) throws {
+        if function.trigger.processingGuarantee == .exactlyOnce {
+            throw ConfigurationError(file: function.file, field: "\(function.trigger.path).processingGuarantee",
+                "exactlyOnce commits a message's offset with its outputs as soon as the call returns, but the library exports \(function.entryPoint)_flush (SF_PENDING: durable only after a later flush). Use atLeastOnce, or drop the flush export")
+        }
+        if function.trigger.ordering != .partition {
+            throw ConfigurationError(file: function.file, field: "\(function.trigger.path).ordering",
+                "'\(function.trigger.ordering.rawValue)' runs invocations side by side, but the library exports \(function.entryPoint)_flush (SF_PENDING), whose flush must follow the records in order: use ordering partition, or drop the flush export")
+        }
     }
 
     private static func lastDynamicLinkerError() -> String {

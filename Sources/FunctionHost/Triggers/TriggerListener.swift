@@ -87,28 +87,10 @@ final class TriggerListener: @unchecked Sendable {
             maxRecords: options.maxUnacknowledgedOutputRecords, maxBytes: options.maxUnacknowledgedOutputBytes)
         let subject = SettlementJournal.Subject(consumerGroup: function.trigger.consumerGroup, topic: function.trigger.topic)
         let exactlyOnce = function.trigger.processingGuarantee == .exactlyOnce
-        if exactlyOnce && flushFunction != nil {
-            throw ConfigurationError(file: function.file, field: "\(function.trigger.path).processingGuarantee",
-                "exactlyOnce commits a message's offset with its outputs as soon as the call returns, but the library exports \(function.entryPoint)_flush (SF_PENDING: durable only after a later flush). Use atLeastOnce, or drop the flush export")
-        }
-        let settlementJournal: SettlementJournal?
-        let maxCrashesPerMessage: Int
-        if let crashProtection {
-            journal = try InvocationJournal(directory: crashProtection.directory, function: function.name, subject: subject)
-            // exactlyOnce: nothing settled may be committed outside a transaction, so nothing is
-            // recovered from a journal after a crash (the aborted transaction is consumed again).
-            settlementJournal = exactlyOnce ? nil : try SettlementJournal(directory: crashProtection.directory, function: function.name, subject: subject)
-            crashes = CrashLedger(CrashRecords(directory: crashProtection.directory, function: function.name, subject: subject.text))
-            maxCrashesPerMessage = crashProtection.maxCrashesPerMessage
-        } else {
-            journal = nil
-            settlementJournal = nil
-            crashes = nil
-            maxCrashesPerMessage = .max
-        }
-        if let settlementJournal, let reason = settlementJournal.discarded {
-            logger.info("'\(function.name)': the settlement journal \(settlementJournal.url.lastPathComponent) was set aside: \(reason); nothing from it is applied")
-        }
+        let journals = try CrashProtectionJournals(crashProtection, function: function, subject: subject, exactlyOnce: exactlyOnce, logger: logger)
+        journal = journals.invocations
+        crashes = journals.crashes
+        let settlementJournal = journals.settlement, maxCrashesPerMessage = journals.maxCrashesPerMessage
         // The lanes' settlements are journaled by the ledger as they move an offset; the
         // consuming thread's (ordering partition) by Settlement, which knows what is pending.
         let ledger = OffsetLedger { partition, offset in settlementJournal?.recordSettled(partition: partition, settled: offset) }
@@ -126,10 +108,6 @@ final class TriggerListener: @unchecked Sendable {
             transaction = nil
             invoker = try Invoker(function: function, library: library, capacity: fetchCapacity, producers: producers,
                                   journal: journal, logger: logger)
-        }
-        if function.trigger.ordering != .partition && flushFunction != nil {
-            throw ConfigurationError(file: function.file, field: "\(function.trigger.path).ordering",
-                "'\(function.trigger.ordering.rawValue)' runs invocations side by side, but the library exports \(function.entryPoint)_flush (SF_PENDING), whose flush must follow the records in order: use ordering partition, or drop the flush export")
         }
         admission = Admission(function: function, decoder: invoker.decoder, crashes: crashes, maxCrashesPerMessage: maxCrashesPerMessage, logger: logger)
 
