@@ -19,10 +19,14 @@ final class FunctionTracer: Sendable {
     /// a new trace), for `swiftfunc_trace_context_malformed_total`.
     let malformedTraceContexts = Atomic<Int>(0)
     private let group: ServiceGroup
+    private let executor: ThreadTaskExecutor
     private let exporting: Mutex<Task<Void, Never>?> = Mutex(nil)
 
-    init(functionName: String, settings: TracingSettings, hostID: String, logger: Logger) throws {
+    /// - Parameter executor: where the export runs (a thread of its own: never waiting for
+    ///   Swift's cooperative pool, which a test process's synchronous waits may fill).
+    init(functionName: String, settings: TracingSettings, hostID: String, executor: ThreadTaskExecutor, logger: Logger) throws {
         self.functionName = functionName
+        self.executor = executor
         var configuration = OTel.Configuration.default
         configuration.serviceName = settings.serviceName
         configuration.resourceAttributes = ["faas.name": functionName, "service.instance.id": hostID]
@@ -47,7 +51,7 @@ final class FunctionTracer: Sendable {
         quiet.logLevel = .warning
         group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [backend.service], logger: quiet))
         let group = group
-        exporting.withLock { $0 = Task.detached { try? await group.run() } }
+        exporting.withLock { $0 = Task.detached(executorPreference: executor) { try? await group.run() } }
     }
 
     /// Ends the export: spans ended so far are sent (waiting up to `timeout`).
@@ -55,7 +59,7 @@ final class FunctionTracer: Sendable {
         guard let task = exporting.withLock({ current in defer { current = nil }; return current }) else { return }
         let group = group
         let done = DispatchSemaphore(value: 0)
-        Task.detached {
+        Task.detached(executorPreference: executor) {
             await group.triggerGracefulShutdown()
             await task.value
             done.signal()
@@ -66,11 +70,18 @@ final class FunctionTracer: Sendable {
 
 /// The worker's tracing: off (nil from ``make(_:environment:stateDirectory:logger:)``), or one
 /// ``FunctionTracer`` per function, made when the function loads and kept across its reloads.
+///
+/// The export runs on a thread of its own, but swift-otel's batch processor sends on a timer
+/// (`Task.sleep`), whose wake-up takes a thread of Swift's cooperative pool: the worker leaves
+/// that pool free (blocking work runs on threads of its own). A stop sends what is left without
+/// the timer. (Not `Tracer.forceFlush()` on a timer of ours: swift-otel 1.6's flush exports its
+/// buffer without emptying it, so every flush would send the same spans again.)
 final class HostTracing: Sendable {
     let settings: TracingSettings
     private let hostID: String
     private let logger: Logger
     private let tracers = Mutex<[String: FunctionTracer]>([:])
+    private let executor = ThreadTaskExecutor(name: "swiftfunc-tracing", threads: 1)
 
     /// - Throws: ``ConfigurationError`` for settings the host cannot honour (naming the variable).
     static func make(_ configuration: TracingConfiguration, environment: [String: String], stateDirectory: URL?,
@@ -89,7 +100,7 @@ final class HostTracing: Sendable {
     func tracer(for function: String) throws -> FunctionTracer {
         try tracers.withLock { tracers in
             if let tracer = tracers[function] { return tracer }
-            let tracer = try FunctionTracer(functionName: function, settings: settings, hostID: hostID, logger: logger)
+            let tracer = try FunctionTracer(functionName: function, settings: settings, hostID: hostID, executor: executor, logger: logger)
             tracers[function] = tracer
             return tracer
         }
@@ -103,5 +114,6 @@ final class HostTracing: Sendable {
     /// Sends every span ended so far and stops exporting (at the worker's stop).
     func shutdown() {
         for tracer in tracers.withLock({ Array($0.values) }) { tracer.shutdown() }
+        executor.shutdown()
     }
 }
