@@ -10,25 +10,27 @@ final class CurrentTrace {
     let traceparent = UnsafeMutablePointer<UInt8>.allocate(capacity: CurrentTrace.traceparentLength)
     /// A traced invocation is in progress.
     private(set) var isActive = false
-    /// `trace_id` and `span_id` of the invocation in progress, for its log lines (JSON format:
-    /// fields that join a log line to its trace).
-    private(set) var logFields: Logger.Metadata = [:]
+    /// `trace_id` and `span_id` of the invocation in progress, for its log lines (fields that
+    /// join a log line to its trace); made only when a line is written.
+    var logFields: Logger.Metadata {
+        guard let text else { return [:] }
+        return ["trace_id": .string(String(text.dropFirst(3).prefix(32))), "span_id": .string(String(text.dropFirst(36).prefix(16)))]
+    }
 
     deinit { traceparent.deallocate() }
 
-    func begin(_ own: TraceParent) {
-        var text = own.text
+    /// - Parameter spanContext: the invocation span's `traceparent`, as swift-otel's propagator wrote it.
+    func begin(_ spanContext: String) {
+        var text = spanContext
         isActive = text.withUTF8 { bytes in
             guard bytes.count == Self.traceparentLength else { return false }
             traceparent.update(from: bytes.baseAddress!, count: bytes.count)
             return true
         }
-        logFields = ["trace_id": .string(String(own.traceID)), "span_id": .string(String(own.spanID))]
     }
 
     func end() {
         isActive = false
-        logFields = [:]
     }
 
     /// The `traceparent` while active.

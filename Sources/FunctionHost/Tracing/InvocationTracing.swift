@@ -63,7 +63,7 @@ final class InvocationTracing {
         }
         var carrier = TraceHeaders()
         tracer.tracer.inject(span.context, into: &carrier, using: TraceHeaders.Injection())
-        if let text = carrier.traceparent, let own = TraceParent(text) { current.begin(own) } else { current.end() }
+        if let text = carrier.traceparent { current.begin(text) } else { current.end() }
         self.span = span
     }
 
