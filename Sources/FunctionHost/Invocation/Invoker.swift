@@ -56,8 +56,9 @@ final class Invoker {
                       journal: journal, tracer: tracer, logger: logger)
     }
 
-    /// - Parameter outputs: one handle per output binding, in order (an operator's invocation
-    ///   captures what they send).
+    /// - Parameters:
+    ///   - outputs: one handle per output binding, in order (an operator's invocation captures
+    ///     what they send).
     ///   - tracer: the function's tracer when it traces (decided at load: a call without one
     ///     checks one nil, and parses, allocates and reads no clock for tracing).
     init(function: FunctionConfiguration, library: FunctionLibrary, capacity: Int, outputs: [OutputHandle],
