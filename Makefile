@@ -63,13 +63,14 @@ test: deps $(RDKAFKA_BUILD) schema-venv
 	/usr/bin/python3 -m unittest discover -s Tests/Deploy
 
 ## Confluent's serializers (confluent-kafka[avro,json,schemaregistry] from PyPI) for the schema
-## tests, in a virtual environment of their own (Debian 12 packages no fastavro).
+## tests, and OpenTelemetry's protobuf definitions (opentelemetry-proto) for the tracing tests'
+## OTLP receiver, in a virtual environment of their own (Debian 12 packages no fastavro).
 SCHEMA_VENV := .build/schema-venv
-schema-venv: $(SCHEMA_VENV)/.installed
-$(SCHEMA_VENV)/.installed:
-	@echo "Installing confluent-kafka's schema-registry serializers into $(SCHEMA_VENV) (about 20 s, once)"
+schema-venv: $(SCHEMA_VENV)/.installed-otlp
+$(SCHEMA_VENV)/.installed-otlp:
+	@echo "Installing confluent-kafka's schema-registry serializers and opentelemetry-proto into $(SCHEMA_VENV) (about 20 s, once)"
 	/usr/bin/python3 -m venv $(SCHEMA_VENV)
-	$(SCHEMA_VENV)/bin/pip install -q --disable-pip-version-check "confluent-kafka[avro,json,protobuf,schemaregistry]==2.16.1" "grpcio-tools==1.85.1"
+	$(SCHEMA_VENV)/bin/pip install -q --disable-pip-version-check "confluent-kafka[avro,json,protobuf,schemaregistry]==2.16.1" "grpcio-tools==1.85.1" "opentelemetry-proto==1.45.2"
 	@touch $@
 
 ## Start-up: `make run`'s app started 10 times; each function's first assignment after the start

@@ -37,6 +37,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        // Invocation spans exported over OTLP/HTTP (Sources/FunctionHost/Tracing). Its OTLPHTTP
+        // trait alone: the default adds gRPC (grpc-swift-2 and its transport), about 7 minutes
+        // of a clean build on 2 cores, for an export protocol the host does not offer.
+        .package(url: "https://github.com/swift-otel/swift-otel", from: "1.6.0", traits: ["OTLPHTTP"]),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.7.2"),
     ],
     targets: [
         // C
@@ -75,6 +80,8 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             // The consuming thread touches the listener's state per message; Swift's run-time
             // exclusivity checks cost about a tenth of its time there (BENCHMARKS.md). Release

@@ -338,6 +338,7 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.swiftfunc = args.swiftfunc
+        self.trace_sink = None
         self.libraries = {
             "swift": os.path.join(args.bin, "libBenchNoop.so"),
             "c": os.path.join(args.bin, "libBenchNoopC.so"),
@@ -369,10 +370,29 @@ class Bench:
             json.dump(function, file, indent=2)
         return root
 
+    def tracing_environment(self, contender, env):
+        """`env` for a contender with "tracing" (the sampled share of invocations): the host exports
+        its spans over OTLP/HTTP to a local sink that accepts and discards them
+        (Tests/Support/otlp_receiver.py --discard, started once), so the export's cost is real."""
+        if "tracing" not in contender:
+            return env
+        if self.trace_sink is None:
+            self.trace_sink = subprocess.Popen(
+                ["/usr/bin/python3", os.path.join(HERE, "..", "Tests", "Support", "otlp_receiver.py"), "--discard"],
+                stdout=subprocess.PIPE, text=True)
+            self.trace_sink_url = f"http://127.0.0.1:{self.trace_sink.stdout.readline().strip()}"
+        return dict(env, OTEL_EXPORTER_OTLP_ENDPOINT=self.trace_sink_url, OTEL_TRACES_SAMPLER="parentbased_traceidratio",
+                    OTEL_TRACES_SAMPLER_ARG=str(contender["tracing"]))
+
+    def close(self):
+        if self.trace_sink is not None:
+            self.trace_sink.kill()
+            self.trace_sink.wait()
+
     def command(self, contender, address, topic, messages, group, result):
         """The command line and environment that runs `contender` against `topic`."""
         args = self.args
-        env = dict(os.environ, BrokerList=address, BENCH_EXPECTED=str(messages), BENCH_RESULT=result)
+        env = self.tracing_environment(contender, dict(os.environ, BrokerList=address, BENCH_EXPECTED=str(messages), BENCH_RESULT=result))
         kind = contender["kind"]
         if kind == "raw":
             properties = contender.get("librdkafka", {})
@@ -650,7 +670,7 @@ class Bench:
         result = os.path.join(args.work, f"pipeline-{name}-{repeat}.result")
         if os.path.exists(result):
             os.remove(result)
-        env = dict(os.environ, BrokerList=address, BENCH_EXPECTED=str(messages), BENCH_RESULT=result)
+        env = self.tracing_environment(contender, dict(os.environ, BrokerList=address, BENCH_EXPECTED=str(messages), BENCH_RESULT=result))
         if contender["kind"] == "raw-pipeline":
             properties = contender.get("librdkafka", {})
             if properties == "host":
@@ -802,6 +822,15 @@ CONTENDERS = [
      "what": "host-c-many's function on ABI version 1"},
     {"name": "host-c-one-v1", "kind": "host", "language": "c-v1", "cardinality": "ONE",
      "what": "host-c-one's function on ABI version 1"},
+    # Tracing on (issue 18): every invocation gets a span, sampled at 100 % or 1 % (the bench's
+    # records carry no traceparent: each is a new trace, sampled by ratio), exported to a local
+    # OTLP/HTTP sink that discards them. Their twins without tracing are host-swift-one and -many.
+    {"name": "host-swift-one-traced", "kind": "host", "language": "swift", "cardinality": "ONE", "tracing": 1.0,
+     "what": "host-swift-one, tracing on, every span sampled and exported"},
+    {"name": "host-swift-one-traced1", "kind": "host", "language": "swift", "cardinality": "ONE", "tracing": 0.01,
+     "what": "host-swift-one, tracing on, 1 % of spans sampled"},
+    {"name": "host-swift-many-traced", "kind": "host", "language": "swift", "cardinality": "MANY", "tracing": 1.0,
+     "what": "host-swift-many, tracing on, every batch's span sampled and exported"},
     {"name": "host-swift-one-q1m", "kind": "host", "language": "swift", "cardinality": "ONE",
      "kafka": {"queuedMinMessages": 1000000}, "diagnostic": True,
      "what": "diagnostic: ONE with host.json queuedMinMessages 1000000"},
@@ -895,6 +924,10 @@ PIPELINE = [
      "what": "swiftfunc, C upper_one, ONE, one kafka output"},
     {"name": "one-swift", "kind": "host", "language": "swift", "cardinality": "ONE",
      "what": "swiftfunc, Swift upper_one, ONE, one kafka output"},
+    {"name": "one-swift-traced", "kind": "host", "language": "swift", "cardinality": "ONE", "tracing": 1.0,
+     "what": "one-swift, tracing on (100 %): a span per invocation, traceparent on every output record"},
+    {"name": "one-swift-traced1", "kind": "host", "language": "swift", "cardinality": "ONE", "tracing": 0.01,
+     "what": "one-swift, tracing on, 1 % of spans sampled (every output record still carries a traceparent)"},
     {"name": "exactly-once-many-c", "kind": "host", "language": "c", "cardinality": "MANY",
      "trigger": {"processingGuarantee": "exactlyOnce"}, "exactly_once": True,
      "what": "many-c with processingGuarantee exactlyOnce (transactions; outputs counted read_committed)"},
@@ -1130,6 +1163,7 @@ def main():
                 micro[name] = float(value)
                 log(f"  {name:<24} {float(value):7.1f} ns per message")
 
+    bench.close()
     report(args, contenders, results, latencies, orderings, ordering_failures, ordering_note, memories, micro,
            time.monotonic() - began, (pipeline_entries, pipelines, pipeline_failures, pipeline_notes))
     failed = sorted(ordering_failures) + [f"pipeline-{name}" for name in sorted(pipeline_failures)]

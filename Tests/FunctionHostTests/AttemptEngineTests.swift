@@ -33,7 +33,8 @@ struct AttemptEngineTests {
         var failingSends = 0
         var sent: [(offsets: [Int64], reason: DeadLetterReason, error: String, attempts: Int)] = []
 
-        func send(_ messages: [UnsafeMutablePointer<rd_kafka_message_t>], reason: DeadLetterReason, error: String, attempts: Int) -> String? {
+        func send(_ messages: [UnsafeMutablePointer<rd_kafka_message_t>], reason: DeadLetterReason, error: String, attempts: Int,
+                  traceparent: String?) -> String? {
             if failingSends > 0 {
                 failingSends -= 1
                 return "Broker: Not enough in-sync replicas"

@@ -38,6 +38,8 @@ public struct HostConfiguration: Sendable {
 
     /// `swiftfunc.http` and `logging.format` (Operations/OperationsConfiguration.swift).
     public var operations = OperationsConfiguration()
+    /// `swiftfunc.tracing` (Tracing/TracingConfiguration.swift).
+    public var tracing = TracingConfiguration()
 
     public init() {}
 
@@ -112,6 +114,10 @@ public struct HostConfiguration: Sendable {
             }
         }
         configuration.operations = try OperationsConfiguration.parse(json)
+        configuration.tracing = try TracingConfiguration.parse(json)
+        if let tracing = try json.object("swiftfunc")?.object("tracing") {
+            configuration.warnings += TracingConfiguration.fields.warnings(for: tracing)
+        }
         if let level = try json.object("logging")?.object("logLevel")?.string("default") {
             guard let parsed = logLevels[normalizedEnumValue(level)] else {
                 throw ConfigurationError(file: json.file, field: "logging.logLevel.default",
@@ -132,7 +138,7 @@ private let hostFields = KnownFields(
 private let loggingFields = KnownFields(
     used: ["logLevel", "format"], ignored: ["applicationInsights", "fileLoggingMode", "console", "logStream"])
 
-private let swiftfuncFields = KnownFields(used: ["maxCrashesPerMessage", "shutdownTimeout", "unreachableWarningAfter", "http", "watch"])
+private let swiftfuncFields = KnownFields(used: ["maxCrashesPerMessage", "shutdownTimeout", "unreachableWarningAfter", "http", "watch", "tracing"])
 
 private let logLevels: [String: Logger.Level] = [
     "trace": .trace, "debug": .debug, "information": .info, "info": .info, "warning": .warning,

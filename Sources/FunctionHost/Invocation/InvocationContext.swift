@@ -19,6 +19,8 @@ package final class InvocationContext: @unchecked Sendable {
     private(set) var lastLoggedError: String?
     /// The current invocation's headers, parsed when the function asks (version 2's accessors).
     let headers = HeadersOnDemand()
+    /// A traced function's invocation span (Tracing/): what `trace_context` reports while one is open.
+    var currentTrace: CurrentTrace?
 
     /// - Parameter abiVersion: the version the function's library speaks, which the context
     ///   reports as `abi_version` (version 1 libraries see what they always saw).
@@ -56,7 +58,9 @@ package final class InvocationContext: @unchecked Sendable {
 
     fileprivate func log(level: Int32, _ text: String) {
         if level >= SF_LOG_ERROR { lastLoggedError = text }
-        logger.log(level: Self.level(level), "\(text)", metadata: ["invocation": "\(pointer.pointee.invocation_id)"])
+        var metadata: Logger.Metadata = ["invocation": "\(pointer.pointee.invocation_id)"]
+        if let currentTrace, currentTrace.isActive { metadata.merge(currentTrace.logFields) { $1 } }
+        logger.log(level: Self.level(level), "\(text)", metadata: metadata)
     }
 
     fileprivate func failItem(_ index: Int, reason: String) {
@@ -107,14 +111,22 @@ private let headerCallback: @convention(c) (UnsafePointer<sf_context>?, UnsafePo
     return context(raw)?.headers.header(of: event, named: UnsafeRawBufferPointer(start: name, count: length))
 }
 
-/// Until the host traces invocations (issue 18), the record's own W3C trace context headers.
+/// The invocation span's context when the function traces (its tracestate is the record's, which
+/// the span continues); otherwise the record's own W3C trace context headers.
 private let traceContextCallback: @convention(c) (UnsafePointer<sf_context>?, UnsafePointer<sf_event_v2>?, UnsafeMutablePointer<sf_trace_context>?) -> Int32 = { raw, event, trace in
     guard let trace else { return 0 }
     trace.pointee = sf_trace_context()
-    guard let headers = context(raw)?.headers, let parent = headers.header(of: event, named: UnsafeRawBufferPointer(staticText: "traceparent")),
-          let parentValue = parent.pointee.value, parent.pointee.value_length > 0 else { return 0 }
-    trace.pointee.traceparent = UnsafeRawPointer(parentValue).assumingMemoryBound(to: CChar.self)
-    trace.pointee.traceparent_length = parent.pointee.value_length
+    guard let invocation = context(raw) else { return 0 }
+    let headers = invocation.headers
+    if let current = invocation.currentTrace, current.isActive {
+        trace.pointee.traceparent = UnsafeRawPointer(current.traceparent).assumingMemoryBound(to: CChar.self)
+        trace.pointee.traceparent_length = CurrentTrace.traceparentLength
+    } else {
+        guard let parent = headers.header(of: event, named: UnsafeRawBufferPointer(staticText: "traceparent")),
+              let parentValue = parent.pointee.value, parent.pointee.value_length > 0 else { return 0 }
+        trace.pointee.traceparent = UnsafeRawPointer(parentValue).assumingMemoryBound(to: CChar.self)
+        trace.pointee.traceparent_length = parent.pointee.value_length
+    }
     if let state = headers.header(of: event, named: UnsafeRawBufferPointer(staticText: "tracestate")), let stateValue = state.pointee.value {
         trace.pointee.tracestate = UnsafeRawPointer(stateValue).assumingMemoryBound(to: CChar.self)
         trace.pointee.tracestate_length = state.pointee.value_length
@@ -122,7 +134,7 @@ private let traceContextCallback: @convention(c) (UnsafePointer<sf_context>?, Un
     return 1
 }
 
-private extension UnsafeRawBufferPointer {
+extension UnsafeRawBufferPointer {
     /// The UTF-8 bytes of `text`, kept for the life of the process.
     init(staticText text: StaticString) {
         self.init(start: text.utf8Start, count: text.utf8CodeUnitCount)

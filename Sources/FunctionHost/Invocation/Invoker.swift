@@ -29,6 +29,8 @@ final class Invoker {
     let journal: InvocationJournal?
     /// What this invoker did, for the metrics endpoint (written by the calling thread only).
     let statistics: InvocationStatistics
+    /// The spans of a function that traces (Tracing/); nil: nothing is traced, nothing is spent.
+    let tracing: InvocationTracing?
     private let journalRanges: UnsafeMutablePointer<InvocationJournal.Range>
     /// Where the outputs' records of the next call are tracked.
     private var deliveries: InvocationDeliveries
@@ -50,16 +52,19 @@ final class Invoker {
     private let clock = CallClock.process
 
     convenience init(function: FunctionConfiguration, library: FunctionLibrary, capacity: Int, producers: ProducerPool,
-                     journal: InvocationJournal?, logger: Logger) throws {
+                     journal: InvocationJournal?, tracer: FunctionTracer? = nil, logger: Logger) throws {
         try self.init(function: function, library: library, capacity: capacity,
                       outputs: function.outputs.map { try OutputHandle(binding: $0, producer: try producers.producer(for: $0.connection, settings: $0.producer)) },
-                      journal: journal, logger: logger)
+                      journal: journal, tracer: tracer, logger: logger)
     }
 
-    /// - Parameter outputs: one handle per output binding, in order (an operator's invocation
-    ///   captures what they send).
+    /// - Parameters:
+    ///   - outputs: one handle per output binding, in order (an operator's invocation captures
+    ///     what they send).
+    ///   - tracer: the function's tracer when it traces (decided at load: a call without one
+    ///     checks one nil, and parses, allocates and reads no clock for tracing).
     init(function: FunctionConfiguration, library: FunctionLibrary, capacity: Int, outputs: [OutputHandle],
-         journal: InvocationJournal?, logger: Logger) throws {
+         journal: InvocationJournal?, tracer: FunctionTracer? = nil, logger: Logger) throws {
         transactional = outputs.contains { $0.staged != nil }
         self.function = function
         self.logger = logger
@@ -86,6 +91,11 @@ final class Invoker {
         let firstOutput = callShape == .one ? 1 : 2
         for (index, output) in outputs.enumerated() { callInterface.setPointer(firstOutput + index, output.pointer) }
         callInterface.setPointer(firstOutput + outputs.count, context.pointer)
+        tracing = tracer.map { InvocationTracing(tracer: $0, function: function) }
+        if let tracing {
+            context.currentTrace = tracing.current
+            for output in outputs { output.trace = tracing.current }
+        }
     }
 
     deinit {
@@ -171,6 +181,7 @@ final class Invoker {
         }
         if let journal, let messages { journal.begin(UnsafeBufferPointer(start: journalRanges, count: describeForJournal(messages)), startedAtMs: wallClockMilliseconds()) }
         context.begin(invocationID: takeInvocationID(), events: events, count: count, messages: messages?.baseAddress)
+        if let tracing { tracing.begin(events, count: count, headers: context.headers) }
         let logging = logsInvocations
         let timing = logging || InvocationStatistics.timesInvocations.load(ordering: .relaxed)
         let started = timing ? clock.now() : 0
@@ -239,11 +250,13 @@ final class Invoker {
             let detail = function.trigger.cardinality == .one
                 ? "partition=\(events[0].partition) offset=\(events[0].offset)"
                 : "\(count) events \(describeRanges(UnsafeBufferPointer(start: events, count: count)))"
-            logger.info("Executed '\(function.name)' \(detail) (\(kind.logName), \(formatMilliseconds(elapsed)))",
-                        metadata: InvocationLogFields.metadata(outcome: kind.logName, nanoseconds: elapsed,
-                                                               partition: events[0].partition, offset: events[0].offset,
-                                                               invocation: context.pointer.pointee.invocation_id))
+            var metadata = InvocationLogFields.metadata(outcome: kind.logName, nanoseconds: elapsed,
+                                                        partition: events[0].partition, offset: events[0].offset,
+                                                        invocation: context.pointer.pointee.invocation_id)
+            if let tracing { metadata.merge(tracing.current.logFields) { $1 } }
+            logger.info("Executed '\(function.name)' \(detail) (\(kind.logName), \(formatMilliseconds(elapsed)))", metadata: metadata)
         }
+        if let tracing { tracing.end(outcome, count: count, functionFailed: result != SF_OK && result != SF_PENDING) }
         return outcome
     }
 

@@ -26,6 +26,8 @@ enum MetricFamilies {
         "swiftfunc_paused_partitions": "Partitions paused: held for a retry, backpressure, or an operator's pause.",
         "swiftfunc_rebalances_total": "Rebalance events (assignments and revocations).",
         "swiftfunc_group_generation": "The consumer's generation in its group (classic protocol) or its member epoch (consumer protocol), once joined.",
+        "swiftfunc_messages_not_invoked_total": "Messages settled without a call (and so without an invocation span), by reason: filtered (matched none of the trigger's filters) or before-start-from. Refused ones (too old, undecodable) are counted in swiftfunc_dead_lettered_total.",
+        "swiftfunc_trace_context_malformed_total": "Records whose traceparent header is not a valid W3C trace context, seen by a function that traces: ignored, their invocation started a new trace.",
         // The host
         "swiftfunc_worker_restarts_total": "Times the supervisor restarted the worker since swiftfunc start.",
         "swiftfunc_uptime_seconds": "Seconds since this worker started.",

@@ -93,6 +93,13 @@ final class MetricsPublisher: @unchecked Sendable {
             counter("swiftfunc_crashes_total", function, restarts.crashes[name] ?? 0)
             counter("swiftfunc_messages_consumed_total", function, listener.operations.consumedCount, from: source)
             counter("swiftfunc_rebalances_total", function, listener.operations.rebalanceCount, from: source)
+            counter("swiftfunc_messages_not_invoked_total", function + [("reason", "filtered")],
+                    listener.admission.filteredCount.load(ordering: .relaxed), from: source)
+            counter("swiftfunc_messages_not_invoked_total", function + [("reason", "before-start-from")],
+                    listener.admission.skippedCount.load(ordering: .relaxed), from: source)
+            if let tracer = listener.tracer {
+                counter("swiftfunc_trace_context_malformed_total", function, tracer.malformedTraceContexts.load(ordering: .relaxed))
+            }
             gauge("swiftfunc_paused_partitions", function, Double(listener.operations.pausedPartitionCount))
             if let membership = listener.operations.membership.withLock({ $0 }) {
                 // One series per function: the protocol is a label, the generation or member epoch the value.

@@ -28,6 +28,9 @@ final class OutputHandle: @unchecked Sendable {
     private var awaited = (delivered: 0, failed: 0)
     /// An output with a schema: what the function sends (JSON) is encoded before it is produced.
     private let encoder: RecordEncoder?
+    /// A traced function's invocation span: every record sent carries its `traceparent` (nil:
+    /// records go out with the function's headers only).
+    var trace: CurrentTrace?
 
     /// - Parameter staging: hold records back until the invocation returns (exactlyOnce).
     init(binding: KafkaOutputBinding, producer: KafkaProducer?, capture: OutputCapture? = nil, staging: Bool = false) throws {
@@ -73,7 +76,8 @@ final class OutputHandle: @unchecked Sendable {
         staged?.discard()
     }
 
-    fileprivate func send(_ message: sf_message, delivery: UnsafeMutablePointer<sf_delivery>?) -> Int32 {
+    fileprivate func send(_ message: sf_message, delivery: UnsafeMutablePointer<sf_delivery>?, traced: Bool = false) -> Int32 {
+        if !traced, let trace, trace.isActive { return trace.stamped(message) { send($0, delivery: delivery, traced: true) } }
         capture?.record(message, topic: binding.topic)
         guard let producer, let topic else {
             // Captured only: nothing was written anywhere.

@@ -30,6 +30,8 @@ public final class FunctionAppHost: @unchecked Sendable {
     /// The supervisor's link to the accepted configuration, followed while running (nil: none).
     private let snapshotLink: URL?
     let producers: ProducerPool
+    /// The functions' tracers when this worker traces (host.json `swiftfunc.tracing`, `OTEL_*`).
+    let tracing: HostTracing?
     /// Functions an operator paused, kept in the supervisor's state directory (nil without one).
     let pauses: OperatorPauses?
     private var listeners: [TriggerListener] = []
@@ -83,6 +85,8 @@ public final class FunctionAppHost: @unchecked Sendable {
         self.snapshotLink = configurationSnapshot
         self.pauses = crashProtectionDirectory.map(OperatorPauses.init)
         self.producers = ProducerPool(options: configuration.kafka)
+        self.tracing = try HostTracing.make(configuration.tracing, environment: environment,
+                                            stateDirectory: crashProtectionDirectory, logger: logger)
         if let timeout = configuration.functionTimeoutSeconds, crashProtectionDirectory != nil {
             watchdog = FunctionTimeoutWatchdog(timeoutSeconds: timeout, logger: logger)
         } else {
@@ -154,6 +158,7 @@ public final class FunctionAppHost: @unchecked Sendable {
                     TriggerListener.CrashProtection(directory: $0, maxCrashesPerMessage: configuration.maxCrashesPerMessage)
                 },
                 drainTimeoutSeconds: configuration.shutdownTimeoutSeconds,
+                tracer: try tracing?.tracer(for: name),
                 logger: functionLogger)
         } catch {
             entry.report.status = .failed("\(error)")
@@ -294,6 +299,7 @@ public final class FunctionAppHost: @unchecked Sendable {
         if undelivered > 0 {
             logger.error("\(undelivered) output records were still undelivered at shutdown")
         }
+        tracing?.shutdown()
         return true
     }
 

@@ -60,6 +60,8 @@ final class TriggerListener: @unchecked Sendable {
     var nextToDispatch: [Int64] = []
     /// Counters, owned partitions and operator requests for the operations endpoint (Operations/).
     let operations = ListenerOperations()
+    /// The function's tracer when it traces (Tracing/), nil otherwise.
+    let tracer: FunctionTracer?
 
     /// Events fetched at once for a ONE function (each still gets its own call).
     static let fetchSizeForOne = 512
@@ -69,7 +71,9 @@ final class TriggerListener: @unchecked Sendable {
     /// - Parameter drainTimeoutSeconds: how long a revocation or a stop waits for invocations in
     ///   progress (the host's shutdownTimeout); past it they are given up and delivered again later.
     init(function: FunctionConfiguration, library: FunctionLibrary, options: KafkaOptions, retry: RetryPolicy,
-         producers: ProducerPool, crashProtection: CrashProtection?, drainTimeoutSeconds: Double = 30, logger: Logger) throws {
+         producers: ProducerPool, crashProtection: CrashProtection?, drainTimeoutSeconds: Double = 30,
+         tracer: FunctionTracer? = nil, logger: Logger) throws {
+        self.tracer = tracer
         self.function = function
         self.options = options
         self.logger = logger
@@ -103,11 +107,11 @@ final class TriggerListener: @unchecked Sendable {
             transaction = outputs
             invoker = try Invoker(function: function, library: library, capacity: fetchCapacity,
                                   outputs: function.outputs.map { try OutputHandle(binding: $0, producer: outputs.producer, staging: true) },
-                                  journal: journal, logger: logger)
+                                  journal: journal, tracer: tracer, logger: logger)
         } else {
             transaction = nil
             invoker = try Invoker(function: function, library: library, capacity: fetchCapacity, producers: producers,
-                                  journal: journal, logger: logger)
+                                  journal: journal, tracer: tracer, logger: logger)
         }
         admission = Admission(function: function, decoder: invoker.decoder, crashes: crashes, maxCrashesPerMessage: maxCrashesPerMessage, logger: logger)
 
@@ -140,7 +144,7 @@ final class TriggerListener: @unchecked Sendable {
             dispatcher = try ConcurrentDispatcher(
                 function: function, library: library, options: options, retry: retry, producers: producers,
                 deadLetters: deadLetters, admission: admission, crashes: crashes, journalDirectory: crashProtection?.directory,
-                ledger: ledger, drainTimeoutSeconds: drainTimeoutSeconds, logger: logger,
+                ledger: ledger, drainTimeoutSeconds: drainTimeoutSeconds, tracer: tracer, logger: logger,
                 onSettled: { [unowned self] in settledByLanes.wrappingAdd(1, ordering: .relaxed) },
                 onRoom: { consumer.wake() })
         }

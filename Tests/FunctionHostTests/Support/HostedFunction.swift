@@ -20,9 +20,11 @@ struct HostedFunction {
     ///   - prefix: names the topic and the function (made unique).
     ///   - entryPoint, cardinality, dataType, outputs, triggerFields, outputFields: as ``ScriptRoot/recorderFunction``.
     ///   - brokers: of the embedded cluster; `beforeStart` can place topics on them.
+    ///   - environment: the host's (app settings, `OTEL_*`).
     init(_ prefix: String, partitions: Int = 1, hostJSON: String = #"{ "version": "2.0" }"#, entryPoint: String = "record_one",
          cardinality: String = "ONE", dataType: String = "binary", outputs: [String] = [], triggerFields: String = "",
-         outputFields: String = "", brokers: Int = 1, beforeStart: (EmbeddedBroker) throws -> Void = { _ in }) throws {
+         outputFields: String = "", brokers: Int = 1, environment: [String: String] = ProcessInfo.processInfo.environment,
+         beforeStart: (EmbeddedBroker) throws -> Void = { _ in }) throws {
         let broker = try EmbeddedBroker(brokers: brokers)
         topic = uniqueName(prefix.lowercased())
         name = uniqueName(prefix.prefix(1).uppercased() + prefix.dropFirst())
@@ -33,7 +35,7 @@ struct HostedFunction {
             broker: broker.bootstrapServers, topic: topic, group: name, entryPoint: entryPoint, cardinality: cardinality,
             dataType: dataType, outputs: outputs, triggerFields: triggerFields, outputFields: outputFields)
         try beforeStart(broker)
-        app = try HostedApp(broker: broker, hostJSON: hostJSON, functions: [(name, function)])
+        app = try HostedApp(broker: broker, hostJSON: hostJSON, functions: [(name, function)], environment: environment)
     }
 
     /// Produces `values` to partition 0 with the independent client; returns where they landed.

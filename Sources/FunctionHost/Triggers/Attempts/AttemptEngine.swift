@@ -7,12 +7,21 @@ protocol FunctionCalling: AnyObject {
     func attemptOnce(_ messages: UnsafeBufferPointer<UnsafeMutablePointer<rd_kafka_message_t>>) -> InvocationOutcome
     /// An attempt is a retry (for the metrics).
     func countRetry()
+    /// The policy decided about the last failed attempt (a traced function puts it on that
+    /// attempt's span); returns the attempt's `traceparent`, for its dead letters.
+    func traceDecision(_ decision: FailurePolicy.Decision, attempt: Int) -> String?
+}
+
+extension FunctionCalling {
+    func traceDecision(_ decision: FailurePolicy.Decision, attempt: Int) -> String? { nil }
 }
 
 /// Where the engine sends what is given up: the dead-letter topic (``DeadLetterWriter``).
 protocol DeadLetterSending: AnyObject {
     /// Sends `messages` and waits for their delivery; returns the first failure, nil when all were delivered.
-    func send(_ messages: [UnsafeMutablePointer<rd_kafka_message_t>], reason: DeadLetterReason, error: String, attempts: Int) -> String?
+    /// - Parameter traceparent: the failed invocation's, in place of the record's (nil: the record's headers as they are).
+    func send(_ messages: [UnsafeMutablePointer<rd_kafka_message_t>], reason: DeadLetterReason, error: String, attempts: Int,
+              traceparent: String?) -> String?
 }
 
 extension Invoker: FunctionCalling {
@@ -22,6 +31,10 @@ extension Invoker: FunctionCalling {
 
     func countRetry() {
         statistics.recordRetry()
+    }
+
+    func traceDecision(_ decision: FailurePolicy.Decision, attempt: Int) -> String? {
+        tracing?.decided(decision, attempt: attempt)
     }
 }
 
@@ -88,7 +101,9 @@ final class AttemptEngine {
 
     /// The held messages failed `held.failures` times: wait for a retry, or dead-letter them.
     func decide(_ held: HeldMessages, pending: Bool = false, settled: (consuming RDKafkaMessage) -> Void) -> Progress {
-        switch failures.decide(afterFailures: held.failures, messages: describe(held), fields: fields(held), error: held.lastError, waiting: waiting) {
+        let decision = failures.decide(afterFailures: held.failures, messages: describe(held), fields: fields(held), error: held.lastError, waiting: waiting)
+        if let traceparent = calls.traceDecision(decision, attempt: held.failures) { held.traceparent = traceparent }
+        switch decision {
         case .retry(let delay):
             held.due = monotonicNanoseconds() + delay.nanoseconds
             return .due(at: held.due, pending: pending)
@@ -111,7 +126,8 @@ final class AttemptEngine {
     /// ``FailurePolicy/deadLetterRetry`` and are sent again (nothing after them is committed).
     private func sendToDeadLetters(_ held: HeldMessages, pending: Bool = false, settled: (consuming RDKafkaMessage) -> Void) -> Progress {
         let reason = held.deadLetterReason ?? .failed
-        if let failure = deadLetters.send(held.messages.pointers, reason: reason, error: held.lastError, attempts: held.failures) {
+        if let failure = deadLetters.send(held.messages.pointers, reason: reason, error: held.lastError, attempts: held.failures,
+                                          traceparent: held.traceparent) {
             failures.deadLetterFailed(messages: describe(held), fields: fields(held), failure: failure)
             held.due = monotonicNanoseconds() + FailurePolicy.deadLetterRetry.nanoseconds
             return .due(at: held.due, pending: pending)

@@ -49,7 +49,10 @@ final class DeadLetterWriter {
 
     /// Sends `messages` and waits for their delivery.
     /// - Returns: nil when every one was delivered, else the first failure.
-    func send(_ messages: [UnsafeMutablePointer<rd_kafka_message_t>], reason: DeadLetterReason, error: String, attempts: Int) -> String? {
+    /// - Parameter traceparent: the failed invocation's (a traced function): it replaces the
+    ///   record's, so the dead letter continues the invocation's trace.
+    func send(_ messages: [UnsafeMutablePointer<rd_kafka_message_t>], reason: DeadLetterReason, error: String, attempts: Int,
+              traceparent: String? = nil) -> String? {
         let tracker = DeliveryTracker()
         let time = "\(Int64(Date().timeIntervalSince1970 * 1000))"
         for message in messages {
@@ -59,6 +62,10 @@ final class DeadLetterWriter {
                 headers = rd_kafka_headers_copy(original)
             } else {
                 headers = rd_kafka_headers_new(8)
+            }
+            if let traceparent {
+                rd_kafka_header_remove(headers, "traceparent")
+                rd_kafka_header_add(headers, "traceparent", -1, traceparent, -1)
             }
             let topicOfMessage = String(cString: rd_kafka_topic_name(message.pointee.rkt))
             for (name, value) in [

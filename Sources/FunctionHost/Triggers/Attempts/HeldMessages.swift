@@ -15,6 +15,9 @@ final class HeldMessages {
     /// Set once retries are exhausted (or retrying cannot help): the next step sends them to the
     /// dead-letter topic (again, when the send failed) instead of calling the function.
     var deadLetterReason: DeadLetterReason?
+    /// A traced function: the `traceparent` of the attempt that failed last, which their dead
+    /// letters carry (nil: they keep the record's).
+    var traceparent: String?
 
     init(messages: consuming RDKafkaMessages) {
         self.messages = messages
@@ -29,6 +32,7 @@ final class HeldMessages {
         failures = 0
         lastError = ""
         due = 0
+        traceparent = nil
         deadLetterReason = nil
     }
 

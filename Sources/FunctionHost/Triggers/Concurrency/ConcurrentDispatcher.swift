@@ -38,7 +38,7 @@ final class ConcurrentDispatcher: @unchecked Sendable {
     /// Creates the lanes and starts their threads.
     init(function: FunctionConfiguration, library: FunctionLibrary, options: KafkaOptions, retry: RetryPolicy,
          producers: ProducerPool, deadLetters: DeadLetterWriter, admission: Admission, crashes: CrashLedger?, journalDirectory: URL?,
-         ledger: OffsetLedger, drainTimeoutSeconds: Double, logger: Logger, onSettled: @escaping @Sendable () -> Void, onRoom: @escaping @Sendable () -> Void) throws {
+         ledger: OffsetLedger, drainTimeoutSeconds: Double, tracer: FunctionTracer? = nil, logger: Logger, onSettled: @escaping @Sendable () -> Void, onRoom: @escaping @Sendable () -> Void) throws {
         functionName = function.name
         topic = function.trigger.topic
         ordering = function.trigger.ordering
@@ -58,7 +58,7 @@ final class ConcurrentDispatcher: @unchecked Sendable {
             let subject = SettlementJournal.Subject(consumerGroup: function.trigger.consumerGroup, topic: function.trigger.topic)
             let journal = try journalDirectory.map { try InvocationJournal(directory: $0, function: function.name, lane: index, subject: subject) }
             let invoker = try Invoker(function: function, library: library, capacity: batchLimit, producers: producers,
-                                      journal: journal, logger: logger)
+                                      journal: journal, tracer: tracer, logger: logger)
             let engine = AttemptEngine(calls: invoker, failures: failures, deadLetters: deadLetters, function: function,
                                        waiting: "the lane, with the messages of the same key,")
             lanes.append(InvocationLane(index: index, capacity: capacity, batchLimit: batchLimit, invoker: invoker, engine: engine, dispatcher: self))
