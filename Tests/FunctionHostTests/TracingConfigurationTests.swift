@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import FunctionHost
 
@@ -79,5 +80,46 @@ struct TracingConfigurationTests {
         #expect(parse("00-0af7651916cd43dd8448eb211c80319c-b7ad6b71692033-01") == nil)
         #expect(parse("cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-what-the-future-holds")?.text
                 == "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01")
+    }
+
+    @Test("The host's sampling decision: each sampler as OpenTelemetry defines it, and the spans-per-second ceiling counts what it leaves out")
+    func samplingDecisions() throws {
+        let sampled = try #require(TraceParent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"))
+        let unsampled = try #require(TraceParent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"))
+        func decides(_ sampler: TracingSettings.Sampler, _ parent: TraceParent?, random: UInt64 = 0) -> Bool {
+            SpanSampling(sampler: sampler, maxSpansPerSecond: 0).records(parent: parent, random: random)
+        }
+        #expect(decides(.parentBasedAlwaysOn, sampled) && !decides(.parentBasedAlwaysOn, unsampled) && decides(.parentBasedAlwaysOn, nil))
+        #expect(decides(.parentBasedAlwaysOff, sampled) && !decides(.parentBasedAlwaysOff, unsampled) && !decides(.parentBasedAlwaysOff, nil))
+        #expect(decides(.alwaysOn, unsampled) && !decides(.alwaysOff, sampled))
+        // A ratio decides a new trace by the random number, a parent's by the parent's flag (parent-based) ...
+        #expect(decides(.parentBasedTraceIDRatio(0.5), nil, random: 1) && !decides(.parentBasedTraceIDRatio(0.5), nil, random: .max))
+        #expect(decides(.parentBasedTraceIDRatio(0.0), sampled) && !decides(.parentBasedTraceIDRatio(1.0), unsampled))
+        // ... or by its trace id (traceidratio: the low 64 bits, 0x8448eb211c80319c, just above half).
+        #expect(!decides(.traceIDRatio(0.5), sampled) && decides(.traceIDRatio(0.6), unsampled))
+        // Roughly the ratio over many new traces.
+        var random = TraceRandom()
+        let ratio = SpanSampling(sampler: .parentBasedTraceIDRatio(0.1), maxSpansPerSecond: 0)
+        let chosen = (0..<20_000).filter { _ in ratio.records(parent: nil, random: random.next()) }.count
+        #expect(chosen > 1_600 && chosen < 2_400, "\(chosen) of 20,000 at 10 %")
+
+        // The ceiling: 5 a second, the rest counted.
+        let ceiling = SpanSampling(sampler: .alwaysOn, maxSpansPerSecond: 5)
+        let recorded = (0..<50).filter { _ in ceiling.records(parent: nil, random: 0) }.count
+        #expect(recorded >= 5 && recorded <= 10, "\(recorded) recorded (at most 5 in each second the loop spans)")
+        #expect(ceiling.overLimit.load(ordering: .relaxed) == 50 - recorded)
+
+        // What an unrecorded invocation hands on: the parent's trace, a new span, unsampled.
+        let handedOn = try #require(TraceParent(random.unsampledTraceparent(continuing: sampled)))
+        #expect(handedOn.traceID == sampled.traceID && handedOn.spanID != sampled.spanID && !handedOn.sampled)
+        let fresh = try #require(TraceParent(random.unsampledTraceparent(continuing: nil)))
+        #expect(fresh.traceID != sampled.traceID && !fresh.sampled)
+
+        // host.json's ceiling, in range.
+        #expect(try resolve(#"{ "version": "2.0", "swiftfunc": { "tracing": { "enabled": true, "maxSpansPerSecond": 250 } } }"#, [:])?.maxSpansPerSecond == 250)
+        #expect(try resolve(["OTEL_EXPORTER_OTLP_ENDPOINT": "http://localhost:4318"])?.maxSpansPerSecond == 1000)
+        #expect(throws: ConfigurationError.self) {
+            try resolve(#"{ "version": "2.0", "swiftfunc": { "tracing": { "enabled": true, "maxSpansPerSecond": -1 } } }"#, [:])
+        }
     }
 }

@@ -189,6 +189,36 @@ struct TracingTests {
         #expect(metrics.sample("swiftfunc_trace_context_malformed_total", ["function": hosted.name]) == 1)
     }
 
+    @Test("Past swiftfunc.tracing.maxSpansPerSecond an invocation records no span (counted in /metrics); its output still continues the producer's trace, unsampled")
+    func spansPerSecondHaveACeiling() throws {
+        let receiver = try OTLPReceiver()
+        let output = uniqueName("ceiling-out")
+        let hosted = try TracedHost("ceiling", receiver: receiver,
+                                    hostJSON: #"{ "version": "2.0", "swiftfunc": { "tracing": { "maxSpansPerSecond": 2 } } }"#,
+                                    entryPoint: "forward_value", outputs: [output])
+        let producer = ProducerSpan()
+        let started = Date()
+        try hosted.produce((0..<40).map { OutgoingMessage(topic: hosted.topic, value: Array("m\($0)".utf8), headers: [producer.header]) })
+        let sent = try hosted.consume(output, count: 40)
+        let seconds = Date().timeIntervalSince(started)
+        let overLimit = try #require(try HTTP.get("\(hosted.url)/metrics").sample("swiftfunc_trace_spans_over_limit_total", ["function": hosted.name]))
+        try hosted.stop()
+        let spans = try receiver.spans().filter { $0.name == "process \(hosted.topic)" }
+
+        #expect(sent.count == 40)
+        #expect(!spans.isEmpty, "the first invocations of a second are recorded")
+        #expect(Double(spans.count) <= 2 * (seconds.rounded(.up) + 1), "\(spans.count) spans in \(seconds) s at most 2 a second")
+        #expect(Int(overLimit) + spans.count == 40, "every invocation either recorded or counted: \(spans.count) + \(overLimit)")
+        // Every output continues the producer's trace: under a recorded span (sampled), or, past
+        // the ceiling, under an id of its own, unsampled.
+        let parents = sent.compactMap { traceparent(of: $0) }
+        #expect(parents.count == 40)
+        #expect(parents.allSatisfy { $0.hasPrefix("00-\(producer.traceID)-") })
+        let recordedIDs = Set(spans.map(\.spanID))
+        #expect(parents.filter { $0.hasSuffix("-01") }.allSatisfy { recordedIDs.contains(String($0.dropFirst(36).prefix(16))) })
+        #expect(parents.filter { $0.hasSuffix("-00") }.count == Int(overLimit))
+    }
+
     @Test("Off by default: no tracer, and the host adds no traceparent to what the function sends")
     func offByDefault() throws {
         let output = uniqueName("plain-out")

@@ -27,6 +27,7 @@ enum MetricFamilies {
         "swiftfunc_rebalances_total": "Rebalance events (assignments and revocations).",
         "swiftfunc_group_generation": "The consumer's generation in its group (classic protocol) or its member epoch (consumer protocol), once joined.",
         "swiftfunc_messages_not_invoked_total": "Messages settled without a call (and so without an invocation span), by reason: filtered (matched none of the trigger's filters) or before-start-from. Refused ones (too old, undecodable) are counted in swiftfunc_dead_lettered_total.",
+        "swiftfunc_trace_spans_over_limit_total": "Invocations the sampler chose that were not recorded as spans because the function reached swiftfunc.tracing.maxSpansPerSecond; their trace context was still handed on.",
         "swiftfunc_trace_context_malformed_total": "Records whose traceparent header is not a valid W3C trace context, seen by a function that traces: ignored, their invocation started a new trace.",
         // The host
         "swiftfunc_worker_restarts_total": "Times the supervisor restarted the worker since swiftfunc start.",

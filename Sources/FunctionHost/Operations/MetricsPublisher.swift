@@ -99,6 +99,7 @@ final class MetricsPublisher: @unchecked Sendable {
                     listener.admission.skippedCount.load(ordering: .relaxed), from: source)
             if let tracer = listener.tracer {
                 counter("swiftfunc_trace_context_malformed_total", function, tracer.malformedTraceContexts.load(ordering: .relaxed))
+                counter("swiftfunc_trace_spans_over_limit_total", function, tracer.sampling.overLimit.load(ordering: .relaxed))
             }
             gauge("swiftfunc_paused_partitions", function, Double(listener.operations.pausedPartitionCount))
             if let membership = listener.operations.membership.withLock({ $0 }) {

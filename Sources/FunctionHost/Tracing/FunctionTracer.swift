@@ -18,6 +18,8 @@ final class FunctionTracer: Sendable {
     /// Records whose `traceparent` was not a valid W3C value (ignored; their invocation started
     /// a new trace), for `swiftfunc_trace_context_malformed_total`.
     let malformedTraceContexts = Atomic<Int>(0)
+    /// Which invocations record a span (decided before swift-otel is asked: ``SpanSampling``).
+    let sampling: SpanSampling
     private let group: ServiceGroup
     private let executor: ThreadTaskExecutor
     private let exporting: Mutex<Task<Void, Never>?> = Mutex(nil)
@@ -37,14 +39,10 @@ final class FunctionTracer: Sendable {
         configuration.traces.otlpExporter.endpoint = settings.tracesEndpoint
         configuration.traces.otlpExporter.protocol = .httpProtobuf
         configuration.traces.batchSpanProcessor.scheduleDelay = settings.exportDelay
-        configuration.traces.sampler = switch settings.sampler {
-        case .alwaysOn: .alwaysOn
-        case .alwaysOff: .alwaysOff
-        case .parentBasedAlwaysOn: .parentBasedAlwaysOn
-        case .parentBasedAlwaysOff: .parentBasedAlwaysOff
-        case .traceIDRatio(let ratio): .traceIDRatio(ratio: ratio) ?? .traceIDRatio
-        case .parentBasedTraceIDRatio(let ratio): .parentBasedTraceIDRatio(ratio: ratio) ?? .parentBasedTraceIDRatio
-        }
+        // The sampler's decision is the host's (SpanSampling): swift-otel sees only invocations
+        // to record.
+        sampling = SpanSampling(sampler: settings.sampler, maxSpansPerSecond: settings.maxSpansPerSecond)
+        configuration.traces.sampler = .alwaysOn
         let backend = try OTel.makeTracingBackend(configuration: configuration)
         tracer = backend.factory
         var quiet = logger

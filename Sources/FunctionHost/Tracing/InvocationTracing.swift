@@ -13,6 +13,8 @@ import Tracing
 final class InvocationTracing {
     let current = CurrentTrace()
     private let tracer: FunctionTracer
+    /// Ratio decisions and the ids of contexts handed on unsampled (this invoker's thread only).
+    private var random = TraceRandom()
     private let spanName: String
     private let many: Bool
     private let deadLetterTopic: String
@@ -46,13 +48,17 @@ final class InvocationTracing {
         var parent = ServiceContext.topLevel
         var links: [SpanLink] = []
         if many {
+            // A batch starts a new trace: the sampler decides as for a record without a parent.
+            guard tracer.sampling.records(parent: nil, random: random.next()) else { return handOnUnsampled(nil) }
             for index in 0..<count {
-                if let context = recordContext(UnsafeRawPointer(events + index), headers) {
-                    links.append(SpanLink(context: context, attributes: [:]))
+                if let record = recordTrace(UnsafeRawPointer(events + index), headers) {
+                    links.append(SpanLink(context: context(of: record), attributes: [:]))
                 }
             }
-        } else if count > 0, let context = recordContext(UnsafeRawPointer(events), headers) {
-            parent = context
+        } else {
+            let record = count > 0 ? recordTrace(UnsafeRawPointer(events), headers) : nil
+            guard tracer.sampling.records(parent: record?.parent, random: random.next()) else { return handOnUnsampled(record?.parent) }
+            if let record { parent = context(of: record) }
         }
         let span = tracer.tracer.startSpan(spanName, context: parent, ofKind: .consumer)
         if span.isRecording {
@@ -71,7 +77,12 @@ final class InvocationTracing {
     /// the retry policy's decision when it failed.
     /// - Parameter functionFailed: the function returned failure (else a failure is its outputs').
     func end(_ outcome: InvocationOutcome, count: Int, functionFailed: Bool) {
-        guard let span else { return }
+        guard let span else {
+            // Not recorded: its dead letters still carry the context it handed on.
+            if outcome.failure != nil || !outcome.failedItems.isEmpty { failedTraceparent = current.text }
+            current.end()
+            return
+        }
         self.span = nil
         let traceparent = current.text
         current.end()
@@ -117,21 +128,33 @@ final class InvocationTracing {
         undecided = nil
     }
 
+    /// An invocation the sampler (or the spans-per-second ceiling) left unrecorded: no span, but
+    /// the function and its outputs still get a context — `parent`'s trace, unsampled.
+    private func handOnUnsampled(_ parent: TraceParent?) {
+        span = nil
+        current.begin(random.unsampledTraceparent(continuing: parent))
+    }
+
     /// The trace context of the record behind `event`: its `traceparent` (and `tracestate`)
     /// headers; nil without one, and for a malformed one (counted, and ignored as the W3C
     /// recommendation says: the invocation starts a new trace).
-    private func recordContext(_ event: UnsafeRawPointer, _ headers: HeadersOnDemand) -> ServiceContext? {
+    private func recordTrace(_ event: UnsafeRawPointer, _ headers: HeadersOnDemand) -> (parent: TraceParent, state: String?)? {
         guard let parent = headers.header(of: event, named: UnsafeRawBufferPointer(staticText: "traceparent")) else { return nil }
         guard let valid = TraceParent(UnsafeRawBufferPointer(start: parent.pointee.value, count: parent.pointee.value_length)) else {
             tracer.malformedTraceContexts.wrappingAdd(1, ordering: .relaxed)
             return nil
         }
-        var carrier = TraceHeaders(traceparent: valid.text)
-        if let state = headers.header(of: event, named: UnsafeRawBufferPointer(staticText: "tracestate")), let value = state.pointee.value {
-            carrier.tracestate = String(decoding: UnsafeRawBufferPointer(start: value, count: state.pointee.value_length), as: UTF8.self)
+        var state: String?
+        if let header = headers.header(of: event, named: UnsafeRawBufferPointer(staticText: "tracestate")), let value = header.pointee.value {
+            state = String(decoding: UnsafeRawBufferPointer(start: value, count: header.pointee.value_length), as: UTF8.self)
         }
+        return (valid, state)
+    }
+
+    /// A record's trace context as swift-otel's propagator reads it (the parent or a link of a span).
+    private func context(of record: (parent: TraceParent, state: String?)) -> ServiceContext {
         var context = ServiceContext.topLevel
-        tracer.tracer.extract(carrier, into: &context, using: TraceHeaders.Extraction())
+        tracer.tracer.extract(TraceHeaders(traceparent: record.parent.text, tracestate: record.state), into: &context, using: TraceHeaders.Extraction())
         return context
     }
 

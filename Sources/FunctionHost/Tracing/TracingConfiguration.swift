@@ -15,10 +15,14 @@ public struct TracingConfiguration: Sendable, Equatable {
     public var samplerRatio: Double?
     /// `swiftfunc.tracing.serviceName`: the `service.name` resource attribute (default swiftfunc).
     public var serviceName: String?
+    /// `swiftfunc.tracing.maxSpansPerSecond` (0 to 1,000,000; 0: no ceiling; default 1000): the
+    /// most invocation spans one function records per second; past it an invocation is not
+    /// recorded (counted), its trace context still handed on.
+    public var maxSpansPerSecond: Int?
 
     public init() {}
 
-    static let fields = KnownFields(used: ["enabled", "endpoint", "samplerRatio", "serviceName"])
+    static let fields = KnownFields(used: ["enabled", "endpoint", "samplerRatio", "serviceName", "maxSpansPerSecond"])
 
     static func parse(_ json: JSONObject) throws -> TracingConfiguration {
         var configuration = TracingConfiguration()
@@ -38,6 +42,7 @@ public struct TracingConfiguration: Sendable, Equatable {
             configuration.samplerRatio = ratio
         }
         configuration.serviceName = try tracing.string("serviceName")
+        configuration.maxSpansPerSecond = try tracing.int("maxSpansPerSecond", in: 0...1_000_000, unit: "spans per second")
         return configuration
     }
 
@@ -76,6 +81,7 @@ public struct TracingConfiguration: Sendable, Equatable {
             settings.tracesEndpoint = base.hasSuffix("/") ? base + "v1/traces" : base + "/v1/traces"
         }
         settings.serviceName = variable("OTEL_SERVICE_NAME") ?? serviceName ?? settings.serviceName
+        if let maxSpansPerSecond { settings.maxSpansPerSecond = maxSpansPerSecond }
         if let samplerRatio { settings.sampler = .parentBasedTraceIDRatio(samplerRatio) }
         if let name = variable("OTEL_TRACES_SAMPLER")?.lowercased() {
             let argument = variable("OTEL_TRACES_SAMPLER_ARG")
@@ -122,4 +128,7 @@ struct TracingSettings: Sendable, Equatable {
     var sampler = Sampler.parentBasedAlwaysOn
     /// How long finished spans wait to be sent in a batch (`OTEL_BSP_SCHEDULE_DELAY`).
     var exportDelay: Duration = .seconds(5)
+    /// Recorded spans per function and second at most (0: no ceiling): well within what one
+    /// export thread sends (tens of thousands a second here), so memory stays bounded.
+    var maxSpansPerSecond = 1000
 }
