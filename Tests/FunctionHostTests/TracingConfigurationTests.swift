@@ -87,7 +87,7 @@ struct TracingConfigurationTests {
         let sampled = try #require(TraceParent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"))
         let unsampled = try #require(TraceParent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"))
         func decides(_ sampler: TracingSettings.Sampler, _ parent: TraceParent?, random: UInt64 = 0) -> Bool {
-            SpanSampling(sampler: sampler, maxSpansPerSecond: 0).records(parent: parent, random: random)
+            SpanSampling(sampler: sampler, maxSpansPerSecond: 0).records(parent: parent?.decisionInputs, random: random)
         }
         #expect(decides(.parentBasedAlwaysOn, sampled) && !decides(.parentBasedAlwaysOn, unsampled) && decides(.parentBasedAlwaysOn, nil))
         #expect(decides(.parentBasedAlwaysOff, sampled) && !decides(.parentBasedAlwaysOff, unsampled) && !decides(.parentBasedAlwaysOff, nil))
@@ -110,10 +110,17 @@ struct TracingConfigurationTests {
         #expect(ceiling.overLimit.load(ordering: .relaxed) == 50 - recorded)
 
         // What an unrecorded invocation hands on: the parent's trace, a new span, unsampled.
-        let handedOn = try #require(TraceParent(random.unsampledTraceparent(continuing: sampled)))
+        let current = CurrentTrace()
+        var recordText = sampled.text
+        recordText.withUTF8 { current.beginUnsampled(trace: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer($0)[3..<35]), random: &random) }
+        let handedOn = try #require(current.text.flatMap(TraceParent.init))
         #expect(handedOn.traceID == sampled.traceID && handedOn.spanID != sampled.spanID && !handedOn.sampled)
-        let fresh = try #require(TraceParent(random.unsampledTraceparent(continuing: nil)))
+        current.beginUnsampled(trace: nil, random: &random)
+        let fresh = try #require(current.text.flatMap(TraceParent.init))
         #expect(fresh.traceID != sampled.traceID && !fresh.sampled)
+        // The flags' bit 0 is read from the hex digit's value ("b" is 11: sampled).
+        #expect(try #require(TraceParent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0b")).decisionInputs.sampled)
+        #expect(!(try #require(TraceParent("00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0a")).decisionInputs.sampled))
 
         // host.json's ceiling, in range.
         #expect(try resolve(#"{ "version": "2.0", "swiftfunc": { "tracing": { "enabled": true, "maxSpansPerSecond": 250 } } }"#, [:])?.maxSpansPerSecond == 250)

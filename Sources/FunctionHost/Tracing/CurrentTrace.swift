@@ -29,6 +29,13 @@ final class CurrentTrace {
         }
     }
 
+    /// An invocation that records no span: its context is `trace` (a record's 32 hex digits) or a
+    /// new trace, with a new span id, unsampled (``TraceRandom/writeUnsampledTraceparent(into:trace:)``).
+    func beginUnsampled(trace: UnsafeRawBufferPointer?, random: inout TraceRandom) {
+        random.writeUnsampledTraceparent(into: traceparent, trace: trace)
+        isActive = true
+    }
+
     func end() {
         isActive = false
     }

@@ -45,20 +45,27 @@ final class InvocationTracing {
     func begin(_ events: UnsafeMutablePointer<sf_event_v1>, count: Int, headers: HeadersOnDemand) {
         finishUndecided()
         failedTraceparent = nil
+        span = nil
         var parent = ServiceContext.topLevel
         var links: [SpanLink] = []
         if many {
             // A batch starts a new trace: the sampler decides as for a record without a parent.
-            guard tracer.sampling.records(parent: nil, random: random.next()) else { return handOnUnsampled(nil) }
+            guard tracer.sampling.records(parent: nil, random: random.next()) else {
+                return current.beginUnsampled(trace: nil, random: &random)
+            }
             for index in 0..<count {
                 if let record = recordTrace(UnsafeRawPointer(events + index), headers) {
                     links.append(SpanLink(context: context(of: record), attributes: [:]))
                 }
             }
         } else {
-            let record = count > 0 ? recordTrace(UnsafeRawPointer(events), headers) : nil
-            guard tracer.sampling.records(parent: record?.parent, random: random.next()) else { return handOnUnsampled(record?.parent) }
-            if let record { parent = context(of: record) }
+            // The decision reads the record's traceparent in place; the text for swift-otel is
+            // made only for an invocation that records.
+            let bytes = count > 0 ? validTraceparent(UnsafeRawPointer(events), headers) : nil
+            guard tracer.sampling.records(parent: bytes.map(TraceParent.decisionInputs), random: random.next()) else {
+                return current.beginUnsampled(trace: bytes.map { UnsafeRawBufferPointer(rebasing: $0[3..<35]) }, random: &random)
+            }
+            if let record = bytes.flatMap({ recordTrace(UnsafeRawPointer(events), headers, validated: $0) }) { parent = context(of: record) }
         }
         let span = tracer.tracer.startSpan(spanName, context: parent, ofKind: .consumer)
         if span.isRecording {
@@ -128,22 +135,24 @@ final class InvocationTracing {
         undecided = nil
     }
 
-    /// An invocation the sampler (or the spans-per-second ceiling) left unrecorded: no span, but
-    /// the function and its outputs still get a context — `parent`'s trace, unsampled.
-    private func handOnUnsampled(_ parent: TraceParent?) {
-        span = nil
-        current.begin(random.unsampledTraceparent(continuing: parent))
-    }
-
-    /// The trace context of the record behind `event`: its `traceparent` (and `tracestate`)
-    /// headers; nil without one, and for a malformed one (counted, and ignored as the W3C
-    /// recommendation says: the invocation starts a new trace).
-    private func recordTrace(_ event: UnsafeRawPointer, _ headers: HeadersOnDemand) -> (parent: TraceParent, state: String?)? {
-        guard let parent = headers.header(of: event, named: UnsafeRawBufferPointer(staticText: "traceparent")) else { return nil }
-        guard let valid = TraceParent(UnsafeRawBufferPointer(start: parent.pointee.value, count: parent.pointee.value_length)) else {
+    /// The record's `traceparent` header's bytes when it is valid; nil without one, and for a
+    /// malformed one (counted, and ignored as the W3C recommendation says: the invocation starts
+    /// a new trace).
+    private func validTraceparent(_ event: UnsafeRawPointer, _ headers: HeadersOnDemand) -> UnsafeRawBufferPointer? {
+        guard let header = headers.header(of: event, named: UnsafeRawBufferPointer(staticText: "traceparent")) else { return nil }
+        let bytes = UnsafeRawBufferPointer(start: header.pointee.value, count: header.pointee.value_length)
+        guard TraceParent.isValid(bytes) else {
             tracer.malformedTraceContexts.wrappingAdd(1, ordering: .relaxed)
             return nil
         }
+        return bytes
+    }
+
+    /// The trace context of the record behind `event`: its `traceparent` (and `tracestate`)
+    /// headers, when the first is valid.
+    private func recordTrace(_ event: UnsafeRawPointer, _ headers: HeadersOnDemand,
+                             validated: UnsafeRawBufferPointer? = nil) -> (parent: TraceParent, state: String?)? {
+        guard let bytes = validated ?? validTraceparent(event, headers), let valid = TraceParent(bytes) else { return nil }
         var state: String?
         if let header = headers.header(of: event, named: UnsafeRawBufferPointer(staticText: "tracestate")), let value = header.pointee.value {
             state = String(decoding: UnsafeRawBufferPointer(start: value, count: header.pointee.value_length), as: UTF8.self)

@@ -22,6 +22,14 @@ final class SpanSampling: Sendable {
     /// in it in the low 32: shared by the consuming thread and the lanes of one function.
     private let window = Atomic<UInt64>(0)
 
+    /// What a decision needs of the record's valid `traceparent` (``TraceParent/decisionInputs(_:)``).
+    struct Parent {
+        /// Bit 0 of its flags: its sender sampled its span.
+        var sampled: Bool
+        /// The low 64 bits of its trace id (traceidratio decides by them).
+        var traceIDLow: UInt64
+    }
+
     init(sampler: TracingSettings.Sampler, maxSpansPerSecond: Int) {
         self.sampler = sampler
         self.maxSpansPerSecond = maxSpansPerSecond
@@ -29,7 +37,7 @@ final class SpanSampling: Sendable {
 
     /// Whether an invocation whose record carries `parent` (nil: none, or a batch) records a span.
     /// - Parameter random: a uniformly random number, for the ratio of new traces.
-    func records(parent: TraceParent?, random: UInt64) -> Bool {
+    func records(parent: Parent?, random: UInt64) -> Bool {
         guard sampled(parent: parent, random: random) else { return false }
         guard takeFromBudget() else {
             overLimit.wrappingAdd(1, ordering: .relaxed)
@@ -39,11 +47,11 @@ final class SpanSampling: Sendable {
     }
 
     /// The sampler's decision, as OpenTelemetry's samplers of these names make it.
-    func sampled(parent: TraceParent?, random: UInt64) -> Bool {
+    func sampled(parent: Parent?, random: UInt64) -> Bool {
         switch sampler {
         case .alwaysOn: true
         case .alwaysOff: false
-        case .traceIDRatio(let ratio): Self.below(ratio, parent.flatMap { UInt64($0.traceID.suffix(16), radix: 16) } ?? random)
+        case .traceIDRatio(let ratio): Self.below(ratio, parent?.traceIDLow ?? random)
         case .parentBasedAlwaysOn: parent?.sampled ?? true
         case .parentBasedAlwaysOff: parent?.sampled ?? false
         case .parentBasedTraceIDRatio(let ratio): parent?.sampled ?? Self.below(ratio, random)
@@ -97,21 +105,32 @@ struct TraceRandom {
         return state &* 0x2545_F491_4F6C_DD1D
     }
 
-    /// A `traceparent` for an invocation that records no span: `parent`'s trace when there is
-    /// one (so the trace continues), else a new trace; a new span id; flags 00 (not sampled).
-    mutating func unsampledTraceparent(continuing parent: TraceParent?) -> String {
-        let trace = parent.map { String($0.traceID) } ?? (Self.hex(nonZero()) + Self.hex(next()))
-        return "00-" + trace + "-" + Self.hex(nonZero()) + "-00"
+    /// Writes the `traceparent` of an invocation that records no span into `buffer` (55 bytes):
+    /// `trace` (the record's 32 hex digits, so its trace continues) or a new trace id, a new span
+    /// id, flags 00 (not sampled). No text is made: this runs for every unrecorded invocation.
+    mutating func writeUnsampledTraceparent(into buffer: UnsafeMutablePointer<UInt8>, trace: UnsafeRawBufferPointer?) {
+        buffer[0] = UInt8(ascii: "0"); buffer[1] = UInt8(ascii: "0"); buffer[2] = UInt8(ascii: "-")
+        if let trace {
+            for index in 0..<32 { buffer[3 + index] = trace[index] }
+        } else {
+            Self.writeHex(nonZero(), into: buffer + 3)
+            Self.writeHex(next(), into: buffer + 19)
+        }
+        buffer[35] = UInt8(ascii: "-")
+        Self.writeHex(nonZero(), into: buffer + 36)
+        buffer[52] = UInt8(ascii: "-"); buffer[53] = UInt8(ascii: "0"); buffer[54] = UInt8(ascii: "0")
+    }
+
+    private static func writeHex(_ value: UInt64, into buffer: UnsafeMutablePointer<UInt8>) {
+        for index in 0..<16 {
+            let digit = UInt8(truncatingIfNeeded: value >> UInt64(60 - 4 * index)) & 0xF
+            buffer[index] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") + digit - 10
+        }
     }
 
     private mutating func nonZero() -> UInt64 {
         var value = next()
         while value == 0 { value = next() }
         return value
-    }
-
-    private static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 }

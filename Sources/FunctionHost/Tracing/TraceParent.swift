@@ -16,7 +16,28 @@ struct TraceParent: Equatable {
     /// nil when `bytes` is not a valid `traceparent`: wrong length or separators, not lowercase
     /// hex, version ff, an all-zero trace or span id, or version 00 with anything after the flags.
     init?(_ bytes: UnsafeRawBufferPointer) {
-        guard bytes.count >= 55, bytes[2] == UInt8(ascii: "-"), bytes[35] == UInt8(ascii: "-"), bytes[52] == UInt8(ascii: "-") else { return nil }
+        guard Self.isValid(bytes) else { return nil }
+        text = "00" + String(decoding: UnsafeRawBufferPointer(rebasing: bytes[2..<55]), as: UTF8.self)
+    }
+
+    /// What the sampler needs of a valid `traceparent`, read in place (no text made): bit 0 of
+    /// its flags, and the low 64 bits of its trace id.
+    static func decisionInputs(_ bytes: UnsafeRawBufferPointer) -> SpanSampling.Parent {
+        func value(_ byte: UInt8) -> UInt64 { UInt64(byte <= UInt8(ascii: "9") ? byte - UInt8(ascii: "0") : byte - UInt8(ascii: "a") + 10) }
+        var low: UInt64 = 0
+        for index in 19..<35 { low = low << 4 | value(bytes[index]) }
+        return SpanSampling.Parent(sampled: value(bytes[54]) & 1 == 1, traceIDLow: low)
+    }
+
+    /// ``decisionInputs(_:)`` of this value.
+    var decisionInputs: SpanSampling.Parent {
+        var text = text
+        return text.withUTF8 { Self.decisionInputs(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Whether `bytes` is a `traceparent` a receiver takes (see ``init(_:)-(UnsafeRawBufferPointer)``).
+    static func isValid(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.count >= 55, bytes[2] == UInt8(ascii: "-"), bytes[35] == UInt8(ascii: "-"), bytes[52] == UInt8(ascii: "-") else { return false }
         func isHex(_ byte: UInt8) -> Bool { (0x30...0x39).contains(byte) || (0x61...0x66).contains(byte) }
         func hexRun(_ range: Range<Int>) -> (valid: Bool, allZero: Bool) {
             var allZero = true
@@ -27,15 +48,15 @@ struct TraceParent: Equatable {
             return (true, allZero)
         }
         let version = hexRun(0..<2), trace = hexRun(3..<35), span = hexRun(36..<52), flags = hexRun(53..<55)
-        guard version.valid, trace.valid, span.valid, flags.valid, !trace.allZero, !span.allZero else { return nil }
-        guard !(bytes[0] == UInt8(ascii: "f") && bytes[1] == UInt8(ascii: "f")) else { return nil }
+        guard version.valid, trace.valid, span.valid, flags.valid, !trace.allZero, !span.allZero else { return false }
+        guard !(bytes[0] == UInt8(ascii: "f") && bytes[1] == UInt8(ascii: "f")) else { return false }
         // Version 00 is exactly 55 characters; a later version may add fields after a dash.
         if version.allZero {
-            guard bytes.count == 55 else { return nil }
+            guard bytes.count == 55 else { return false }
         } else if bytes.count > 55 && bytes[55] != UInt8(ascii: "-") {
-            return nil
+            return false
         }
-        text = "00" + String(decoding: UnsafeRawBufferPointer(rebasing: bytes[2..<55]), as: UTF8.self)
+        return true
     }
 
     init?(_ text: String) {
