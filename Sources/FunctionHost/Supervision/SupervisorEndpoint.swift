@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import Synchronization
 
 /// `swiftfunc start`'s HTTP endpoint when a supervisor runs the functions in a worker. The
 /// supervisor owns the port, because it is what stays alive while a worker restarts (a crash,
@@ -26,6 +27,9 @@ public final class SupervisorEndpoint: @unchecked Sendable {
     private let supervisor: HostSupervisor
     private let stateDirectory: URL
     private let listener: HTTPListener
+    /// Since when (monotonic ns) the running worker has given no answer, and which worker that
+    /// is; nil while it answers.
+    private let silentSince = Mutex<(process: Int32, since: UInt64)?>(nil)
 
     public var address: String { listener.address }
     public var port: Int { listener.port }
@@ -59,6 +63,11 @@ public final class SupervisorEndpoint: @unchecked Sendable {
     /// How long a health probe's request waits for the worker: under the Kubernetes probes'
     /// `timeoutSeconds: 2` (deploy/kubernetes), so the probe gets this endpoint's answer.
     static let healthTimeout: TimeAmount = .milliseconds(1_500)
+    /// How long a running worker must have given no answer at all before liveness says it is
+    /// not live: one slow answer (a worker starting, a CPU shared with a busy neighbour) is not
+    /// a hang; a worker silent this long is (and a probe every 10 s with failureThreshold 3
+    /// restarts the container some 20 s later).
+    static let silenceBeforeNotLive: UInt64 = 10_000_000_000
 
     /// The running worker and its endpoint port, once that worker reported it (a report of a
     /// worker that ended is not taken).
@@ -70,6 +79,14 @@ public final class SupervisorEndpoint: @unchecked Sendable {
         return (worker, port)
     }
 
+    /// Whether `process` runs: it exists and is not a zombie (a worker just killed, not reaped yet).
+    private static func isRunning(_ process: Int32) -> Bool {
+        guard kill(process, 0) == 0 else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(process)/stat", encoding: .utf8),
+              let state = stat.split(separator: ")").last?.split(separator: " ").first else { return true }
+        return state != "Z" && state != "X"
+    }
+
     private func respond(to request: Request) async -> Response {
         let path = request.uri.path
         let health = path == "/health/live" || path == "/health/ready"
@@ -79,11 +96,23 @@ public final class SupervisorEndpoint: @unchecked Sendable {
             // listing); an admin invocation or a pause (it drains) may take functionTimeout.
             let timeout: TimeAmount = health ? Self.healthTimeout : request.method == .get ? .seconds(10) : .minutes(10)
             do {
-                return try await WorkerConnection.forward(request, body: body, to: worker.port, timeout: timeout)
-            } catch .noAnswer where supervisor.workerProcessIdentifier == worker.process && kill(worker.process, 0) == 0 {
-                let why = "worker process \(worker.process) runs but gave no answer within \(timeout.nanoseconds / 1_000_000) ms (hung, stopped or starved of CPU)"
+                let response = try await WorkerConnection.forward(request, body: body, to: worker.port, timeout: timeout)
+                silentSince.withLock { $0 = nil }
+                return response
+            } catch .noAnswer where supervisor.workerProcessIdentifier == worker.process && Self.isRunning(worker.process) {
+                let now = monotonicNanoseconds()
+                let since = silentSince.withLock { silent in
+                    if silent?.process != worker.process { silent = (worker.process, now &- UInt64(timeout.nanoseconds)) }
+                    return silent!.since
+                }
+                let silentMs = (now &- since) / 1_000_000
+                let why = "worker process \(worker.process) runs but gave no answer for \(silentMs) ms (hung, stopped or starved of CPU)"
                 switch path {
-                case "/health/live": return json(.serviceUnavailable, ["status": "not live", "reason": why])
+                case "/health/live":
+                    if now &- since < Self.silenceBeforeNotLive {
+                        return json(.ok, ["status": "live", "worker": why + "; not live once silent for \(Self.silenceBeforeNotLive / 1_000_000_000) s"])
+                    }
+                    return json(.serviceUnavailable, ["status": "not live", "reason": why])
                 case "/health/ready": return json(.serviceUnavailable, ["status": "not ready", "reason": why])
                 default: return json(.gatewayTimeout, ["error": why])
                 }
