@@ -237,27 +237,19 @@ struct ExactlyOnceTests {
         // The Backup example returns SF_PENDING and exports run_flush.
         let backup = try TestPaths.library("Backup").path
         let broker = try EmbeddedBroker()
-        let pending = try HostedApp(broker: broker, functions: [("Pending", #"""
-            { "scriptFile": "\#(backup)", "entryPoint": "run", "bindings": [
-              { "type": "kafkaTrigger", "direction": "in", "name": "event", "brokerList": "\#(broker.bootstrapServers)", "topic": "in", "cardinality": "MANY", "processingGuarantee": "exactlyOnce" } ] }
-            """#)], start: .started)
-        defer { pending.stop() }
-        guard case .failed(let reason)? = pending.report("Pending")?.status else {
-            Issue.record("an SF_PENDING function with exactlyOnce started: \(String(describing: pending.report("Pending")?.status))")
-            return
+        // Nor with exactlyOnce, nor with ordering key (the flush must follow the records in order).
+        for (name, setting, field) in [("Pending", #""processingGuarantee": "exactlyOnce""#, "processingGuarantee"),
+                                       ("SideBySide", #""ordering": "key""#, "ordering")] {
+            let hosted = try HostedApp(broker: broker, functions: [(name, #"""
+                { "scriptFile": "\#(backup)", "entryPoint": "run", "bindings": [
+                  { "type": "kafkaTrigger", "direction": "in", "name": "event", "brokerList": "\#(broker.bootstrapServers)", "topic": "in", "cardinality": "MANY", \#(setting) } ] }
+                """#)], start: .started)
+            defer { hosted.stop() }
+            guard case .failed(let reason)? = hosted.report(name)?.status else {
+                Issue.record("an SF_PENDING function with \(setting) started: \(String(describing: hosted.report(name)?.status))")
+                continue
+            }
+            #expect(reason.contains(field) && reason.contains("run_flush"), "\(reason)")
         }
-        #expect(reason.contains("processingGuarantee") && reason.contains("run_flush"), "\(reason)")
-
-        // Nor with ordering key: the flush must follow the records in order.
-        let sideBySide = try HostedApp(broker: broker, functions: [("SideBySide", #"""
-            { "scriptFile": "\#(backup)", "entryPoint": "run", "bindings": [
-              { "type": "kafkaTrigger", "direction": "in", "name": "event", "brokerList": "\#(broker.bootstrapServers)", "topic": "in", "cardinality": "MANY", "ordering": "key" } ] }
-            """#)], start: .started)
-        defer { sideBySide.stop() }
-        guard case .failed(let orderingReason)? = sideBySide.report("SideBySide")?.status else {
-            Issue.record("an SF_PENDING function with ordering key started: \(String(describing: sideBySide.report("SideBySide")?.status))")
-            return
-        }
-        #expect(orderingReason.contains("ordering") && orderingReason.contains("run_flush"), "\(orderingReason)")
     }
 }

@@ -11,7 +11,7 @@ struct TraceParent: Equatable {
     /// 16 hex digits: the span this value names (the parent, to whoever receives it).
     var spanID: Substring { text.dropFirst(36).prefix(16) }
     /// Bit 0 of the flags: the sender sampled its span.
-    var sampled: Bool { text.dropFirst(53).prefix(2).last.map { "13579bdf".contains($0) } ?? false }
+    var sampled: Bool { decisionInputs.sampled }
 
     /// nil when `bytes` is not a valid `traceparent`: wrong length or separators, not lowercase
     /// hex, version ff, an all-zero trace or span id, or version 00 with anything after the flags.
