@@ -27,6 +27,8 @@ final class Invoker {
     private let documents: EventDocumentBuilder?
     /// Where the messages being invoked are recorded, so a crash can be pinned on them.
     let journal: InvocationJournal?
+    /// ``journal``'s stores around each call (no reference taken per call).
+    private let journalRecorder: InvocationJournal.Recorder?
     /// What this invoker did, for the metrics endpoint (written by the calling thread only).
     let statistics: InvocationStatistics
     /// The spans of a function that traces (Tracing/); nil: nothing is traced, nothing is spent.
@@ -70,6 +72,7 @@ final class Invoker {
         self.logger = logger
         logsInvocations = logger.logLevel <= .info
         self.journal = journal
+        journalRecorder = journal?.recorder
         // With an eventFormat the entry point gets one document, whatever the cardinality.
         let callShape = function.trigger.eventFormat == .native ? function.trigger.cardinality : .one
         callInterface = try CallInterface(
@@ -179,7 +182,7 @@ final class Invoker {
             callInterface.setPointer(0, events)
             if function.trigger.cardinality == .many { callInterface.setCount(1, count) }
         }
-        if let journal, let messages { journal.begin(UnsafeBufferPointer(start: journalRanges, count: describeForJournal(messages)), startedAtMs: wallClockMilliseconds()) }
+        if let journalRecorder, let messages { journalRecorder.begin(UnsafeBufferPointer(start: journalRanges, count: describeForJournal(messages)), startedAtMs: wallClockMilliseconds()) }
         context.begin(invocationID: takeInvocationID(), events: events, count: count, messages: messages?.baseAddress)
         if let tracing { tracing.begin(events, count: count, headers: context.headers) }
         let logging = logsInvocations
@@ -188,7 +191,7 @@ final class Invoker {
         statistics.callStarted()
         let result = callInterface.call()
         statistics.callEnded()
-        journal?.end()
+        journalRecorder?.end()
         var outcome = InvocationOutcome()
         var deliveryFailures: [String] = []
         // Records librdkafka refused to queue fail the invocation at once, whatever the function did.

@@ -172,24 +172,40 @@ final class SettlementJournal: @unchecked Sendable {
     }
 
     /// Everything of `partition` before `settled` is settled, in its current assignment.
-    @inline(__always)
-    func recordSettled(partition: Int32, settled: Int64) {
-        guard partition >= 0 && Int(partition) < Self.maximumPartitions else { return }
-        let epoch = sf_shared_load(currentEpochs + Int(partition))
-        if epoch > 0 { record(partition: partition, epoch: epoch, settled: settled) }
-    }
+    func recordSettled(partition: Int32, settled: Int64) { recorder.recordSettled(partition: partition, settled: settled) }
 
     /// During `epoch`, everything of `partition` before `settled` (from where the assignment
     /// started) is settled.
-    @inline(__always)
-    func record(partition: Int32, epoch: Int64, settled: Int64) {
-        guard partition >= 0 && Int(partition) < Self.maximumPartitions else { return }
-        let index = Self.entriesStart + Int(partition) * 3
-        // The check goes first: a crash between the stores leaves a record that does not check.
-        sf_shared_store(words + index + 2, 0)
-        sf_shared_store(words + index, epoch)
-        sf_shared_store(words + index + 1, settled)
-        sf_shared_store(words + index + 2, journalCheck(token, Int64(partition), epoch, settled))
+    func record(partition: Int32, epoch: Int64, settled: Int64) { recorder.record(partition: partition, epoch: epoch, settled: settled) }
+
+    /// The stores of a settlement, through the mapping's words: a caller that keeps this journal
+    /// alive records with it and takes no reference per settled run (BENCHMARKS.md, "The hot
+    /// path, paid back"). The lineage token is read from the file's header word, which always
+    /// holds ``token``.
+    var recorder: Recorder { Recorder(words: words, currentEpochs: currentEpochs) }
+
+    struct Recorder {
+        fileprivate let words: UnsafeMutablePointer<Int64>
+        fileprivate let currentEpochs: UnsafeMutablePointer<Int64>
+
+        @inline(__always)
+        func recordSettled(partition: Int32, settled: Int64) {
+            guard partition >= 0 && Int(partition) < SettlementJournal.maximumPartitions else { return }
+            let epoch = sf_shared_load(currentEpochs + Int(partition))
+            if epoch > 0 { record(partition: partition, epoch: epoch, settled: settled) }
+        }
+
+        @inline(__always)
+        func record(partition: Int32, epoch: Int64, settled: Int64) {
+            guard partition >= 0 && Int(partition) < SettlementJournal.maximumPartitions else { return }
+            let index = SettlementJournal.entriesStart + Int(partition) * 3
+            let token = sf_shared_load(words + 1)
+            // The check goes first: a crash between the stores leaves a record that does not check.
+            sf_shared_store(words + index + 2, 0)
+            sf_shared_store(words + index, epoch)
+            sf_shared_store(words + index + 1, settled)
+            sf_shared_store(words + index + 2, journalCheck(token, Int64(partition), epoch, settled))
+        }
     }
 
     /// The whole record of `partition`, or nil when there is none or it does not check.

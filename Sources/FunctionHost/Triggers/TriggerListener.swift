@@ -97,7 +97,9 @@ final class TriggerListener: @unchecked Sendable {
         let settlementJournal = journals.settlement, maxCrashesPerMessage = journals.maxCrashesPerMessage
         // The lanes' settlements are journaled by the ledger as they move an offset; the
         // consuming thread's (ordering partition) by Settlement, which knows what is pending.
-        let ledger = OffsetLedger { partition, offset in settlementJournal?.recordSettled(partition: partition, settled: offset) }
+        // (The recorder stores through the journal's mapping; the committer keeps the journal.)
+        let settlementRecorder = settlementJournal?.recorder
+        let ledger = OffsetLedger { partition, offset in settlementRecorder?.recordSettled(partition: partition, settled: offset) }
         let committer = OffsetCommitter(topic: function.trigger.topic, functionName: function.name, journal: settlementJournal,
                                         intervalMs: options.autoCommitIntervalMs, startWithoutCommit: startWithoutCommit, logger: logger)
         let transaction: TransactionalOutputs?

@@ -21,6 +21,8 @@ final class Settlement {
     let ledger: OffsetLedger
     let committer: OffsetCommitter
     let journal: SettlementJournal?
+    /// ``journal``'s stores of a settled run (no reference taken per run).
+    private let journalRecorder: SettlementJournal.Recorder?
     /// Ordering `partition` with output bindings: invocations settled once their records are
     /// acknowledged, while the thread goes on (nil without outputs, with lanes, or exactlyOnce).
     let awaiting: AwaitingOutputs?
@@ -62,6 +64,7 @@ final class Settlement {
         self.ledger = ledger
         self.committer = committer
         self.journal = journal
+        journalRecorder = journal?.recorder
         self.awaiting = awaiting
         self.transaction = transaction
         self.crashes = crashes
@@ -98,7 +101,7 @@ final class Settlement {
     func record(_ partition: Int32, settledUpTo offset: Int64, pending: Bool, messages: Int = 1) {
         settledInOrder.store(settledInOrder.load(ordering: .relaxed) &+ messages, ordering: .relaxed)
         ledger.settle(partition, upTo: offset, pending: pending)
-        if let journal, !pending { journal.recordSettled(partition: partition, settled: offset) }
+        if let journalRecorder, !pending { journalRecorder.recordSettled(partition: partition, settled: offset) }
     }
 
     /// A message fetched again after it was settled (a second copy) is not handled again.
