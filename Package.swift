@@ -95,15 +95,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ],
-            // The host's allocator: tcmalloc (gperftools' minimal build, Debian's
-            // libtcmalloc-minimal4, 300 KB, no build cost) in place of glibc's malloc for the whole
-            // process, functions included. librdkafka allocates every fetched message on its broker
-            // thread and the consuming thread frees it; glibc's arenas serialise those frees on a
-            // lock, which was a third of the consuming thread's time (BENCHMARKS.md, "The
-            // allocator"). Linked by file name: only the runtime package is needed, not the -dev
-            // package (whose libunwind-dev would shadow the toolchain's unwind.h).
-            linkerSettings: [.unsafeFlags(["-Xlinker", "-l:libtcmalloc_minimal.so.4"])]
+            ]
         ),
 
         // Examples

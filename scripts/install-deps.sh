@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing swiftfunc needs, when it is missing: librdkafka and libffi
-# (headers + pkg-config files), tcmalloc (libtcmalloc-minimal4: the host's allocator), avro-c (libavro-dev: Avro records), libprotobuf (libprotobuf-dev, and libprotoc-dev for the
+# (headers + pkg-config files), tcmalloc (libtcmalloc-minimal4: the benchmark's allocator comparison), avro-c (libavro-dev: Avro records), libprotobuf (libprotobuf-dev, and libprotoc-dev for the
 # .proto parser's headers: Protobuf records), python3-venv (the schema
 # tests' serializers come from PyPI into a virtual environment), and Debian's python3-confluent-kafka and kcat, the independent
 # Kafka clients the tests and benchmarks use, and python3-yaml (the deploy manifests' test).
@@ -17,7 +17,7 @@ pkg-config --exists protobuf 2>/dev/null || packages+=(libprotobuf-dev)
 /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || packages+=(python3-confluent-kafka)
 /usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || packages+=(python3-yaml)
 command -v kcat >/dev/null 2>&1 || packages+=(kcat)
-# The host's allocator (Package.swift links it by file name: the runtime package is enough).
+# tcmalloc, preloaded into the benchmark's allocator-comparison contenders (BENCHMARKS.md, "The allocator").
 /sbin/ldconfig -p | grep -q 'libtcmalloc_minimal\.so\.4 ' || packages+=(libtcmalloc-minimal4)
 [ ${#packages[@]} -eq 0 ] && exit 0
 
