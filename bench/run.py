@@ -15,6 +15,9 @@ topic of 100-byte messages, and every contender reading all of it with a fresh c
                    the same functions on ABI version 1 (bench/NoopSwiftV1, bench/NoopCV1: the host
                    parses every event's headers before the call); the rows above are version 2
                    (headers parsed only when the function asks). Same run, side by side.
+  raw-host-props-tcmalloc, host-swift-many-tcmalloc, host-c-one-tcmalloc
+                   diagnostics: raw-host-props, host-swift-many and host-c-one with tcmalloc
+                   preloaded (LD_PRELOAD) in place of glibc's malloc (BENCHMARKS.md, "The allocator").
   python           bench/python_consumer.py: confluent-kafka, a no-op Python function and an
                    offset store per message.
 

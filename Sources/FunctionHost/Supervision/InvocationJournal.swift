@@ -64,7 +64,7 @@ public final class InvocationJournal: @unchecked Sendable {
 
     /// The stores around each call, through the mapping's words: a caller that keeps this journal
     /// alive records with it and takes no reference per call (a retain and a release were 3 % of
-    /// the consuming thread for ONE; BENCHMARKS.md, "The hot path, paid back").
+    /// the consuming thread for ONE; BENCHMARKS.md, "The allocator").
     var recorder: Recorder { Recorder(words: file.words) }
 
     struct Recorder {

@@ -179,8 +179,8 @@ final class SettlementJournal: @unchecked Sendable {
     func record(partition: Int32, epoch: Int64, settled: Int64) { recorder.record(partition: partition, epoch: epoch, settled: settled) }
 
     /// The stores of a settlement, through the mapping's words: a caller that keeps this journal
-    /// alive records with it and takes no reference per settled run (BENCHMARKS.md, "The hot
-    /// path, paid back"). The lineage token is read from the file's header word, which always
+    /// alive records with it and takes no reference per settled run (BENCHMARKS.md, "The
+    /// allocator"). The lineage token is read from the file's header word, which always
     /// holds ``token``.
     var recorder: Recorder { Recorder(words: words, currentEpochs: currentEpochs) }
 
