@@ -409,10 +409,9 @@ class Bench:
             return ["/usr/bin/python3", os.path.join(HERE, "python_consumer.py"), address, topic, group,
                     str(messages), result], env
         cardinality = contender["cardinality"]
-        kafka = dict(contender.get("kafka", {}), **({"maxBatchSize": 1000} if cardinality == "MANY" else {}))
         entry_point = contender.get("entry_point", "count_" + cardinality.lower())
         root = self.host_root(contender["name"], contender["language"], entry_point, cardinality,
-                              group, topic, kafka or None, "binary", contender.get("trigger"))
+                              group, topic, host_kafka_settings(contender), "binary", contender.get("trigger"))
         return [self.swiftfunc, "start", "--script-root", root, "--port", str(free_port())], env
 
     def throughput(self, contender, repeat, address, topic, ends, deadline_seconds=None):
@@ -720,9 +719,8 @@ class Bench:
         """A script root for a host pipeline contender: upper_one or upper_many, one kafka output."""
         cardinality = contender["cardinality"]
         output = {"type": "kafka", "direction": "out", "name": "output", "brokerList": "BrokerList", "topic": output_topic}
-        kafka = dict(contender.get("kafka", {}), **({"maxBatchSize": 1000} if cardinality == "MANY" else {}))
         return self.host_root(name, contender["language"], "upper_" + cardinality.lower(), cardinality, group, topic,
-                              kafka or None, "binary",
+                              host_kafka_settings(contender), "binary",
                               contender.get("trigger"), outputs=[output])
 
     def refusal(self, contender, address):
@@ -770,11 +768,8 @@ class OutputCounter:
 
     def __init__(self, address, topic, partitions, read_committed=False):
         self.partitions = [TopicPartition(topic, p, OFFSET_END) for p in range(partitions)]
-        # A fetch the broker answers "offset out of range" (the mock cluster does, at offset 0 of
-        # a transactional topic being written) resets to the beginning, not to the end: reset to
-        # the end, the counter skipped every record before it and the run timed out.
         self.consumer = Consumer({"bootstrap.servers": address, "group.id": f"bench-output-counter-{os.getpid()}",
-                                  "enable.auto.commit": False, "auto.offset.reset": "earliest",
+                                  "enable.auto.commit": False,
                                   "isolation.level": "read_committed" if read_committed else "read_uncommitted"})
         self.counted = 0
         self.thread = None
@@ -865,6 +860,12 @@ CONTENDERS = [
     {"name": "python", "kind": "python",
      "what": "Python confluent-kafka, no-op function, store per message"},
 ]
+def host_kafka_settings(contender):
+    """host.json's extensions.kafka for a host contender: its own settings, MANY with batches of 1000."""
+    kafka = dict(contender.get("kafka", {}), **({"maxBatchSize": 1000} if contender["cardinality"] == "MANY" else {}))
+    return kafka or None
+
+
 def shared_library_path(soname):
     """Where the dynamic linker finds `soname` (for LD_PRELOAD); exits naming the package when absent."""
     listing = subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True, text=True).stdout
