@@ -95,7 +95,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+            ],
+            // mimalloc in place of glibc's malloc for the whole process (librdkafka included):
+            // librdkafka allocates each fetched message on its broker thread and the consuming
+            // thread frees it, which glibc does under the broker arena's lock (BENCHMARKS.md,
+            // "The allocator"). Named by soname so Debian's runtime package (libmimalloc2.0) is
+            // all a build needs; listed before libc, so its malloc is the one every library binds.
+            linkerSettings: [.linkedLibrary(":libmimalloc.so.2")]
         ),
 
         // Examples

@@ -15,9 +15,9 @@ topic of 100-byte messages, and every contender reading all of it with a fresh c
                    the same functions on ABI version 1 (bench/NoopSwiftV1, bench/NoopCV1: the host
                    parses every event's headers before the call); the rows above are version 2
                    (headers parsed only when the function asks). Same run, side by side.
-  raw-host-props-tcmalloc, host-swift-many-tcmalloc, host-c-one-tcmalloc
-                   diagnostics: raw-host-props, host-swift-many and host-c-one with tcmalloc
-                   preloaded (LD_PRELOAD) in place of glibc's malloc (BENCHMARKS.md, "The allocator").
+  raw-host-props-mimalloc
+                   diagnostic: raw-host-props with the allocator the host is linked with
+                   (mimalloc, LD_PRELOAD) in place of glibc's malloc (BENCHMARKS.md, "The allocator").
   python           bench/python_consumer.py: confluent-kafka, a no-op Python function and an
                    offset store per message.
 
@@ -844,19 +844,13 @@ CONTENDERS = [
     {"name": "host-swift-many-md50", "kind": "host", "language": "swift", "cardinality": "MANY",
      "kafka": {"librdkafka": {"topic.metadata.refresh.interval.ms": "50"}}, "diagnostic": True,
      "what": "diagnostic: MANY, topic.metadata.refresh.interval.ms 50"},
-    # The allocator (BENCHMARKS.md, "The allocator"): glibc's malloc serialises librdkafka's
-    # cross-thread frees (a message is allocated on its broker thread, freed on the consumer's) on
-    # an arena lock. tcmalloc (LD_PRELOAD) halves the CPU per message of the control and the host
-    # alike, but the host's RSS creeps under it over a long stream, so the host does not use it.
-    {"name": "raw-host-props-tcmalloc", "kind": "raw", "mode": "batch", "librdkafka": "host",
-     "preload": "libtcmalloc_minimal.so.4", "diagnostic": True,
-     "what": "diagnostic: raw-host-props with tcmalloc (LD_PRELOAD)"},
-    {"name": "host-swift-many-tcmalloc", "kind": "host", "language": "swift", "cardinality": "MANY",
-     "preload": "libtcmalloc_minimal.so.4", "diagnostic": True,
-     "what": "diagnostic: host-swift-many with tcmalloc (LD_PRELOAD)"},
-    {"name": "host-c-one-tcmalloc", "kind": "host", "language": "c", "cardinality": "ONE",
-     "preload": "libtcmalloc_minimal.so.4", "diagnostic": True,
-     "what": "diagnostic: host-c-one with tcmalloc (LD_PRELOAD)"},
+    # The allocator (BENCHMARKS.md, "The allocator"): the host is linked with mimalloc, because
+    # glibc's malloc serialises librdkafka's cross-thread frees (a message is allocated on its
+    # broker thread, freed on the consumer's) on an arena lock. The controls above keep glibc's;
+    # this one preloads the host's allocator, to show how much of the host's lead is the allocator.
+    {"name": "raw-host-props-mimalloc", "kind": "raw", "mode": "batch", "librdkafka": "host",
+     "preload": "libmimalloc.so.2", "diagnostic": True,
+     "what": "diagnostic: raw-host-props with the host's allocator, mimalloc (LD_PRELOAD)"},
     {"name": "python", "kind": "python",
      "what": "Python confluent-kafka, no-op function, store per message"},
 ]
@@ -872,7 +866,7 @@ def shared_library_path(soname):
     for line in listing.splitlines():
         if line.strip().startswith(soname + " ") and "=>" in line:
             return line.split("=>", 1)[1].strip()
-    sys.exit(f"bench: {soname} not found (ldconfig -p): run `make deps` (it installs libtcmalloc-minimal4)")
+    sys.exit(f"bench: {soname} not found (ldconfig -p): run `make deps` (it installs libmimalloc2.0)")
 
 
 # What the host sets on every consumer beyond librdkafka's defaults that bears on fetching

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what building and testing swiftfunc needs, when it is missing: librdkafka and libffi
-# (headers + pkg-config files), tcmalloc (libtcmalloc-minimal4: the benchmark's allocator comparison), avro-c (libavro-dev: Avro records), libprotobuf (libprotobuf-dev, and libprotoc-dev for the
+# (headers + pkg-config files), mimalloc (libmimalloc2.0: the allocator the swiftfunc executable links), avro-c (libavro-dev: Avro records), libprotobuf (libprotobuf-dev, and libprotoc-dev for the
 # .proto parser's headers: Protobuf records), python3-venv (the schema
 # tests' serializers come from PyPI into a virtual environment), and Debian's python3-confluent-kafka and kcat, the independent
 # Kafka clients the tests and benchmarks use, and python3-yaml (the deploy manifests' test).
@@ -17,8 +17,8 @@ pkg-config --exists protobuf 2>/dev/null || packages+=(libprotobuf-dev)
 /usr/bin/python3 -c 'import confluent_kafka' >/dev/null 2>&1 || packages+=(python3-confluent-kafka)
 /usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || packages+=(python3-yaml)
 command -v kcat >/dev/null 2>&1 || packages+=(kcat)
-# tcmalloc, preloaded into the benchmark's allocator-comparison contenders (BENCHMARKS.md, "The allocator").
-/sbin/ldconfig -p | grep -q 'libtcmalloc_minimal\.so\.4 ' || packages+=(libtcmalloc-minimal4)
+# mimalloc: the swiftfunc executable links it in place of glibc's malloc (BENCHMARKS.md, "The allocator").
+/sbin/ldconfig -p | grep -q 'libmimalloc\.so\.2 ' || packages+=(libmimalloc2.0)
 [ ${#packages[@]} -eq 0 ] && exit 0
 
 echo "swiftfunc needs: ${packages[*]} (installing with apt-get)"
